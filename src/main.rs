@@ -1,1 +1,237 @@
-fn main() {}
+//! The `seqsynth` binary: parses the command line, runs, prints the error chain.
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use seqsynth::cli::{self, Cli, Command, DslCommand, PipelineArgs};
+use seqsynth::dsl::{self, Evaluator, Program};
+use seqsynth::pipeline::{config, dag, runner, store::Store};
+use seqsynth::stages;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SEQSYNTH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => run_pipeline(&args),
+        Command::Status(args) => status(&args),
+        Command::Dsl(cmd) => run_dsl(cmd),
+    }
+}
+
+/// Loads the config and opens the store named by the arguments.
+fn open(args: &PipelineArgs) -> Result<(cli::Assignments, config::Loaded, Store)> {
+    let asg = cli::split_assignments(&args.assignments)?;
+    let (path, required) = match &args.config {
+        Some(p) => (p.clone(), true),
+        None => (PathBuf::from("pipeline.toml"), false),
+    };
+    let loaded = config::load(&path, required, &asg.overrides)?;
+    let root = match &args.store {
+        Some(s) => s.clone(),
+        None => loaded.resolve(&loaded.config.store.dir),
+    };
+    let store = Store::open(&root)?;
+    Ok((asg, loaded, store))
+}
+
+/// The nodes a command is about: `stage=` (at `iter=`) or the default targets.
+fn targets(
+    asg: &cli::Assignments,
+    loaded: &config::Loaded,
+    stages: &[Box<dyn stages::Stage>],
+) -> Result<Vec<dag::Node>> {
+    match &asg.stage {
+        Some(name) => {
+            let stage = runner::find_stage(stages, name)?;
+            let iter = if stage.iterated(loaded) {
+                Some(asg.iter.unwrap_or(0))
+            } else {
+                if asg.iter.is_some() {
+                    eprintln!(
+                        "note: stage {name} has one node for all iterations here; iter= is ignored"
+                    );
+                }
+                None
+            };
+            Ok(vec![dag::Node::new(name, iter)])
+        }
+        None => {
+            if asg.iter.is_some() {
+                bail!("iter= needs stage= (e.g. stage=search iter=7)");
+            }
+            Ok(dag::default_targets(stages, loaded))
+        }
+    }
+}
+
+fn run_pipeline(args: &PipelineArgs) -> Result<ExitCode> {
+    let (asg, loaded, store) = open(args)?;
+    let stages = stages::registry();
+    let targets = targets(&asg, &loaded, &stages)?;
+    let _lock = store.lock(!args.no_wait)?;
+    let cleaned = store.clean_staging()?;
+    if cleaned > 0 {
+        eprintln!("removed {cleaned} unfinished staging dir(s) left by an interrupted run");
+    }
+    let mut r = runner::Runner::new(&loaded, &store, &stages);
+    for t in &targets {
+        r.ensure(t)?;
+    }
+    let built = r
+        .log
+        .iter()
+        .filter(|(_, _, o)| matches!(o, runner::Outcome::Built { .. }))
+        .count();
+    println!(
+        "{} node(s): {built} built, {} cached (store {})",
+        r.log.len(),
+        r.log.len() - built,
+        store.root().display()
+    );
+    for (node, key, outcome) in &r.log {
+        match outcome {
+            runner::Outcome::Cached => println!("  {node:<12} cached  {}", &key[..12]),
+            runner::Outcome::Built { secs } => {
+                println!("  {node:<12} built   {} in {secs:.2}s", &key[..12])
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status(args: &PipelineArgs) -> Result<ExitCode> {
+    let (asg, loaded, store) = open(args)?;
+    let stages = stages::registry();
+    let targets = targets(&asg, &loaded, &stages)?;
+    let mut r = runner::Runner::new(&loaded, &store, &stages);
+    println!(
+        "{:<12} {:<8} {:<12} {:>10} {:>12} {:>9}  why",
+        "node", "state", "key", "rows", "bytes", "wall"
+    );
+    let mut seen = std::collections::HashSet::new();
+    let mut all = Vec::new();
+    for t in &targets {
+        collect(&r, t, &mut seen, &mut all)?;
+    }
+    for node in all {
+        match r.status(&node)? {
+            runner::NodeStatus::Cached { key, manifest } => println!(
+                "{:<12} {:<8} {:<12} {:>10} {:>12} {:>8.2}s",
+                node.to_string(),
+                "cached",
+                &key[..12],
+                manifest.rows(),
+                manifest.bytes(),
+                manifest.wall_secs
+            ),
+            runner::NodeStatus::ToRun { key, why } => println!(
+                "{:<12} {:<8} {:<12} {:>10} {:>12} {:>9}  {}",
+                node.to_string(),
+                "to run",
+                &key[..12],
+                "-",
+                "-",
+                "-",
+                why.join("; ")
+            ),
+            runner::NodeStatus::Waiting { on } => println!(
+                "{:<12} {:<8} {:<12} {:>10} {:>12} {:>9}  waits on {on}",
+                node.to_string(),
+                "to run",
+                "?",
+                "-",
+                "-",
+                "-"
+            ),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Targets and their inputs, inputs first.
+fn collect(
+    r: &runner::Runner,
+    node: &dag::Node,
+    seen: &mut std::collections::HashSet<dag::Node>,
+    out: &mut Vec<dag::Node>,
+) -> Result<()> {
+    if !seen.insert(node.clone()) {
+        return Ok(());
+    }
+    let stage = r.stage(&node.stage)?;
+    for dep in stage.inputs(r.loaded, node) {
+        collect(r, &dep, seen, out)?;
+    }
+    out.push(node.clone());
+    Ok(())
+}
+
+fn parse_program(src: &str) -> Result<Program> {
+    Program::parse(src).with_context(|| format!("parsing {src:?}"))
+}
+
+fn run_dsl(cmd: DslCommand) -> Result<ExitCode> {
+    match cmd {
+        DslCommand::Eval { program, limits } => {
+            let p = parse_program(&program)?;
+            match dsl::eval(&p, &limits.limits()) {
+                Ok(terms) => {
+                    println!("{}", dsl::format_terms(&terms));
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("error: {e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        DslCommand::Python { program, limits } => {
+            let p = parse_program(&program)?;
+            print!("{}", dsl::python::script(&p, &limits.limits()));
+            Ok(ExitCode::SUCCESS)
+        }
+        DslCommand::Sample {
+            n,
+            seed,
+            max_len,
+            limits,
+        } => {
+            let ev = Evaluator::new(limits.limits());
+            for i in 0..n {
+                let p = dsl::sample::sample_program(&mut dsl::sample::rng_for(seed, i), max_len);
+                let out = match ev.eval(&p) {
+                    Ok(t) => dsl::format_terms(&t),
+                    Err(e) => format!("error: {e}"),
+                };
+                println!("{p}\n    {out}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+

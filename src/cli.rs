@@ -1,0 +1,170 @@
+//! The command line: raw arguments and `KEY=VALUE` overrides. Resolution against
+//! `pipeline.toml` happens in `pipeline::config`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "seqsynth",
+    version,
+    about = "Finds programs that generate integer sequences (OEIS)",
+    long_about = "seqsynth finds DSL programs that generate OEIS integer sequences: synthetic \
+                  pairs, a T5 policy, grammar-guided beam search, verification with hindsight \
+                  and a prioritized buffer, as a cached pipeline of Parquet artifacts."
+)]
+pub struct Cli {
+    /// More logging (-v info, -vv debug); SEQSYNTH_LOG=... overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the pipeline, or one stage and whatever it needs that is not cached.
+    #[command(after_help = "Examples:\n  \
+        seqsynth run                          # everything configured\n  \
+        seqsynth run stage=ingest             # one stage (and its inputs)\n  \
+        seqsynth run stage=synth iter=3 synth.flavour=baseline\n  \
+        seqsynth run ingest.limit=500 synth.pairs=2000 --store /tmp/store\n  \
+        seqsynth run --config my.toml ingest.keywords='[\"easy\"]'")]
+    Run(PipelineArgs),
+    /// Show, for every stage of the current config: cached or to run (and why), key, rows,
+    /// bytes and the wall time of the run that made it.
+    #[command(after_help = "Examples:\n  \
+        seqsynth status\n  \
+        seqsynth status synth.seed=3     # what would rerun after this edit")]
+    Status(PipelineArgs),
+    /// Work with single DSL programs.
+    #[command(subcommand)]
+    Dsl(DslCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct PipelineArgs {
+    /// `stage=NAME`, `iter=K`, and `KEY=VALUE` overrides of pipeline.toml settings.
+    #[arg(value_name = "KEY=VALUE")]
+    pub assignments: Vec<String>,
+    /// The config file (default: ./pipeline.toml if present, else built-in defaults).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The artifact store directory (default: store.dir of the config).
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Fail instead of waiting when another run holds the store's lock.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DslCommand {
+    /// Print a program's terms (or its error).
+    #[command(after_help = "Example:\n  \
+        seqsynth dsl eval 'lambda [#0](map(lambda [#1]( *( / ( *(#1 8) 9) #1)) #0))'")]
+    Eval {
+        program: String,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Print a program as runnable Python 3 with the same semantics.
+    #[command(after_help = "Example:\n  \
+        seqsynth dsl python 'lambda [ #0 ] ( map ( sqrt #0 ) )' | python3")]
+    Python {
+        program: String,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Print N random programs with their terms.
+    #[command(after_help = "Example:\n  seqsynth dsl sample 5 --seed 42")]
+    Sample {
+        n: u64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Sampler length limit in tokens.
+        #[arg(long, default_value_t = 48)]
+        max_len: usize,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LimitArgs {
+    /// Input length L of #0 = [1..L].
+    #[arg(long, default_value_t = 35)]
+    pub len: usize,
+    /// Step budget.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_steps: u64,
+    /// Bound exponent: |v| <= 10^E.
+    #[arg(long, default_value_t = 50)]
+    pub max_abs_exp: u32,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> crate::dsl::Limits {
+        crate::dsl::Limits {
+            input_len: self.len,
+            max_steps: self.max_steps,
+            max_abs_exp: self.max_abs_exp,
+        }
+    }
+}
+
+/// `stage=`, `iter=` and the config overrides, split out of the positional assignments.
+#[derive(Debug, Default, PartialEq)]
+pub struct Assignments {
+    pub stage: Option<String>,
+    pub iter: Option<u32>,
+    pub overrides: Vec<(String, String)>,
+}
+
+pub fn split_assignments(args: &[String]) -> anyhow::Result<Assignments> {
+    let mut out = Assignments::default();
+    for a in args {
+        let Some((k, v)) = a.split_once('=') else {
+            anyhow::bail!("expected KEY=VALUE, got {a:?} (e.g. stage=ingest, ingest.limit=500)");
+        };
+        match k.trim() {
+            "stage" => out.stage = Some(v.trim().to_string()),
+            "iter" => {
+                out.iter = Some(
+                    v.trim()
+                        .parse()
+                        .map_err(|_| anyhow::anyhow!("iter={v}: not a non-negative integer"))?,
+                )
+            }
+            "" => anyhow::bail!("empty key in {a:?}"),
+            k => out.overrides.push((k.to_string(), v.to_string())),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assignments() {
+        let a = split_assignments(&[
+            "stage=search".into(),
+            "iter=7".into(),
+            "search.beams=20".into(),
+        ])
+        .unwrap();
+        assert_eq!(a.stage.as_deref(), Some("search"));
+        assert_eq!(a.iter, Some(7));
+        assert_eq!(a.overrides, vec![("search.beams".into(), "20".into())]);
+        assert!(split_assignments(&["iter=x".into()]).is_err());
+        assert!(split_assignments(&["beams".into()]).is_err());
+    }
+
+    #[test]
+    fn clap_definition_is_valid() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

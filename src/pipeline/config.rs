@@ -1,0 +1,370 @@
+//! The typed configuration: `pipeline.toml` plus `KEY=VALUE` overrides.
+//!
+//! Loading is two-level, like ripgrep's low and high args: the file is parsed into a TOML value,
+//! overrides are applied by key path, and the result is deserialized into [`Config`] with unknown
+//! keys refused. Errors name the file and line (for the file) or the override (for the command
+//! line), and the key path.
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub dsl: DslConfig,
+    #[serde(default)]
+    pub ingest: IngestConfig,
+    #[serde(default)]
+    pub synth: SynthConfig,
+    #[serde(default, rename = "loop")]
+    pub meta: LoopConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    pub dir: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            dir: PathBuf::from("data"),
+        }
+    }
+}
+
+/// DSL settings: the evaluation limits are part of the semantics, so part of every key that
+/// evaluates programs.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DslConfig {
+    pub input_len: usize,
+    pub max_len: usize,
+    pub max_steps: u64,
+    pub max_abs_exp: u32,
+}
+
+impl Default for DslConfig {
+    fn default() -> Self {
+        DslConfig {
+            input_len: 35,
+            max_len: 48,
+            max_steps: 100_000,
+            max_abs_exp: 50,
+        }
+    }
+}
+
+impl DslConfig {
+    pub fn limits(&self) -> crate::dsl::Limits {
+        crate::dsl::Limits {
+            input_len: self.input_len,
+            max_steps: self.max_steps,
+            max_abs_exp: self.max_abs_exp,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceFormat {
+    Auto,
+    Flat,
+    Internal,
+    Url,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBadLine {
+    Error,
+    Skip,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    pub source: String,
+    pub format: SourceFormat,
+    pub keywords: Vec<String>,
+    pub exclude_keywords: Vec<String>,
+    pub min_terms: usize,
+    pub limit: usize,
+    pub on_bad_line: OnBadLine,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            source: "../shared/data/oeis".into(),
+            format: SourceFormat::Auto,
+            keywords: vec![],
+            exclude_keywords: vec!["dead".into()],
+            min_terms: 36,
+            limit: 10_000,
+            on_bad_line: OnBadLine::Error,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SynthFlavour {
+    Constrained,
+    Baseline,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SynthConfig {
+    pub pairs: usize,
+    pub validation: usize,
+    pub seed: u64,
+    pub min_terms: usize,
+    pub max_len: Option<usize>,
+    pub flavour: SynthFlavour,
+    pub max_draws_factor: u64,
+}
+
+impl Default for SynthConfig {
+    fn default() -> Self {
+        SynthConfig {
+            pairs: 10_000,
+            validation: 1_000,
+            seed: 0,
+            min_terms: 3,
+            max_len: None,
+            flavour: SynthFlavour::Constrained,
+            max_draws_factor: 1000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoopConfig {
+    pub iterations: u32,
+}
+
+impl Default for LoopConfig {
+    fn default() -> Self {
+        LoopConfig { iterations: 20 }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            store: StoreConfig::default(),
+            dsl: DslConfig::default(),
+            ingest: IngestConfig::default(),
+            synth: SynthConfig::default(),
+            meta: LoopConfig::default(),
+        }
+    }
+}
+
+/// A loaded configuration with where it came from.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub config: Config,
+    /// Directory that relative paths in the config are relative to.
+    pub base_dir: PathBuf,
+    /// The whole config as a TOML value (overrides applied), for the key of each section.
+    pub value: toml::Value,
+}
+
+impl Loaded {
+    /// Resolves a path setting against the config file's directory.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    /// One section (or nested key) of the effective config as canonical JSON, for stage keys.
+    pub fn section(&self, path: &str) -> serde_json::Value {
+        let mut v = serde_json::to_value(&self.config).expect("config serializes");
+        for part in path.split('.') {
+            v = v.get(part).cloned().unwrap_or(serde_json::Value::Null);
+        }
+        v
+    }
+}
+
+/// Loads `file` (if it exists; the defaults otherwise when `required` is false) and applies
+/// `overrides` (`a.b=value`).
+pub fn load(file: &Path, required: bool, overrides: &[(String, String)]) -> Result<Loaded> {
+    let (text, exists) = match std::fs::read_to_string(file) {
+        Ok(t) => (t, true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => (String::new(), false),
+        Err(e) => return Err(e).with_context(|| format!("reading config {}", file.display())),
+    };
+    let display = file.display().to_string();
+    // First pass: the file alone, so errors point at its lines.
+    let file_value: toml::Value = toml::from_str(&text)
+        .map_err(|e| anyhow!("{}", located(&display, &text, e.span(), e.message())))?;
+    deserialize(&text, &display)?;
+    let mut value = file_value;
+    for (key, raw) in overrides {
+        set_path(&mut value, key, parse_override(raw))
+            .with_context(|| format!("override {key}={raw}"))?;
+        let config: Result<Config, _> = serde_path_to_error::deserialize(value.clone());
+        if let Err(e) = config {
+            bail!(
+                "override {key}={raw}: {}: {}",
+                path_or_root(e.path().to_string()),
+                e.inner()
+            );
+        }
+    }
+    let config: Config = value
+        .clone()
+        .try_into()
+        .with_context(|| format!("config {display}"))?;
+    let base_dir = match file.parent() {
+        Some(p) if exists && !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok(Loaded {
+        config,
+        base_dir,
+        value,
+    })
+}
+
+fn path_or_root(p: String) -> String {
+    if p == "." {
+        "(root)".into()
+    } else {
+        p
+    }
+}
+
+fn deserialize(text: &str, display: &str) -> Result<Config> {
+    let de = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = path_or_root(e.path().to_string());
+        let inner = e.into_inner();
+        anyhow!(
+            "{}",
+            located(display, text, inner.span(), &format!("{path}: {}", inner.message()))
+        )
+    })
+}
+
+fn located(file: &str, text: &str, span: Option<std::ops::Range<usize>>, msg: &str) -> String {
+    match span {
+        Some(r) => {
+            let line = text[..r.start.min(text.len())].matches('\n').count() + 1;
+            let line_text = text.lines().nth(line - 1).unwrap_or("").trim();
+            format!("{file}:{line}: {msg}\n    {line_text}")
+        }
+        None => format!("{file}: {msg}"),
+    }
+}
+
+/// Parses an override value as TOML (`3`, `true`, `["easy"]`, `"x"`), falling back to a bare
+/// string (`ingest.source=/data/oeis`).
+fn parse_override(raw: &str) -> toml::Value {
+    let doc = format!("v = {raw}");
+    match toml::from_str::<toml::Table>(&doc) {
+        Ok(mut t) => t.remove("v").expect("v is set"),
+        Err(_) => toml::Value::String(raw.to_string()),
+    }
+}
+
+fn set_path(root: &mut toml::Value, key: &str, v: toml::Value) -> Result<()> {
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        bail!("bad key path {key:?}");
+    }
+    let mut cur = root;
+    for (i, part) in parts.iter().enumerate() {
+        let table = cur
+            .as_table_mut()
+            .ok_or_else(|| anyhow!("{} is not a table", parts[..i].join(".")))?;
+        if i + 1 == parts.len() {
+            table.insert(part.to_string(), v);
+            return Ok(());
+        }
+        cur = table
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn shipped_pipeline_toml_equals_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipeline.toml");
+        let l = load(&path, true, &[]).unwrap();
+        assert_eq!(l.config, Config::default());
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_path() {
+        let f = write("[ingest]\nlimit = 5\nlimitt = 3\n");
+        let err = load(f.path(), true, &[]).unwrap_err().to_string();
+        assert!(err.contains(":3:"), "{err}");
+        assert!(err.contains("limitt"), "{err}");
+        let f = write("[synth]\npairs = \"many\"\n");
+        let err = load(f.path(), true, &[]).unwrap_err().to_string();
+        assert!(err.contains(":2:") && err.contains("synth.pairs"), "{err}");
+    }
+
+    #[test]
+    fn overrides_apply_and_are_checked() {
+        let f = write("[ingest]\nlimit = 5\n");
+        let l = load(
+            f.path(),
+            true,
+            &[
+                ("ingest.limit".into(), "7".into()),
+                ("ingest.keywords".into(), "[\"easy\"]".into()),
+                ("ingest.source".into(), "/x/y".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(l.config.ingest.limit, 7);
+        assert_eq!(l.config.ingest.keywords, vec!["easy".to_string()]);
+        assert_eq!(l.config.ingest.source, "/x/y");
+        let err = load(f.path(), true, &[("ingest.limit".into(), "x".into())])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("override ingest.limit=x") && err.contains("ingest.limit"), "{err}");
+        let err = load(f.path(), true, &[("search.beamz".into(), "3".into())])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("search"), "{err}");
+        let err = load(f.path(), true, &[("ingest.on_bad_line".into(), "maybe".into())])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ingest.on_bad_line"), "{err}");
+    }
+
+    #[test]
+    fn sections_are_canonical_json() {
+        let l = load(Path::new("/nonexistent/p.toml"), false, &[]).unwrap();
+        assert_eq!(l.section("dsl.input_len"), serde_json::json!(35));
+        assert_eq!(l.section("synth")["pairs"], serde_json::json!(10000));
+    }
+}

@@ -1,0 +1,195 @@
+//! The runner: resolves nodes to artifacts, building what is not cached.
+//!
+//! For a node it first resolves the inputs (recursively), then computes the key from the
+//! stage's declaration and the inputs' content digests. A verified artifact with that key is
+//! reused; otherwise the stage runs in a staging directory that is committed atomically.
+
+use super::config::Loaded;
+use super::dag::Node;
+use super::key::KeyParts;
+use super::store::{Artifact, Store};
+use crate::stages::{Ctx, Stage};
+use anyhow::{anyhow, bail, Context, Result};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+/// What happened to one node in a run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Cached,
+    Built { secs: f64 },
+}
+
+pub struct Runner<'a> {
+    pub loaded: &'a Loaded,
+    pub store: &'a Store,
+    pub stages: &'a [Box<dyn Stage>],
+    done: HashMap<Node, Artifact>,
+    /// Nodes in the order they were resolved, with what happened.
+    pub log: Vec<(Node, String, Outcome)>,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(loaded: &'a Loaded, store: &'a Store, stages: &'a [Box<dyn Stage>]) -> Self {
+        Runner {
+            loaded,
+            store,
+            stages,
+            done: HashMap::new(),
+            log: Vec::new(),
+        }
+    }
+
+    pub fn stage(&self, name: &str) -> Result<&'a dyn Stage> {
+        find_stage(self.stages, name)
+    }
+
+    /// The key parts of `node`, given artifacts for its inputs.
+    pub fn key_parts(
+        &self,
+        stage: &dyn Stage,
+        node: &Node,
+        inputs: &BTreeMap<String, Artifact>,
+    ) -> Result<KeyParts> {
+        Ok(KeyParts {
+            stage: stage.name().to_string(),
+            version: stage.version(),
+            params: stage.params(self.loaded, node),
+            inputs: inputs
+                .iter()
+                .map(|(n, a)| (n.clone(), a.manifest.digest.clone()))
+                .collect(),
+            external: stage
+                .external(self.loaded, self.store)
+                .with_context(|| format!("hashing the external inputs of {node}"))?,
+        })
+    }
+
+    /// Resolves `node` to an artifact, building it and its inputs as needed.
+    pub fn ensure(&mut self, node: &Node) -> Result<Artifact> {
+        if let Some(a) = self.done.get(node) {
+            return Ok(a.clone());
+        }
+        let stage = self.stage(&node.stage)?;
+        let mut inputs = BTreeMap::new();
+        for dep in stage.inputs(self.loaded, node) {
+            let a = self.ensure(&dep)?;
+            inputs.insert(dep.to_string(), a);
+        }
+        let parts = self.key_parts(stage, node, &inputs)?;
+        let key = parts.key();
+        let name = node.to_string();
+        if let Some(a) = self.store.lookup(&key)? {
+            tracing::info!("{name}: cached ({})", &key[..12]);
+            self.store.set_ref(&name, &key)?;
+            self.log.push((node.clone(), key, Outcome::Cached));
+            self.done.insert(node.clone(), a.clone());
+            return Ok(a);
+        }
+        tracing::info!("{name}: running ({})", &key[..12]);
+        eprintln!("running {name} ({})", &key[..12]);
+        let staging = self.store.staging(&key)?;
+        let start = Instant::now();
+        let mut ctx = Ctx {
+            loaded: self.loaded,
+            store: self.store,
+            node: node.clone(),
+            inputs,
+            out: &staging.dir,
+            counters: BTreeMap::new(),
+        };
+        stage
+            .run(&mut ctx)
+            .with_context(|| format!("stage {name} failed"))?;
+        let counters = std::mem::take(&mut ctx.counters);
+        fault_injection_pause(&name);
+        let secs = start.elapsed().as_secs_f64();
+        let a = self.store.commit(staging, &name, &parts, secs, counters)?;
+        self.store.set_ref(&name, &key)?;
+        eprintln!(
+            "built {name}: {} rows, {} bytes in {secs:.2}s",
+            a.manifest.rows(),
+            a.manifest.bytes()
+        );
+        self.log
+            .push((node.clone(), key, Outcome::Built { secs }));
+        self.done.insert(node.clone(), a.clone());
+        Ok(a)
+    }
+}
+
+pub fn find_stage<'a>(stages: &'a [Box<dyn Stage>], name: &str) -> Result<&'a dyn Stage> {
+    if let Some(s) = stages.iter().find(|s| s.name() == name) {
+        return Ok(s.as_ref());
+    }
+    let built: Vec<&str> = stages.iter().map(|s| s.name()).collect();
+    if crate::stages::ALL_STAGE_NAMES.contains(&name) {
+        bail!(
+            "stage {name} is not built yet (built stages: {})",
+            built.join(", ")
+        )
+    }
+    Err(anyhow!(
+        "unknown stage {name:?} (stages: {})",
+        crate::stages::ALL_STAGE_NAMES.join(", ")
+    ))
+}
+
+/// Test hook: `SEQSYNTH_FAULT_PAUSE=<node>` sleeps after the stage has written its outputs and
+/// before they are committed, so a test can `kill -9` the run at the worst moment.
+fn fault_injection_pause(node: &str) {
+    if std::env::var("SEQSYNTH_FAULT_PAUSE").ok().as_deref() == Some(node) {
+        eprintln!("fault injection: pausing before committing {node}");
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
+}
+
+/// The state of a node for `seqsynth status`.
+#[derive(Clone, Debug)]
+pub enum NodeStatus {
+    Cached { key: String, manifest: super::store::Manifest },
+    ToRun { key: String, why: Vec<String> },
+    /// An input is not built, so the key is not known yet.
+    Waiting { on: String },
+}
+
+impl Runner<'_> {
+    /// The status of `node` without building anything.
+    pub fn status(&mut self, node: &Node) -> Result<NodeStatus> {
+        let stage = self.stage(&node.stage)?;
+        let mut inputs = BTreeMap::new();
+        for dep in stage.inputs(self.loaded, node) {
+            match self.status(&dep)? {
+                NodeStatus::Cached { key, .. } => {
+                    let m = self.store.peek(&key).expect("cached");
+                    inputs.insert(
+                        dep.to_string(),
+                        Artifact {
+                            dir: self.store.object_dir(&key),
+                            manifest: m,
+                        },
+                    );
+                }
+                _ => {
+                    return Ok(NodeStatus::Waiting {
+                        on: dep.to_string(),
+                    })
+                }
+            }
+        }
+        let parts = self.key_parts(stage, node, &inputs)?;
+        let key = parts.key();
+        if let Some(manifest) = self.store.peek(&key) {
+            return Ok(NodeStatus::Cached { key, manifest });
+        }
+        let why = match self
+            .store
+            .get_ref(&node.to_string())
+            .and_then(|k| self.store.peek(&k))
+        {
+            Some(old) => parts.diff(&old.parts),
+            None => vec!["never built".into()],
+        };
+        Ok(NodeStatus::ToRun { key, why })
+    }
+}

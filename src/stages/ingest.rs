@@ -1,0 +1,635 @@
+//! `ingest`: OEIS files → the targets table.
+//!
+//! Sources (`ingest.source`, `ingest.format`):
+//! - **flat**: a directory with the OEIS's own flat files: `stripped` (`A000045 ,0,1,1,2,...,`),
+//!   `names` (`A000045 Fibonacci numbers...`), optional `keywords` (`A000045 core,nonn,easy`) and
+//!   `offsets` (`A000045 0`), each plain or `.gz`; `#` lines are comments;
+//! - **internal**: a tree of OEIS internal-format entries (`seq/A000/A000045.seq`) with `%S %T %U`
+//!   terms (or their signed versions `%V %W %X`), `%N` name, `%K` keywords, `%O` offset;
+//! - **url**: an http(s) base URL serving `stripped.gz` and `names.gz`, downloaded once into the
+//!   store's `downloads/` (with a progress bar) and read as flat files.
+//!
+//! Filters, as the paper: every required keyword present, no excluded keyword (`dead`), at least
+//! `min_terms` terms, then the first `limit` by A-number. Terms are kept exactly as decimal
+//! strings, whatever their size. A malformed line is an error naming file, line and text, or, with
+//! `on_bad_line = "skip"`, is skipped and counted in the manifest.
+
+use super::{Ctx, Stage};
+use crate::pipeline::config::{IngestConfig, Loaded, OnBadLine, SourceFormat};
+use crate::pipeline::dag::Node;
+use crate::pipeline::store::{file_digest, Store};
+use anyhow::{anyhow, bail, Context, Result};
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, UInt32Array};
+use arrow_schema::{DataType, Field, Schema};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub struct Ingest;
+
+/// One sequence as read from the sources.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Record {
+    pub number: u32,
+    pub name: Option<String>,
+    pub offset: Option<i64>,
+    pub keywords: Vec<String>,
+    pub terms: Vec<String>,
+}
+
+/// The source after resolving `ingest.format = "auto"`.
+#[derive(Clone, Debug, PartialEq)]
+enum Source {
+    Flat(PathBuf),
+    Internal(PathBuf),
+    Url(String),
+}
+
+impl Stage for Ingest {
+    fn name(&self) -> &'static str {
+        "ingest"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn iterated(&self, _: &Loaded) -> bool {
+        false
+    }
+    fn params(&self, loaded: &Loaded, _: &Node) -> serde_json::Value {
+        let mut p = loaded.section("ingest");
+        // Where the files lie is not part of the key; their digests are (see `external`).
+        if let Some(m) = p.as_object_mut() {
+            m.remove("source");
+        }
+        p
+    }
+    fn inputs(&self, _: &Loaded, _: &Node) -> Vec<Node> {
+        vec![]
+    }
+    fn external(&self, loaded: &Loaded, store: &Store) -> Result<serde_json::Value> {
+        match resolve_source(loaded)? {
+            Source::Flat(dir) => {
+                let mut m = serde_json::Map::new();
+                for base in ["stripped", "names", "keywords", "offsets"] {
+                    if let Some(p) = find_flat(&dir, base) {
+                        m.insert(base.into(), json!(file_digest(&p)?));
+                    }
+                }
+                Ok(json!({ "flat": m }))
+            }
+            Source::Internal(dir) => {
+                let mut h = blake3::Hasher::new();
+                let files = seq_files(&dir)?;
+                for f in &files {
+                    let rel = f.strip_prefix(&dir).unwrap_or(f);
+                    h.update(rel.to_string_lossy().as_bytes());
+                    h.update(file_digest(f)?.as_bytes());
+                }
+                Ok(json!({ "internal": h.finalize().to_hex().to_string(), "files": files.len() }))
+            }
+            Source::Url(url) => {
+                let dir = download(store, &url)?;
+                let mut m = serde_json::Map::new();
+                for base in ["stripped", "names"] {
+                    let p = find_flat(&dir, base).expect("downloaded");
+                    m.insert(base.into(), json!(file_digest(&p)?));
+                }
+                Ok(json!({ "url": url, "flat": m }))
+            }
+        }
+    }
+    fn run(&self, ctx: &mut Ctx) -> Result<()> {
+        let cfg = &ctx.loaded.config.ingest;
+        let mut bad = BadLines::new(cfg.on_bad_line);
+        let records = match resolve_source(ctx.loaded)? {
+            Source::Flat(dir) => read_flat(&dir, &mut bad)?,
+            Source::Internal(dir) => read_internal(&dir, &mut bad)?,
+            Source::Url(url) => read_flat(&download(ctx.store, &url)?, &mut bad)?,
+        };
+        let total = records.len();
+        let (kept, counts) = filter(records, cfg);
+        tracing::info!("ingest: {total} sequences read, {} kept", kept.len());
+        ctx.count("sequences_read", total);
+        for (k, v) in counts {
+            ctx.count(k, v);
+        }
+        ctx.count("kept", kept.len());
+        ctx.count("bad_lines_skipped", bad.skipped);
+        if bad.skipped > 0 {
+            tracing::warn!("ingest: skipped {} malformed lines", bad.skipped);
+            eprintln!("ingest: skipped {} malformed lines", bad.skipped);
+        }
+        ctx.write_table("targets", &targets_batch(&kept)?)
+    }
+}
+
+/// The Arrow schema of the targets table (docs/schemas.md).
+pub fn targets_schema() -> Schema {
+    let list = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
+    Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("number", DataType::UInt32, false),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("offset", DataType::Int64, true),
+        Field::new("keywords", list.clone(), false),
+        Field::new("terms", list, false),
+        Field::new("n_terms", DataType::UInt32, false),
+    ])
+}
+
+fn targets_batch(rows: &[Record]) -> Result<RecordBatch> {
+    use crate::table::string_lists;
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| format!("A{:06}", r.number)),
+        )),
+        Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.number))),
+        Arc::new(StringArray::from_iter(rows.iter().map(|r| r.name.as_deref()))),
+        Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.offset))),
+        Arc::new(string_lists(rows.iter().map(|r| r.keywords.iter()))),
+        Arc::new(string_lists(rows.iter().map(|r| r.terms.iter()))),
+        Arc::new(UInt32Array::from_iter_values(
+            rows.iter().map(|r| r.terms.len() as u32),
+        )),
+    ];
+    Ok(RecordBatch::try_new(Arc::new(targets_schema()), cols)?)
+}
+
+/// Reads the targets table of an ingest artifact back into records.
+pub fn read_targets(a: &crate::pipeline::store::Artifact) -> Result<Vec<Record>> {
+    use crate::table::{column, list_strings};
+    use arrow_array::{Array, ListArray};
+    let mut out = Vec::new();
+    for b in a.read_table("targets")? {
+        let number = column::<UInt32Array>(&b, "number")?;
+        let name = column::<StringArray>(&b, "name")?;
+        let offset = column::<Int64Array>(&b, "offset")?;
+        let kw = column::<ListArray>(&b, "keywords")?;
+        let terms = column::<ListArray>(&b, "terms")?;
+        for i in 0..b.num_rows() {
+            out.push(Record {
+                number: number.value(i),
+                name: (!name.is_null(i)).then(|| name.value(i).to_string()),
+                offset: (!offset.is_null(i)).then(|| offset.value(i)),
+                keywords: list_strings(kw, i),
+                terms: list_strings(terms, i),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn resolve_source(loaded: &Loaded) -> Result<Source> {
+    let cfg = &loaded.config.ingest;
+    let s = cfg.source.trim();
+    if s.is_empty() {
+        bail!("ingest.source is empty: set it to an OEIS directory or URL");
+    }
+    let is_url = s.starts_with("http://") || s.starts_with("https://");
+    match cfg.format {
+        SourceFormat::Url => return Ok(Source::Url(s.to_string())),
+        SourceFormat::Auto if is_url => return Ok(Source::Url(s.to_string())),
+        _ if is_url => bail!("ingest.source is a URL but ingest.format is {:?}", cfg.format),
+        _ => {}
+    }
+    let dir = loaded.resolve(Path::new(s));
+    if !dir.is_dir() {
+        bail!(
+            "ingest.source: {} is not a directory (nor an http(s) URL)",
+            dir.display()
+        );
+    }
+    match cfg.format {
+        SourceFormat::Flat => Ok(Source::Flat(dir)),
+        SourceFormat::Internal => Ok(Source::Internal(dir)),
+        _ => {
+            if find_flat(&dir, "stripped").is_some() {
+                Ok(Source::Flat(dir))
+            } else if dir.join("seq").is_dir() || !seq_files(&dir)?.is_empty() {
+                Ok(Source::Internal(dir))
+            } else {
+                bail!(
+                    "ingest.source: {} has neither stripped[.gz] nor OEIS internal-format .seq files",
+                    dir.display()
+                )
+            }
+        }
+    }
+}
+
+/// `dir/base` or `dir/base.gz`.
+fn find_flat(dir: &Path, base: &str) -> Option<PathBuf> {
+    [dir.join(base), dir.join(format!("{base}.gz"))]
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
+/// Opens a plain or gzipped text file.
+fn open_text(path: &Path) -> Result<Box<dyn BufRead>> {
+    let f = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let r: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(f))
+    } else {
+        Box::new(f)
+    };
+    Ok(Box::new(BufReader::with_capacity(1 << 16, r)))
+}
+
+/// Collects malformed lines: fails on the first, or counts them.
+struct BadLines {
+    mode: OnBadLine,
+    skipped: u64,
+}
+
+impl BadLines {
+    fn new(mode: OnBadLine) -> Self {
+        BadLines { mode, skipped: 0 }
+    }
+    fn report(&mut self, file: &Path, line: usize, why: &str, text: &str) -> Result<()> {
+        let msg = format!(
+            "{}:{line}: {why}: {:?}",
+            file.display(),
+            truncate(text, 120)
+        );
+        match self.mode {
+            OnBadLine::Error => Err(anyhow!(msg).context(
+                "malformed OEIS line (set ingest.on_bad_line = \"skip\" to skip such lines)",
+            )),
+            OnBadLine::Skip => {
+                if self.skipped < 10 {
+                    tracing::warn!("skipping {msg}");
+                }
+                self.skipped += 1;
+                Ok(())
+            }
+        }
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n).collect::<String>() + "..."
+    }
+}
+
+/// Visits every line of a text file with its 1-based number; `#` comments and blank lines are
+/// skipped. Read errors (a truncated .gz) name the file and line.
+fn for_each_line(path: &Path, mut f: impl FnMut(usize, &str) -> Result<()>) -> Result<()> {
+    let mut r = open_text(path)?;
+    let mut buf = Vec::new();
+    let mut n = 0;
+    loop {
+        buf.clear();
+        let read = r.read_until(b'\n', &mut buf).with_context(|| {
+            format!(
+                "{}:{}: reading failed (truncated or corrupt file?)",
+                path.display(),
+                n + 1
+            )
+        })?;
+        if read == 0 {
+            return Ok(());
+        }
+        n += 1;
+        let line = String::from_utf8_lossy(&buf);
+        let line = line.trim_end_matches(['\n', '\r']);
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        f(n, line)?;
+    }
+}
+
+/// Parses `A000045` to 45.
+pub fn parse_anum(s: &str) -> Option<u32> {
+    let digits = s.strip_prefix('A')?;
+    if digits.len() < 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Checks one decimal integer term and returns its canonical text.
+pub fn parse_term(s: &str) -> Option<String> {
+    let body = s.strip_prefix('-').unwrap_or(s);
+    if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let trimmed = body.trim_start_matches('0');
+    let canon = if trimmed.is_empty() { "0" } else { trimmed };
+    Some(if s.starts_with('-') && canon != "0" {
+        format!("-{canon}")
+    } else {
+        canon.to_string()
+    })
+}
+
+/// Parses comma-separated terms (empty pieces from leading/trailing commas are ignored).
+fn parse_terms(s: &str) -> Result<Vec<String>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| parse_term(t).ok_or_else(|| format!("term {t:?} is not an integer")))
+        .collect()
+}
+
+/// Splits `A000045 rest` into the number and the rest.
+fn split_anum(line: &str) -> Result<(u32, &str), String> {
+    let (a, rest) = line.split_once([' ', '\t']).unwrap_or((line, ""));
+    let n = parse_anum(a).ok_or_else(|| format!("bad A-number {a:?}"))?;
+    Ok((n, rest.trim()))
+}
+
+fn read_flat(dir: &Path, bad: &mut BadLines) -> Result<BTreeMap<u32, Record>> {
+    let stripped = find_flat(dir, "stripped")
+        .ok_or_else(|| anyhow!("{}: no stripped or stripped.gz file", dir.display()))?;
+    let names = find_flat(dir, "names")
+        .ok_or_else(|| anyhow!("{}: no names or names.gz file", dir.display()))?;
+    let mut recs: BTreeMap<u32, Record> = BTreeMap::new();
+    for_each_line(&stripped, |n, line| {
+        match split_anum(line).and_then(|(a, rest)| Ok((a, parse_terms(rest)?))) {
+            Ok((a, terms)) => {
+                if recs.contains_key(&a) {
+                    return bad.report(&stripped, n, "duplicate A-number", line);
+                }
+                recs.insert(
+                    a,
+                    Record {
+                        number: a,
+                        terms,
+                        ..Record::default()
+                    },
+                );
+                Ok(())
+            }
+            Err(why) => bad.report(&stripped, n, &why, line),
+        }
+    })?;
+    for_each_line(&names, |n, line| match split_anum(line) {
+        Ok((a, rest)) => {
+            if let Some(r) = recs.get_mut(&a) {
+                r.name = Some(rest.to_string());
+            }
+            Ok(())
+        }
+        Err(why) => bad.report(&names, n, &why, line),
+    })?;
+    if let Some(path) = find_flat(dir, "offsets") {
+        for_each_line(&path, |n, line| {
+            match split_anum(line).and_then(|(a, rest)| Ok((a, parse_offset(rest)?))) {
+                Ok((a, off)) => {
+                    if let Some(r) = recs.get_mut(&a) {
+                        r.offset = Some(off);
+                    }
+                    Ok(())
+                }
+                Err(why) => bad.report(&path, n, &why, line),
+            }
+        })?;
+    }
+    if let Some(path) = find_flat(dir, "keywords") {
+        for_each_line(&path, |n, line| match split_anum(line) {
+            Ok((a, rest)) => {
+                if let Some(r) = recs.get_mut(&a) {
+                    r.keywords = parse_keywords(rest);
+                }
+                Ok(())
+            }
+            Err(why) => bad.report(&path, n, &why, line),
+        })?;
+    }
+    Ok(recs)
+}
+
+/// The first number of an offset field (`0` or the internal format's `0,4`).
+fn parse_offset(s: &str) -> Result<i64, String> {
+    let first = s.split(',').next().unwrap_or("").trim();
+    first
+        .parse()
+        .map_err(|_| format!("offset {first:?} is not an integer"))
+}
+
+fn parse_keywords(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// All `.seq` files under `dir`, sorted.
+fn seq_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "seq") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn read_internal(dir: &Path, bad: &mut BadLines) -> Result<BTreeMap<u32, Record>> {
+    let mut recs: BTreeMap<u32, Record> = BTreeMap::new();
+    // Unsigned (%S %T %U) and signed (%V %W %X) term lines, per sequence.
+    let mut unsigned: BTreeMap<u32, String> = BTreeMap::new();
+    let mut signed: BTreeMap<u32, String> = BTreeMap::new();
+    for file in seq_files(dir)? {
+        for_each_line(&file, |n, line| {
+            let Some(rest) = line.strip_prefix('%') else {
+                return bad.report(&file, n, "not a %-line of the internal format", line);
+            };
+            let mut chars = rest.chars();
+            let tag = chars.next().unwrap_or(' ');
+            let (a, text) = match split_anum(chars.as_str().trim_start()) {
+                Ok(x) => x,
+                Err(why) => return bad.report(&file, n, &why, line),
+            };
+            let r = recs.entry(a).or_insert_with(|| Record {
+                number: a,
+                ..Record::default()
+            });
+            match tag {
+                'S' | 'T' | 'U' => {
+                    let s = unsigned.entry(a).or_default();
+                    s.push(',');
+                    s.push_str(text);
+                }
+                'V' | 'W' | 'X' => {
+                    let s = signed.entry(a).or_default();
+                    s.push(',');
+                    s.push_str(text);
+                }
+                'N' => r.name = Some(text.to_string()),
+                'K' => r.keywords = parse_keywords(text),
+                'O' => match parse_offset(text) {
+                    Ok(o) => r.offset = Some(o),
+                    Err(why) => return bad.report(&file, n, &why, line),
+                },
+                _ => {}
+            }
+            Ok(())
+        })?;
+    }
+    for (a, r) in recs.iter_mut() {
+        let text = signed.get(a).or(unsigned.get(a));
+        if let Some(t) = text {
+            match parse_terms(t) {
+                Ok(terms) => r.terms = terms,
+                Err(why) => bad.report(dir, 0, &format!("A{a:06}: {why}"), t)?,
+            }
+        }
+    }
+    Ok(recs)
+}
+
+/// Applies the filters in order; returns the kept records and the exclusion counts.
+pub fn filter(
+    recs: BTreeMap<u32, Record>,
+    cfg: &IngestConfig,
+) -> (Vec<Record>, Vec<(&'static str, u64)>) {
+    let (mut no_kw, mut excluded, mut short, mut over) = (0u64, 0u64, 0u64, 0u64);
+    let mut kept = Vec::new();
+    for (_, r) in recs {
+        if !cfg.keywords.iter().all(|k| r.keywords.contains(k)) {
+            no_kw += 1;
+        } else if cfg.exclude_keywords.iter().any(|k| r.keywords.contains(k)) {
+            excluded += 1;
+        } else if r.terms.len() < cfg.min_terms {
+            short += 1;
+        } else if cfg.limit > 0 && kept.len() >= cfg.limit {
+            over += 1;
+        } else {
+            kept.push(r);
+        }
+    }
+    (
+        kept,
+        vec![
+            ("excluded_missing_keywords", no_kw),
+            ("excluded_by_keyword", excluded),
+            ("excluded_too_few_terms", short),
+            ("excluded_over_limit", over),
+        ],
+    )
+}
+
+/// Downloads `stripped.gz` and `names.gz` from `base` into the store (once per URL).
+fn download(store: &Store, base: &str) -> Result<PathBuf> {
+    let id = blake3::hash(base.as_bytes()).to_hex()[..16].to_string();
+    let dir = store.downloads_dir().join(&id);
+    if dir.join("complete").is_file() {
+        return Ok(dir);
+    }
+    let tmp = store.downloads_dir().join(format!("{id}.tmp.{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    for file in ["stripped.gz", "names.gz"] {
+        let url = format!("{}/{file}", base.trim_end_matches('/'));
+        fetch(&url, &tmp.join(file))?;
+    }
+    fs::write(tmp.join("complete"), base)?;
+    let _ = fs::remove_dir_all(&dir);
+    fs::rename(&tmp, &dir).with_context(|| format!("renaming into {}", dir.display()))?;
+    Ok(dir)
+}
+
+fn fetch(url: &str, dest: &Path) -> Result<()> {
+    let resp = ureq::get(url)
+        .timeout(std::time::Duration::from_secs(600))
+        .call()
+        .with_context(|| format!("downloading {url}"))?;
+    let len = resp
+        .header("Content-Length")
+        .and_then(|s| s.parse::<u64>().ok());
+    let pb = match len {
+        Some(n) => indicatif::ProgressBar::new(n),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb.set_message(url.to_string());
+    let mut out = fs::File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
+    let mut reader = pb.wrap_read(resp.into_reader());
+    let n = std::io::copy(&mut reader, &mut out).with_context(|| format!("downloading {url}"))?;
+    pb.finish_and_clear();
+    if let Some(l) = len {
+        if n != l {
+            bail!("downloading {url}: got {n} of {l} bytes");
+        }
+    }
+    tracing::info!("downloaded {url}: {n} bytes");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anumbers_and_terms() {
+        assert_eq!(parse_anum("A000045"), Some(45));
+        assert_eq!(parse_anum("A1234567"), Some(1234567));
+        for bad in ["A45", "B000045", "A00004x", "A", ""] {
+            assert_eq!(parse_anum(bad), None, "{bad}");
+        }
+        assert_eq!(parse_term("-0012"), Some("-12".into()));
+        assert_eq!(parse_term("-0"), Some("0".into()));
+        assert_eq!(parse_term("123456789012345678901234567890"), Some("123456789012345678901234567890".into()));
+        for bad in ["1.5", "x", "-", "+3", "1e5"] {
+            assert_eq!(parse_term(bad), None, "{bad}");
+        }
+        assert_eq!(parse_terms(",1,-2,3,").unwrap(), vec!["1", "-2", "3"]);
+        assert!(parse_terms(",1,x,").unwrap_err().contains("\"x\""));
+    }
+
+    #[test]
+    fn filters_in_order() {
+        let mk = |n: u32, kw: &[&str], terms: usize| Record {
+            number: n,
+            keywords: kw.iter().map(|s| s.to_string()).collect(),
+            terms: vec!["1".into(); terms],
+            ..Record::default()
+        };
+        let recs: BTreeMap<u32, Record> = [
+            mk(1, &["easy"], 40),
+            mk(2, &["nonn"], 40),
+            mk(3, &["easy", "dead"], 40),
+            mk(4, &["easy"], 10),
+            mk(5, &["easy", "nice"], 36),
+            mk(6, &["easy"], 50),
+        ]
+        .into_iter()
+        .map(|r| (r.number, r))
+        .collect();
+        let cfg = IngestConfig {
+            keywords: vec!["easy".into()],
+            limit: 2,
+            ..IngestConfig::default()
+        };
+        let (kept, counts) = filter(recs, &cfg);
+        assert_eq!(kept.iter().map(|r| r.number).collect::<Vec<_>>(), vec![1, 5]);
+        assert_eq!(
+            counts,
+            vec![
+                ("excluded_missing_keywords", 1),
+                ("excluded_by_keyword", 1),
+                ("excluded_too_few_terms", 1),
+                ("excluded_over_limit", 1)
+            ]
+        );
+    }
+}

@@ -1,0 +1,75 @@
+//! The pipeline stages, one module each, behind the [`Stage`] trait.
+//!
+//! A stage declares what its output depends on (the config keys it reads, its upstream nodes,
+//! files outside the store) and how to compute it. The runner turns the declaration into a key
+//! and runs the stage only when no artifact with that key exists.
+
+use crate::pipeline::config::Loaded;
+use crate::pipeline::dag::Node;
+use crate::pipeline::store::{Artifact, Store};
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub mod ingest;
+pub mod synth;
+
+/// What a stage's `run` gets.
+pub struct Ctx<'a> {
+    pub loaded: &'a Loaded,
+    pub store: &'a Store,
+    pub node: Node,
+    /// Upstream artifacts by node name (`ingest`, `train@6`).
+    pub inputs: BTreeMap<String, Artifact>,
+    /// The staging directory to write outputs into.
+    pub out: &'a Path,
+    /// Counts reported in the manifest (skipped lines, rejections by reason, ...).
+    pub counters: BTreeMap<String, serde_json::Value>,
+}
+
+impl Ctx<'_> {
+    pub fn input(&self, node: &str) -> Result<&Artifact> {
+        self.inputs
+            .get(node)
+            .with_context(|| format!("stage {} has no input {node}", self.node))
+    }
+
+    pub fn count(&mut self, name: &str, v: impl Into<serde_json::Value>) {
+        self.counters.insert(name.to_string(), v.into());
+    }
+
+    /// Writes table `name` as its first part file.
+    pub fn write_table(&self, name: &str, batch: &arrow_array::RecordBatch) -> Result<()> {
+        crate::table::write_parquet(&self.out.join(format!("{name}-00000.parquet")), batch)
+    }
+}
+
+/// One pipeline stage.
+pub trait Stage: Sync {
+    /// The name used on the command line and in node names.
+    fn name(&self) -> &'static str;
+    /// Bump when a code change changes the output for the same inputs.
+    fn version(&self) -> u32;
+    /// Whether the stage has one node per meta-iteration (under the given config).
+    fn iterated(&self, loaded: &Loaded) -> bool;
+    /// The config values the stage reads, as JSON (only these go into its key).
+    fn params(&self, loaded: &Loaded, node: &Node) -> serde_json::Value;
+    /// Upstream nodes.
+    fn inputs(&self, loaded: &Loaded, node: &Node) -> Vec<Node>;
+    /// Digests of files outside the store that the output depends on.
+    fn external(&self, _loaded: &Loaded, _store: &Store) -> Result<serde_json::Value> {
+        Ok(serde_json::Value::Null)
+    }
+    /// Computes the output into `ctx.out`.
+    fn run(&self, ctx: &mut Ctx) -> Result<()>;
+}
+
+/// The stages built so far, in pipeline order.
+pub fn registry() -> Vec<Box<dyn Stage>> {
+    vec![Box::new(ingest::Ingest), Box::new(synth::Synth)]
+}
+
+/// Every stage of DESIGN.md, built or not, in pipeline order.
+pub const ALL_STAGE_NAMES: [&str; 9] = [
+    "ingest", "synth", "train", "search", "enumerate", "verify", "buffer", "sample", "report",
+];

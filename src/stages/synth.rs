@@ -1,0 +1,335 @@
+//! `synth`: synthetic (sequence → program) pairs, the finetuning data of the paper.
+//!
+//! Draw `i` samples a program with its own RNG (`dsl::sample::rng_for(seed, i)`), evaluates it on
+//! `#0 = [1..L]`, and classifies it. Draws are evaluated in parallel chunks and then accepted
+//! strictly in index order, so the output depends on the seed only, never on the thread count.
+//!
+//! Flavours:
+//! - `constrained` (the paper's finetuning set): the program must evaluate (so no value above the
+//!   bound), have at least `min_terms` terms; if one value fills more than 90% of the output it is
+//!   kept with probability 0.5; and its output must be new (blake3 of the whole output);
+//! - `baseline` (ablation 1): a fresh draw per meta-iteration, without the 90% rule or the
+//!   uniqueness constraint; the iteration is mixed into the seed and into the key.
+
+use super::{Ctx, Stage};
+use crate::dsl::{self, sample, Evaluator, Num, Program};
+use crate::pipeline::config::{Loaded, SynthConfig, SynthFlavour};
+use crate::pipeline::dag::Node;
+use anyhow::{bail, Result};
+use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use arrow_schema::{DataType, Field, Schema};
+use rand::Rng;
+use rayon::prelude::*;
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+pub struct Synth;
+
+/// Draws evaluated per parallel chunk.
+const CHUNK: u64 = 4096;
+
+impl Stage for Synth {
+    fn name(&self) -> &'static str {
+        "synth"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn iterated(&self, loaded: &Loaded) -> bool {
+        loaded.config.synth.flavour == SynthFlavour::Baseline
+    }
+    fn params(&self, loaded: &Loaded, node: &Node) -> serde_json::Value {
+        let c = &loaded.config;
+        json!({
+            "synth": loaded.section("synth"),
+            "max_len": max_len(loaded),
+            "dsl.limits": {
+                "input_len": c.dsl.input_len,
+                "max_steps": c.dsl.max_steps,
+                "max_abs_exp": c.dsl.max_abs_exp,
+            },
+            "iter": if self.iterated(loaded) { json!(node.iter.unwrap_or(0)) } else { json!(null) },
+        })
+    }
+    fn inputs(&self, _: &Loaded, _: &Node) -> Vec<Node> {
+        vec![]
+    }
+    fn run(&self, ctx: &mut Ctx) -> Result<()> {
+        let cfg = &ctx.loaded.config.synth;
+        if cfg.validation > cfg.pairs {
+            bail!(
+                "synth.validation ({}) is larger than synth.pairs ({})",
+                cfg.validation,
+                cfg.pairs
+            );
+        }
+        let seed = match (cfg.flavour, ctx.node.iter) {
+            (SynthFlavour::Baseline, Some(k)) => mix_seed(cfg.seed, k),
+            _ => cfg.seed,
+        };
+        let ev = Evaluator::new(ctx.loaded.config.dsl.limits());
+        let out = generate(cfg, seed, max_len(ctx.loaded), &ev, true)?;
+        for (k, v) in &out.counts {
+            ctx.count(k, *v);
+        }
+        let n_val = cfg.validation;
+        let n_train = out.pairs.len() - n_val;
+        ctx.write_table("train", &pairs_batch(&out.pairs[..n_train])?)?;
+        ctx.write_table("validation", &pairs_batch(&out.pairs[n_train..])?)?;
+        Ok(())
+    }
+}
+
+fn max_len(loaded: &Loaded) -> usize {
+    loaded
+        .config
+        .synth
+        .max_len
+        .unwrap_or(loaded.config.dsl.max_len)
+}
+
+/// A distinct seed per meta-iteration for the baseline flavour.
+fn mix_seed(seed: u64, iter: u32) -> u64 {
+    let h = blake3::hash(format!("synth-baseline:{seed}:{iter}").as_bytes());
+    u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes"))
+}
+
+/// One accepted pair.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pair {
+    pub draw: u64,
+    pub program: Program,
+    pub terms: Vec<Num>,
+    pub hash: [u8; 16],
+}
+
+/// Pairs in acceptance order with the count of every outcome (they add up to `draws`).
+pub struct Generated {
+    pub pairs: Vec<Pair>,
+    pub counts: BTreeMap<String, u64>,
+}
+
+/// What one draw became, before the order-dependent uniqueness check.
+enum Draw {
+    Candidate(Pair),
+    Rejected(&'static str),
+}
+
+/// blake3 of the whole output, truncated to 128 bits.
+pub fn output_hash(terms: &[Num]) -> [u8; 16] {
+    let h = blake3::hash(dsl::format_terms(terms).as_bytes());
+    h.as_bytes()[..16].try_into().expect("16 bytes")
+}
+
+/// Whether one value fills more than 90% of the output.
+fn dominated(terms: &[Num]) -> bool {
+    let mut counts: HashMap<&Num, usize> = HashMap::new();
+    for t in terms {
+        *counts.entry(t).or_default() += 1;
+    }
+    let max = counts.values().copied().max().unwrap_or(0);
+    max * 10 > terms.len() * 9
+}
+
+fn draw(cfg: &SynthConfig, seed: u64, index: u64, max_len: usize, ev: &Evaluator) -> Draw {
+    let mut rng = sample::rng_for(seed, index);
+    let program = sample::sample_program(&mut rng, max_len);
+    let terms = match ev.eval(&program) {
+        Ok(t) => t,
+        Err(e) => return Draw::Rejected(error_reason(e.kind)),
+    };
+    if terms.len() < cfg.min_terms {
+        return Draw::Rejected("too_few_terms");
+    }
+    if cfg.flavour == SynthFlavour::Constrained && dominated(&terms) && rng.gen_bool(0.5) {
+        return Draw::Rejected("dominant_value");
+    }
+    let hash = output_hash(&terms);
+    Draw::Candidate(Pair {
+        draw: index,
+        program,
+        terms,
+        hash,
+    })
+}
+
+fn error_reason(k: dsl::ErrorKind) -> &'static str {
+    match k {
+        dsl::ErrorKind::DivByZero => "error_div_by_zero",
+        dsl::ErrorKind::ModByZero => "error_mod_by_zero",
+        dsl::ErrorKind::NegativeExponent => "error_negative_exponent",
+        dsl::ErrorKind::NegativeSqrt => "error_negative_sqrt",
+        dsl::ErrorKind::Overflow => "error_overflow",
+        dsl::ErrorKind::StepLimit => "error_step_limit",
+    }
+}
+
+/// Draws until `cfg.pairs` pairs are accepted. Deterministic in `seed` whatever the thread count.
+pub fn generate(
+    cfg: &SynthConfig,
+    seed: u64,
+    max_len: usize,
+    ev: &Evaluator,
+    progress: bool,
+) -> Result<Generated> {
+    let mut pairs = Vec::with_capacity(cfg.pairs);
+    let mut seen: HashSet<[u8; 16]> = HashSet::with_capacity(cfg.pairs);
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let max_draws = (cfg.pairs as u64).saturating_mul(cfg.max_draws_factor).max(CHUNK);
+    let pb = if progress {
+        indicatif::ProgressBar::new(cfg.pairs as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("synth {bar:30} {pos}/{len} pairs {per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut next = 0u64;
+    let mut draws = 0u64;
+    'outer: while pairs.len() < cfg.pairs {
+        if next >= max_draws {
+            bail!(
+                "synth: only {} of {} pairs after {next} draws (synth.max_draws_factor = {}); outcomes: {counts:?}",
+                pairs.len(),
+                cfg.pairs,
+                cfg.max_draws_factor
+            );
+        }
+        let chunk: Vec<Draw> = (next..next + CHUNK)
+            .into_par_iter()
+            .map(|i| draw(cfg, seed, i, max_len, ev))
+            .collect();
+        for d in chunk {
+            draws += 1;
+            match d {
+                Draw::Rejected(why) => *counts.entry(format!("rejected_{why}")).or_default() += 1,
+                Draw::Candidate(p) => {
+                    if cfg.flavour == SynthFlavour::Constrained && !seen.insert(p.hash) {
+                        *counts.entry("rejected_duplicate_output".into()).or_default() += 1;
+                    } else {
+                        pairs.push(p);
+                        pb.inc(1);
+                        if pairs.len() == cfg.pairs {
+                            break 'outer;
+                        }
+                    }
+                }
+            }
+        }
+        next += CHUNK;
+    }
+    pb.finish_and_clear();
+    counts.insert("draws".into(), draws);
+    counts.insert("accepted".into(), pairs.len() as u64);
+    Ok(Generated { pairs, counts })
+}
+
+/// The schema of the train and validation tables (docs/schemas.md).
+pub fn pairs_schema() -> Schema {
+    let list = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
+    Schema::new(vec![
+        Field::new("program", DataType::Utf8, false),
+        Field::new("tokens", list.clone(), false),
+        Field::new("length", DataType::UInt32, false),
+        Field::new("terms", list, false),
+        Field::new("n_terms", DataType::UInt32, false),
+        Field::new("output_hash", DataType::Utf8, false),
+        Field::new("draw", DataType::UInt64, false),
+    ])
+}
+
+pub fn pairs_batch(pairs: &[Pair]) -> Result<RecordBatch> {
+    use crate::table::string_lists;
+    let tokens: Vec<Vec<String>> = pairs
+        .iter()
+        .map(|p| p.program.tokens().iter().map(|t| t.to_string()).collect())
+        .collect();
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            pairs.iter().map(|p| p.program.to_string()),
+        )),
+        Arc::new(string_lists(tokens.iter().map(|t| t.iter()))),
+        Arc::new(UInt32Array::from_iter_values(
+            tokens.iter().map(|t| t.len() as u32),
+        )),
+        Arc::new(string_lists(
+            pairs
+                .iter()
+                .map(|p| p.terms.iter().map(|t| t.to_string()).collect::<Vec<_>>()),
+        )),
+        Arc::new(UInt32Array::from_iter_values(
+            pairs.iter().map(|p| p.terms.len() as u32),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            pairs.iter().map(|p| hex::encode(p.hash)),
+        )),
+        Arc::new(UInt64Array::from_iter_values(pairs.iter().map(|p| p.draw))),
+    ];
+    Ok(RecordBatch::try_new(Arc::new(pairs_schema()), cols)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsl::Limits;
+
+    fn cfg(pairs: usize) -> SynthConfig {
+        SynthConfig {
+            pairs,
+            validation: 0,
+            ..SynthConfig::default()
+        }
+    }
+
+    #[test]
+    fn constraints_hold_and_counts_add_up() {
+        let ev = Evaluator::new(Limits::default());
+        let g = generate(&cfg(300), 1, 48, &ev, false).unwrap();
+        assert_eq!(g.pairs.len(), 300);
+        let hashes: HashSet<_> = g.pairs.iter().map(|p| p.hash).collect();
+        assert_eq!(hashes.len(), 300, "outputs are unique");
+        for p in &g.pairs {
+            assert_eq!(ev.eval(&p.program).unwrap(), p.terms);
+            assert!(p.terms.len() >= 3);
+        }
+        let rejected: u64 = g
+            .counts
+            .iter()
+            .filter(|(k, _)| k.starts_with("rejected_"))
+            .map(|(_, v)| v)
+            .sum();
+        assert_eq!(rejected + g.counts["accepted"], g.counts["draws"]);
+        assert_eq!(g.pairs.last().unwrap().draw + 1, g.counts["draws"]);
+    }
+
+    #[test]
+    fn dominance_rule() {
+        let t = |v: &[i64]| v.iter().map(|&x| Num::Small(x)).collect::<Vec<_>>();
+        assert!(dominated(&t(&[1; 35])));
+        let mut v = vec![1; 32];
+        v.extend([2, 3, 4]);
+        assert!(dominated(&t(&v))); // 32/35 = 91%
+        let mut v = vec![1; 31];
+        v.extend([2, 3, 4, 5]);
+        assert!(!dominated(&t(&v))); // 31/35 = 88.6%
+        let mut v = vec![1; 9];
+        v.push(2);
+        assert!(!dominated(&t(&v))); // exactly 90% is not more than 90%
+    }
+
+    #[test]
+    fn baseline_allows_duplicates_and_differs_per_iteration() {
+        assert_ne!(mix_seed(0, 1), mix_seed(0, 2));
+        let ev = Evaluator::new(Limits::default());
+        let c = SynthConfig {
+            flavour: SynthFlavour::Baseline,
+            ..cfg(400)
+        };
+        let g = generate(&c, 5, 48, &ev, false).unwrap();
+        let hashes: HashSet<_> = g.pairs.iter().map(|p| p.hash).collect();
+        assert!(hashes.len() < 400, "duplicates are kept in the baseline flavour");
+        assert!(!g.counts.contains_key("rejected_duplicate_output"));
+    }
+}
