@@ -234,4 +234,3 @@ fn run_dsl(cmd: DslCommand) -> Result<ExitCode> {
         }
     }
 }
-

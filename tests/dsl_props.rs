@@ -117,7 +117,10 @@ fn arb_expr(depth: u32) -> impl Strategy<Value = Expr> {
     ];
     leaf.prop_recursive(depth, 48, 3, |inner| {
         prop_oneof![
-            (0usize..Prim::ALL.len(), proptest::collection::vec(inner.clone(), 1..4))
+            (
+                0usize..Prim::ALL.len(),
+                proptest::collection::vec(inner.clone(), 1..4)
+            )
                 .prop_map(|(i, args)| Expr::App(Prim::ALL[i], args)),
             (1u8..4, 1u8..3, inner).prop_map(|(first, params, body)| Expr::Lambda {
                 first,

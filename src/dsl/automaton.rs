@@ -78,7 +78,7 @@ impl fmt::Display for TokenSet {
 fn item_cost(item: Item) -> usize {
     match item {
         Item::Tok(_) => 1,
-        Item::Hole(Slot::Bool, _) => 5, // == ( 0 0 )
+        Item::Hole(Slot::Bool, _) => 5,  // == ( 0 0 )
         Item::Hole(Slot::Pred, _) => 11, // lambda [ #d ] ( == ( 0 0 ) )
         Item::Hole(_, _) => 1,
     }
@@ -276,7 +276,11 @@ impl fmt::Display for Rejected {
         if self.expected.is_empty() {
             write!(f, "unexpected {} after the end of the program", self.got)?;
         } else {
-            write!(f, "unexpected {}, expected one of: {}", self.got, self.expected)?;
+            write!(
+                f,
+                "unexpected {}, expected one of: {}",
+                self.got, self.expected
+            )?;
         }
         if let Some(h) = self.hint {
             write!(f, " ({h})")?;
@@ -431,7 +435,10 @@ mod tests {
         let e = run("lambda [ #0 ] ( #0 ) )").unwrap_err();
         assert!(e.to_string().contains("already complete"));
         let e = run("lambda [ #0 ] ( map ( + #0 ) )").unwrap_err();
-        assert!(e.to_string().contains("expected one of: lambda sqrt"), "{e}");
+        assert!(
+            e.to_string().contains("expected one of: lambda sqrt"),
+            "{e}"
+        );
         let e = run("lambda [ #0 ] ( 5").unwrap_err();
         assert_eq!(e.expected.to_string(), "#0 map filter");
     }

@@ -347,7 +347,10 @@ mod tests {
 
     fn terms(src: &str) -> String {
         let v = run(src).unwrap();
-        v.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",")
+        v.iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     fn kind(src: &str) -> ErrorKind {
@@ -390,10 +393,22 @@ mod tests {
 
     #[test]
     fn errors_are_values() {
-        assert_eq!(kind("lambda [ #0 ] ( map ( lambda [ #1 ] ( / ( #1 0 ) ) #0 ) )"), ErrorKind::DivByZero);
-        assert_eq!(kind("lambda [ #0 ] ( map ( lambda [ #1 ] ( % ( #1 0 ) ) #0 ) )"), ErrorKind::ModByZero);
-        assert_eq!(kind("lambda [ #0 ] ( map ( lambda [ #1 ] ( ** ( #1 - ( 0 1 ) ) ) #0 ) )"), ErrorKind::NegativeExponent);
-        assert_eq!(kind("lambda [ #0 ] ( map ( lambda [ #1 ] ( sqrt ( - ( 0 #1 ) ) ) #0 ) )"), ErrorKind::NegativeSqrt);
+        assert_eq!(
+            kind("lambda [ #0 ] ( map ( lambda [ #1 ] ( / ( #1 0 ) ) #0 ) )"),
+            ErrorKind::DivByZero
+        );
+        assert_eq!(
+            kind("lambda [ #0 ] ( map ( lambda [ #1 ] ( % ( #1 0 ) ) #0 ) )"),
+            ErrorKind::ModByZero
+        );
+        assert_eq!(
+            kind("lambda [ #0 ] ( map ( lambda [ #1 ] ( ** ( #1 - ( 0 1 ) ) ) #0 ) )"),
+            ErrorKind::NegativeExponent
+        );
+        assert_eq!(
+            kind("lambda [ #0 ] ( map ( lambda [ #1 ] ( sqrt ( - ( 0 #1 ) ) ) #0 ) )"),
+            ErrorKind::NegativeSqrt
+        );
         // 10^50 is allowed, 10^50 + 1 is not
         let ok = terms("lambda [ #0 ] ( filter ( lambda [ #1 ] ( == ( ** ( + ( 9 1 ) * ( 5 + ( 9 1 ) ) ) ** ( + ( 9 1 ) * ( 5 + ( 9 1 ) ) ) ) ) #0 ) )");
         assert_eq!(ok.split(',').count(), 35);
@@ -419,7 +434,8 @@ mod tests {
             ..Limits::default()
         };
         // 35 outer x 35 inner calls
-        let p = Program::parse("lambda [ #0 ] ( map ( lambda [ #1 ] ( reduce ( #0 #1 + ) ) #0 ) )").unwrap();
+        let p = Program::parse("lambda [ #0 ] ( map ( lambda [ #1 ] ( reduce ( #0 #1 + ) ) #0 ) )")
+            .unwrap();
         let e = eval(&p, &limits).unwrap_err();
         assert_eq!(e.kind, ErrorKind::StepLimit);
         assert_eq!(e.steps, 1001);
@@ -443,9 +459,13 @@ mod tests {
             max_abs_exp: 2,
             max_steps: 1000,
         };
-        let p = Program::parse("lambda [ #0 ] ( map ( lambda [ #1 ] ( * ( #1 + ( 9 9 ) ) ) #0 ) )").unwrap();
+        let p = Program::parse("lambda [ #0 ] ( map ( lambda [ #1 ] ( * ( #1 + ( 9 9 ) ) ) #0 ) )")
+            .unwrap();
         assert_eq!(eval(&p, &limits).unwrap_err().kind, ErrorKind::Overflow); // 6*18 > 100
-        let limits = Limits { max_abs_exp: 3, ..limits };
+        let limits = Limits {
+            max_abs_exp: 3,
+            ..limits
+        };
         assert_eq!(eval(&p, &limits).unwrap().len(), 6);
     }
 }

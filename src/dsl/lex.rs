@@ -59,13 +59,9 @@ pub fn lex(src: &str) -> Result<Vec<Spanned>, LexError> {
                     one(&mut i, Token::Prim(Prim::Mul))
                 }
             }
-            b'=' | b'!' => {
-                if bytes.get(i + 1) == Some(&b'=') {
-                    i += 2;
-                    Token::Prim(if c == b'=' { Prim::Eq } else { Prim::Ne })
-                } else {
-                    return Err(bad_char(src, start));
-                }
+            b'=' | b'!' if bytes.get(i + 1) == Some(&b'=') => {
+                i += 2;
+                Token::Prim(if c == b'=' { Prim::Eq } else { Prim::Ne })
             }
             b'#' => {
                 i += 1;
@@ -159,7 +155,10 @@ mod tests {
         assert_eq!(text("**(2 3)"), "** ( 2 3 )");
         assert_eq!(text("* *"), "* *");
         assert_eq!(text("==(!=<>&)"), "== ( != < > & )");
-        assert_eq!(text("min max sqrt filter reduce"), "min max sqrt filter reduce");
+        assert_eq!(
+            text("min max sqrt filter reduce"),
+            "min max sqrt filter reduce"
+        );
     }
 
     #[test]
@@ -185,7 +184,13 @@ mod tests {
                 offset: 0
             })
         );
-        assert_eq!(lex("a = b").unwrap_err(), LexError::UnknownWord { word: "a".into(), offset: 0 });
+        assert_eq!(
+            lex("a = b").unwrap_err(),
+            LexError::UnknownWord {
+                word: "a".into(),
+                offset: 0
+            }
+        );
         assert_eq!(lex("$"), Err(LexError::BadChar { ch: '$', offset: 0 }));
         assert_eq!(lex(" ="), Err(LexError::BadChar { ch: '=', offset: 1 }));
     }

@@ -306,8 +306,8 @@ mod tests {
         for &(a, b, q) in &cases[..cases.len() - 1] {
             assert_eq!(n(a).div_round(&n(b)).unwrap(), n(q), "{a}/{b}");
             // the BigInt path agrees with the fast path
-            let slow = Num::Big(Box::new(BigInt::from(a)))
-                .div_round(&Num::Big(Box::new(BigInt::from(b))));
+            let slow =
+                Num::Big(Box::new(BigInt::from(a))).div_round(&Num::Big(Box::new(BigInt::from(b))));
             assert_eq!(slow.unwrap(), n(q), "big {a}/{b}");
         }
         assert_eq!(
@@ -319,7 +319,14 @@ mod tests {
 
     #[test]
     fn modulo_takes_sign_of_divisor() {
-        for (a, b, r) in [(7, 3, 1), (-7, 3, 2), (7, -3, -2), (-7, -3, -1), (6, 3, 0), (0, -4, 0)] {
+        for (a, b, r) in [
+            (7, 3, 1),
+            (-7, 3, 2),
+            (7, -3, -2),
+            (-7, -3, -1),
+            (6, 3, 0),
+            (0, -4, 0),
+        ] {
             assert_eq!(n(a).mod_floor(&n(b)).unwrap(), n(r), "{a}%{b}");
         }
         assert_eq!(n(1).mod_floor(&n(0)), Err(ArithError::DivByZero));
@@ -333,22 +340,41 @@ mod tests {
     fn powers() {
         assert_eq!(n(0).pow(&n(0), 200).unwrap(), n(1));
         assert_eq!(n(0).pow(&n(5), 200).unwrap(), n(0));
-        assert_eq!(n(-1).pow(&big("1000000000000000000000"), 200).unwrap(), n(1));
+        assert_eq!(
+            n(-1).pow(&big("1000000000000000000000"), 200).unwrap(),
+            n(1)
+        );
         assert_eq!(n(-1).pow(&n(7), 200).unwrap(), n(-1));
         assert_eq!(n(-2).pow(&n(3), 200).unwrap(), n(-8));
         assert_eq!(n(2).pow(&n(-1), 200), Err(ArithError::NegativeExponent));
         assert_eq!(n(0).pow(&n(-1), 200), Err(ArithError::NegativeExponent));
-        assert_eq!(n(2).pow(&n(100), 200).unwrap(), big("1267650600228229401496703205376"));
+        assert_eq!(
+            n(2).pow(&n(100), 200).unwrap(),
+            big("1267650600228229401496703205376")
+        );
         assert_eq!(n(2).pow(&n(1_000_000_000), 200), Err(ArithError::Overflow));
-        assert_eq!(n(9).pow(&big("99999999999999999999"), 200), Err(ArithError::Overflow));
+        assert_eq!(
+            n(9).pow(&big("99999999999999999999"), 200),
+            Err(ArithError::Overflow)
+        );
     }
 
     #[test]
     fn square_roots() {
-        for (a, r) in [(0, 0), (1, 1), (3, 1), (4, 2), (99, 9), (i64::MAX, 3037000499)] {
+        for (a, r) in [
+            (0, 0),
+            (1, 1),
+            (3, 1),
+            (4, 2),
+            (99, 9),
+            (i64::MAX, 3037000499),
+        ] {
             assert_eq!(n(a).sqrt().unwrap(), n(r));
         }
-        assert_eq!(big("100000000000000000000000000000000").sqrt().unwrap(), big("10000000000000000"));
+        assert_eq!(
+            big("100000000000000000000000000000000").sqrt().unwrap(),
+            big("10000000000000000")
+        );
         assert_eq!(n(-1).sqrt(), Err(ArithError::NegativeSqrt));
     }
 

@@ -208,7 +208,8 @@ mod tests {
             expression(&p),
             "lambda x0: _map((lambda x1: _mul(_div(_mul(x1, 8), 9), x1)), x0)"
         );
-        let p = Program::parse("lambda [ #0 ] ( map ( lambda [ #1 ] ( reduce ( #0 #1 + ) ) #0 ) )").unwrap();
+        let p = Program::parse("lambda [ #0 ] ( map ( lambda [ #1 ] ( reduce ( #0 #1 + ) ) #0 ) )")
+            .unwrap();
         assert_eq!(
             expression(&p),
             "lambda x0: _map((lambda x1: _reduce(x0, x1, _add)), x0)"

@@ -58,8 +58,9 @@ mod tests {
             assert_eq!(p.tokens(), a);
         }
         // different streams differ
-        let distinct: std::collections::HashSet<Vec<Token>> =
-            (0..100).map(|i| sample_tokens(&mut rng_for(7, i), 30)).collect();
+        let distinct: std::collections::HashSet<Vec<Token>> = (0..100)
+            .map(|i| sample_tokens(&mut rng_for(7, i), 30))
+            .collect();
         assert!(distinct.len() > 50);
     }
 
@@ -76,7 +77,11 @@ mod tests {
                 if state.len() >= 20 && at_limit.is_none() {
                     at_limit = Some(state.len() + state.min_completion());
                 }
-                let c = if state.len() >= 20 { state.fastest() } else { state.allowed() };
+                let c = if state.len() >= 20 {
+                    state.fastest()
+                } else {
+                    state.allowed()
+                };
                 let t = c.nth(rng.gen_range(0..c.len())).unwrap();
                 state.push(t).unwrap();
                 n += 1;

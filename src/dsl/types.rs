@@ -105,7 +105,13 @@ pub fn check_expr(e: &Expr, want: Type, depth: u8) -> Result<(), TypeError> {
 pub fn signature(p: Prim) -> (&'static [Type], Type) {
     use Type::*;
     match p {
-        Prim::Add | Prim::Sub | Prim::Mul | Prim::Div | Prim::Mod | Prim::Pow | Prim::Min
+        Prim::Add
+        | Prim::Sub
+        | Prim::Mul
+        | Prim::Div
+        | Prim::Mod
+        | Prim::Pow
+        | Prim::Min
         | Prim::Max => (&[Int, Int], Int),
         Prim::Sqrt => (&[Int], Int),
         Prim::Eq | Prim::Ne | Prim::Lt | Prim::Gt => (&[Int, Int], Bool),

@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
@@ -157,18 +157,6 @@ impl Default for LoopConfig {
     }
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            store: StoreConfig::default(),
-            dsl: DslConfig::default(),
-            ingest: IngestConfig::default(),
-            synth: SynthConfig::default(),
-            meta: LoopConfig::default(),
-        }
-    }
-}
-
 /// A loaded configuration with where it came from.
 #[derive(Clone, Debug)]
 pub struct Loaded {
@@ -255,7 +243,12 @@ fn deserialize(text: &str, display: &str) -> Result<Config> {
         let inner = e.into_inner();
         anyhow!(
             "{}",
-            located(display, text, inner.span(), &format!("{path}: {}", inner.message()))
+            located(
+                display,
+                text,
+                inner.span(),
+                &format!("{path}: {}", inner.message())
+            )
         )
     })
 }
@@ -350,14 +343,21 @@ mod tests {
         let err = load(f.path(), true, &[("ingest.limit".into(), "x".into())])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("override ingest.limit=x") && err.contains("ingest.limit"), "{err}");
+        assert!(
+            err.contains("override ingest.limit=x") && err.contains("ingest.limit"),
+            "{err}"
+        );
         let err = load(f.path(), true, &[("search.beamz".into(), "3".into())])
             .unwrap_err()
             .to_string();
         assert!(err.contains("search"), "{err}");
-        let err = load(f.path(), true, &[("ingest.on_bad_line".into(), "maybe".into())])
-            .unwrap_err()
-            .to_string();
+        let err = load(
+            f.path(),
+            true,
+            &[("ingest.on_bad_line".into(), "maybe".into())],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("ingest.on_bad_line"), "{err}");
     }
 

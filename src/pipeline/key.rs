@@ -36,7 +36,9 @@ impl KeyParts {
 
     /// The key: blake3 hex of the canonical JSON.
     pub fn key(&self) -> String {
-        blake3::hash(self.canonical().as_bytes()).to_hex().to_string()
+        blake3::hash(self.canonical().as_bytes())
+            .to_hex()
+            .to_string()
     }
 
     /// Why `self` (the current parts) differs from `old` (the parts of the last build): one
@@ -44,15 +46,16 @@ impl KeyParts {
     pub fn diff(&self, old: &KeyParts) -> Vec<String> {
         let mut out = Vec::new();
         if self.version != old.version {
-            out.push(format!(
-                "code version {} → {}",
-                old.version, self.version
-            ));
+            out.push(format!("code version {} → {}", old.version, self.version));
         }
         let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
         flatten("", &old.params, &mut a);
         flatten("", &self.params, &mut b);
-        for k in a.keys().chain(b.keys()).collect::<std::collections::BTreeSet<_>>() {
+        for k in a
+            .keys()
+            .chain(b.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+        {
             let (va, vb) = (a.get(k), b.get(k));
             if va != vb {
                 let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "(unset)".into());
@@ -128,7 +131,10 @@ mod tests {
         new.inputs.insert("train@6".into(), "def".into());
         assert_eq!(
             new.diff(&parts(10)),
-            vec!["search.beams 10 → 20".to_string(), "input train@6 changed".into()]
+            vec![
+                "search.beams 10 → 20".to_string(),
+                "input train@6 changed".into()
+            ]
         );
         assert!(parts(10).diff(&parts(10)).is_empty());
     }

@@ -111,8 +111,7 @@ impl<'a> Runner<'a> {
             a.manifest.rows(),
             a.manifest.bytes()
         );
-        self.log
-            .push((node.clone(), key, Outcome::Built { secs }));
+        self.log.push((node.clone(), key, Outcome::Built { secs }));
         self.done.insert(node.clone(), a.clone());
         Ok(a)
     }
@@ -147,10 +146,18 @@ fn fault_injection_pause(node: &str) {
 /// The state of a node for `seqsynth status`.
 #[derive(Clone, Debug)]
 pub enum NodeStatus {
-    Cached { key: String, manifest: super::store::Manifest },
-    ToRun { key: String, why: Vec<String> },
+    Cached {
+        key: String,
+        manifest: Box<super::store::Manifest>,
+    },
+    ToRun {
+        key: String,
+        why: Vec<String>,
+    },
     /// An input is not built, so the key is not known yet.
-    Waiting { on: String },
+    Waiting {
+        on: String,
+    },
 }
 
 impl Runner<'_> {
@@ -180,7 +187,10 @@ impl Runner<'_> {
         let parts = self.key_parts(stage, node, &inputs)?;
         let key = parts.key();
         if let Some(manifest) = self.store.peek(&key) {
-            return Ok(NodeStatus::Cached { key, manifest });
+            return Ok(NodeStatus::Cached {
+                key,
+                manifest: Box::new(manifest),
+            });
         }
         let why = match self
             .store
@@ -191,5 +201,145 @@ impl Runner<'_> {
             None => vec!["never built".into()],
         };
         Ok(NodeStatus::ToRun { key, why })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::config;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// `up` writes seed / 2 (so seeds 2 and 3 give identical bytes); `down` copies it.
+    struct Fake {
+        name: &'static str,
+        input: Option<&'static str>,
+        runs: Arc<AtomicUsize>,
+    }
+
+    impl Stage for Fake {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+        fn version(&self) -> u32 {
+            1
+        }
+        fn iterated(&self, _: &Loaded) -> bool {
+            false
+        }
+        fn params(&self, l: &Loaded, _: &Node) -> serde_json::Value {
+            match self.input {
+                None => serde_json::json!({ "seed": l.config.synth.seed }),
+                Some(_) => serde_json::Value::Null,
+            }
+        }
+        fn inputs(&self, _: &Loaded, _: &Node) -> Vec<Node> {
+            self.input.iter().map(|n| Node::new(n, None)).collect()
+        }
+        fn run(&self, ctx: &mut Ctx) -> Result<()> {
+            self.runs.fetch_add(1, Ordering::SeqCst);
+            let text = match self.input {
+                None => format!("{}", ctx.loaded.config.synth.seed / 2),
+                Some(n) => std::fs::read_to_string(ctx.input(n)?.dir.join("out.txt"))?,
+            };
+            std::fs::write(ctx.out.join("out.txt"), text)?;
+            Ok(())
+        }
+    }
+
+    /// The two fake stages and their run counters.
+    fn fakes() -> (Vec<Box<dyn Stage>>, [Arc<AtomicUsize>; 2]) {
+        let counters = [Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0))];
+        let stages: Vec<Box<dyn Stage>> = vec![
+            Box::new(Fake {
+                name: "up",
+                input: None,
+                runs: counters[0].clone(),
+            }),
+            Box::new(Fake {
+                name: "down",
+                input: Some("up"),
+                runs: counters[1].clone(),
+            }),
+        ];
+        (stages, counters)
+    }
+
+    fn runs(c: &[Arc<AtomicUsize>; 2]) -> (usize, usize) {
+        (c[0].load(Ordering::SeqCst), c[1].load(Ordering::SeqCst))
+    }
+
+    fn build(store: &Store, stages: &[Box<dyn Stage>], seed: u64) {
+        let loaded = config::load(
+            Path::new("/nonexistent/pipeline.toml"),
+            false,
+            &[("synth.seed".into(), seed.to_string())],
+        )
+        .unwrap();
+        let mut r = Runner::new(&loaded, store, stages);
+        r.ensure(&Node::new("down", None)).unwrap();
+    }
+
+    #[test]
+    fn early_cutoff_keeps_downstream_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (stages, c) = fakes();
+        build(&store, &stages, 2);
+        assert_eq!(runs(&c), (1, 1));
+        // seed 3: `up` reruns but writes the same bytes, so `down` stays cached
+        build(&store, &stages, 3);
+        assert_eq!(runs(&c), (2, 1));
+        // seed 4: different bytes, both rerun
+        build(&store, &stages, 4);
+        assert_eq!(runs(&c), (3, 2));
+        // back to seed 2: everything cached
+        build(&store, &stages, 2);
+        assert_eq!(runs(&c), (3, 2));
+    }
+
+    #[test]
+    fn failed_stage_leaves_no_artifact() {
+        struct Failing;
+        impl Stage for Failing {
+            fn name(&self) -> &'static str {
+                "failing"
+            }
+            fn version(&self) -> u32 {
+                1
+            }
+            fn iterated(&self, _: &Loaded) -> bool {
+                false
+            }
+            fn params(&self, _: &Loaded, _: &Node) -> serde_json::Value {
+                serde_json::Value::Null
+            }
+            fn inputs(&self, _: &Loaded, _: &Node) -> Vec<Node> {
+                vec![]
+            }
+            fn run(&self, ctx: &mut Ctx) -> Result<()> {
+                std::fs::write(ctx.out.join("half.txt"), "partial")?;
+                anyhow::bail!("boom")
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let stages: Vec<Box<dyn Stage>> = vec![Box::new(Failing)];
+        let loaded = config::load(Path::new("/nonexistent/p.toml"), false, &[]).unwrap();
+        let mut r = Runner::new(&loaded, &store, &stages);
+        let e = r.ensure(&Node::new("failing", None)).unwrap_err();
+        assert!(format!("{e:#}").contains("stage failing failed: boom"));
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("objects"))
+                .unwrap()
+                .count(),
+            0
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 }

@@ -188,7 +188,10 @@ impl Store {
                     "artifact {} is corrupt ({why:#}); moving it to trash and recomputing",
                     dir.display()
                 );
-                eprintln!("warning: artifact {} is corrupt: {why:#}; recomputing", dir.display());
+                eprintln!(
+                    "warning: artifact {} is corrupt: {why:#}; recomputing",
+                    dir.display()
+                );
                 let dest = self.root.join("trash").join(format!(
                     "{key}.{}",
                     std::time::SystemTime::now()
@@ -217,10 +220,7 @@ impl Store {
             .join("tmp")
             .join(format!("{key}.{}.{n}", std::process::id()));
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        Ok(Staging {
-            dir,
-            done: false,
-        })
+        Ok(Staging { dir, done: false })
     }
 
     /// Seals a staging directory: hashes its files, writes key.json and manifest.json (last),
@@ -234,7 +234,10 @@ impl Store {
         counters: BTreeMap<String, serde_json::Value>,
     ) -> Result<Artifact> {
         let key = parts.key();
-        write_file(&staging.dir.join("key.json"), &serde_json::to_vec_pretty(parts)?)?;
+        write_file(
+            &staging.dir.join("key.json"),
+            &serde_json::to_vec_pretty(parts)?,
+        )?;
         let files = hash_files(&staging.dir)?;
         let digest = files_digest(&files);
         let manifest = Manifest {
@@ -374,7 +377,8 @@ fn files_digest(files: &[FileEntry]) -> String {
 /// Checks a committed artifact against its manifest and key.
 fn verify(dir: &Path, key: &str) -> Result<Manifest> {
     let mpath = dir.join("manifest.json");
-    let text = fs::read_to_string(&mpath).with_context(|| format!("reading {}", mpath.display()))?;
+    let text =
+        fs::read_to_string(&mpath).with_context(|| format!("reading {}", mpath.display()))?;
     let m: Manifest =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", mpath.display()))?;
     if m.key != key || m.parts.key() != key {

@@ -147,7 +147,9 @@ fn targets_batch(rows: &[Record]) -> Result<RecordBatch> {
             rows.iter().map(|r| format!("A{:06}", r.number)),
         )),
         Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.number))),
-        Arc::new(StringArray::from_iter(rows.iter().map(|r| r.name.as_deref()))),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| r.name.as_deref()),
+        )),
         Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.offset))),
         Arc::new(string_lists(rows.iter().map(|r| r.keywords.iter()))),
         Arc::new(string_lists(rows.iter().map(|r| r.terms.iter()))),
@@ -192,7 +194,10 @@ fn resolve_source(loaded: &Loaded) -> Result<Source> {
     match cfg.format {
         SourceFormat::Url => return Ok(Source::Url(s.to_string())),
         SourceFormat::Auto if is_url => return Ok(Source::Url(s.to_string())),
-        _ if is_url => bail!("ingest.source is a URL but ingest.format is {:?}", cfg.format),
+        _ if is_url => bail!(
+            "ingest.source is a URL but ingest.format is {:?}",
+            cfg.format
+        ),
         _ => {}
     }
     let dir = loaded.resolve(Path::new(s));
@@ -532,7 +537,9 @@ fn download(store: &Store, base: &str) -> Result<PathBuf> {
     if dir.join("complete").is_file() {
         return Ok(dir);
     }
-    let tmp = store.downloads_dir().join(format!("{id}.tmp.{}", std::process::id()));
+    let tmp = store
+        .downloads_dir()
+        .join(format!("{id}.tmp.{}", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     for file in ["stripped.gz", "names.gz"] {
@@ -558,8 +565,10 @@ fn fetch(url: &str, dest: &Path) -> Result<()> {
         None => indicatif::ProgressBar::new_spinner(),
     };
     pb.set_style(
-        indicatif::ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     pb.set_message(url.to_string());
     let mut out = fs::File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
@@ -588,7 +597,10 @@ mod tests {
         }
         assert_eq!(parse_term("-0012"), Some("-12".into()));
         assert_eq!(parse_term("-0"), Some("0".into()));
-        assert_eq!(parse_term("123456789012345678901234567890"), Some("123456789012345678901234567890".into()));
+        assert_eq!(
+            parse_term("123456789012345678901234567890"),
+            Some("123456789012345678901234567890".into())
+        );
         for bad in ["1.5", "x", "-", "+3", "1e5"] {
             assert_eq!(parse_term(bad), None, "{bad}");
         }
@@ -621,7 +633,10 @@ mod tests {
             ..IngestConfig::default()
         };
         let (kept, counts) = filter(recs, &cfg);
-        assert_eq!(kept.iter().map(|r| r.number).collect::<Vec<_>>(), vec![1, 5]);
+        assert_eq!(
+            kept.iter().map(|r| r.number).collect::<Vec<_>>(),
+            vec![1, 5]
+        );
         assert_eq!(
             counts,
             vec![

@@ -71,5 +71,13 @@ pub fn registry() -> Vec<Box<dyn Stage>> {
 
 /// Every stage of DESIGN.md, built or not, in pipeline order.
 pub const ALL_STAGE_NAMES: [&str; 9] = [
-    "ingest", "synth", "train", "search", "enumerate", "verify", "buffer", "sample", "report",
+    "ingest",
+    "synth",
+    "train",
+    "search",
+    "enumerate",
+    "verify",
+    "buffer",
+    "sample",
+    "report",
 ];

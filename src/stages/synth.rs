@@ -176,15 +176,19 @@ pub fn generate(
     let mut pairs = Vec::with_capacity(cfg.pairs);
     let mut seen: HashSet<[u8; 16]> = HashSet::with_capacity(cfg.pairs);
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    let max_draws = (cfg.pairs as u64).saturating_mul(cfg.max_draws_factor).max(CHUNK);
+    let max_draws = (cfg.pairs as u64)
+        .saturating_mul(cfg.max_draws_factor)
+        .max(CHUNK);
     let pb = if progress {
         indicatif::ProgressBar::new(cfg.pairs as u64)
     } else {
         indicatif::ProgressBar::hidden()
     };
     pb.set_style(
-        indicatif::ProgressStyle::with_template("synth {bar:30} {pos}/{len} pairs {per_sec} eta {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "synth {bar:30} {pos}/{len} pairs {per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let mut next = 0u64;
     let mut draws = 0u64;
@@ -207,7 +211,9 @@ pub fn generate(
                 Draw::Rejected(why) => *counts.entry(format!("rejected_{why}")).or_default() += 1,
                 Draw::Candidate(p) => {
                     if cfg.flavour == SynthFlavour::Constrained && !seen.insert(p.hash) {
-                        *counts.entry("rejected_duplicate_output".into()).or_default() += 1;
+                        *counts
+                            .entry("rejected_duplicate_output".into())
+                            .or_default() += 1;
                     } else {
                         pairs.push(p);
                         pb.inc(1);
@@ -254,11 +260,9 @@ pub fn pairs_batch(pairs: &[Pair]) -> Result<RecordBatch> {
         Arc::new(UInt32Array::from_iter_values(
             tokens.iter().map(|t| t.len() as u32),
         )),
-        Arc::new(string_lists(
-            pairs
-                .iter()
-                .map(|p| p.terms.iter().map(|t| t.to_string()).collect::<Vec<_>>()),
-        )),
+        Arc::new(string_lists(pairs.iter().map(|p| {
+            p.terms.iter().map(|t| t.to_string()).collect::<Vec<_>>()
+        }))),
         Arc::new(UInt32Array::from_iter_values(
             pairs.iter().map(|p| p.terms.len() as u32),
         )),
@@ -329,7 +333,10 @@ mod tests {
         };
         let g = generate(&c, 5, 48, &ev, false).unwrap();
         let hashes: HashSet<_> = g.pairs.iter().map(|p| p.hash).collect();
-        assert!(hashes.len() < 400, "duplicates are kept in the baseline flavour");
+        assert!(
+            hashes.len() < 400,
+            "duplicates are kept in the baseline flavour"
+        );
         assert!(!g.counts.contains_key("rejected_duplicate_output"));
     }
 }
