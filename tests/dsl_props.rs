@@ -7,7 +7,7 @@ use seqsynth::dsl::automaton::State;
 use seqsynth::dsl::sample::{rng_for, sample_tokens};
 use seqsynth::dsl::token::{Prim, Token};
 use seqsynth::dsl::types;
-use seqsynth::dsl::{eval, Expr, Limits, Program};
+use seqsynth::dsl::{eval, Evaluator, Expr, Limits, Program};
 
 fn limits() -> Limits {
     Limits {
@@ -59,6 +59,18 @@ proptest! {
         let l = limits();
         if let Err(e) = eval(&p, &l) {
             prop_assert!(e.steps <= l.max_steps + 1);
+        }
+    }
+
+    #[test]
+    fn invariant_cache_changes_nothing(seed in any::<u64>(), steps in 50u64..30_000) {
+        // same terms, same error kind, same step count, with and without the cache
+        let l = Limits { max_steps: steps, ..Limits::default() };
+        let cached = Evaluator::new(l.clone());
+        let plain = Evaluator::new(l).without_cache();
+        for i in 0..20 {
+            let p = Program::from_tokens(&sample_tokens(&mut rng_for(seed, i), 48)).unwrap();
+            prop_assert_eq!(cached.eval_counted(&p), plain.eval_counted(&p), "{}", p);
         }
     }
 
@@ -230,6 +242,32 @@ fn random_trees_include_well_typed_ones() {
         }
     }
     assert!(ok > 100 && bad > 100, "{ok} well-typed, {bad} ill-typed");
+}
+
+#[test]
+fn invariant_cache_on_nested_loops() {
+    // the inner reduce does not depend on #2, so it is computed once per #1, not 35 times
+    let p = Program::parse(
+        "lambda [ #0 ] ( map ( lambda [ #1 ] ( reduce ( map ( lambda [ #2 ] ( reduce ( #0 #1 + ) ) #0 ) 0 + ) ) #0 ) )",
+    )
+    .unwrap();
+    for max_steps in [10, 5_000, 90_000, 100_000, 200_000] {
+        let l = Limits {
+            max_steps,
+            ..Limits::default()
+        };
+        let a = Evaluator::new(l.clone()).eval_counted(&p);
+        let b = Evaluator::new(l).without_cache().eval_counted(&p);
+        assert_eq!(a, b, "max_steps {max_steps}");
+    }
+    let (terms, steps) = Evaluator::new(Limits {
+        max_steps: 200_000,
+        ..Limits::default()
+    })
+    .eval_counted(&p)
+    .unwrap();
+    assert_eq!(steps, 1 + 35 * (1 + 1 + 1 + 35 * (1 + 1 + 35 * 2) + 35 * 2));
+    assert_eq!(terms[0].to_string(), (35 * (1 + 630)).to_string());
 }
 
 #[test]

@@ -56,14 +56,26 @@ impl TokenSet {
     }
     /// The members in vocabulary order.
     pub fn iter(self) -> impl Iterator<Item = Token> {
-        let bits = self.0;
-        (0..Token::COUNT)
-            .filter(move |i| bits >> i & 1 == 1)
-            .map(Token::from_index)
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            Some(Token::from_index(i))
+        })
     }
     /// The `n`-th member in vocabulary order.
     pub fn nth(self, n: usize) -> Option<Token> {
-        self.iter().nth(n)
+        let mut bits = self.0;
+        for _ in 0..n {
+            if bits == 0 {
+                return None;
+            }
+            bits &= bits - 1;
+        }
+        (bits != 0).then(|| Token::from_index(bits.trailing_zeros() as usize))
     }
 }
 
@@ -164,13 +176,7 @@ impl State {
         };
         match top {
             Item::Tok(t) => set.insert(t),
-            Item::Hole(slot, d) => {
-                for t in Token::vocabulary() {
-                    if expansion(slot, d, t).is_some() {
-                        set.insert(t);
-                    }
-                }
-            }
+            Item::Hole(slot, d) => set = tables().allowed[slot_index(slot)][d as usize],
         }
         set
     }
@@ -200,9 +206,11 @@ impl State {
         match top {
             Item::Tok(x) => (x == t).then(|| self.remaining - 1),
             Item::Hole(slot, d) => {
-                let items = expansion(slot, d, t)?;
-                let added: usize = items.iter().map(|&i| item_cost(i)).sum();
-                Some(self.remaining - item_cost(top) + added)
+                let (si, d) = (slot_index(slot), d as usize);
+                if !tables().allowed[si][d].contains(t) {
+                    return None;
+                }
+                Some((self.remaining as isize + tables().delta[si][d][t.index()] as isize) as usize)
             }
         }
     }
@@ -228,7 +236,7 @@ impl State {
                 Some(items) => {
                     self.stack.pop();
                     self.remaining -= item_cost(top);
-                    for &i in items.iter().rev() {
+                    for &i in items.items().iter().rev() {
                         self.stack.push(i);
                         self.remaining += item_cost(i);
                     }
@@ -304,57 +312,140 @@ fn hint(slot: Slot, d: u8, t: Token) -> Option<&'static str> {
     }
 }
 
+/// The items a token expands a hole into: at most 7 (`[ #d #d+1 ] ( BODY )`), kept inline so
+/// that the automaton's hot path never allocates.
+#[derive(Clone, Copy)]
+struct Expansion {
+    items: [Item; 7],
+    len: u8,
+}
+
+impl Expansion {
+    fn new(items: &[Item]) -> Expansion {
+        let mut e = Expansion {
+            items: [Item::Tok(Token::LParen); 7],
+            len: items.len() as u8,
+        };
+        e.items[..items.len()].copy_from_slice(items);
+        e
+    }
+    fn items(&self) -> &[Item] {
+        &self.items[..self.len as usize]
+    }
+    fn cost(&self) -> usize {
+        self.items().iter().map(|&i| item_cost(i)).sum()
+    }
+}
+
 /// Items that replace the hole `slot` at depth `d` when `t` fills it, or `None` if `t` cannot.
 /// Returned in source order (the first item is filled next).
-fn expansion(slot: Slot, d: u8, t: Token) -> Option<Vec<Item>> {
+fn expansion(slot: Slot, d: u8, t: Token) -> Option<Expansion> {
     use Item::{Hole, Tok};
     let (lp, rp) = (Tok(Token::LParen), Tok(Token::RParen));
-    let lambda_items = |params: u8, body: Slot| -> Option<Vec<Item>> {
+    let lambda_items = |params: u8, body: Slot| -> Option<Expansion> {
         // the last bound variable must have a token
         if d as usize + params as usize - 1 > MAX_VAR as usize {
             return None;
         }
-        let mut v = vec![Tok(Token::LBracket)];
+        let mut v = [Tok(Token::LBracket); 7];
+        let mut n = 1;
         for k in 0..params {
-            v.push(Tok(Token::Var(d + k)));
+            v[n] = Tok(Token::Var(d + k));
+            n += 1;
         }
-        v.extend([Tok(Token::RBracket), lp, Hole(body, d + params), rp]);
-        Some(v)
+        for i in [Tok(Token::RBracket), lp, Hole(body, d + params), rp] {
+            v[n] = i;
+            n += 1;
+        }
+        Some(Expansion::new(&v[..n]))
     };
+    let e = Expansion::new;
     match (slot, t) {
-        (Slot::Int, Token::Const(_)) => Some(vec![]),
-        (Slot::Int, Token::Var(k)) if k >= 1 && k < d => Some(vec![]),
-        (Slot::Int, Token::Prim(Prim::Sqrt)) => Some(vec![lp, Hole(Slot::Int, d), rp]),
-        (Slot::Int, Token::Prim(Prim::Reduce)) => Some(vec![
+        (Slot::Int, Token::Const(_)) => Some(e(&[])),
+        (Slot::Int, Token::Var(k)) if k >= 1 && k < d => Some(e(&[])),
+        (Slot::Int, Token::Prim(Prim::Sqrt)) => Some(e(&[lp, Hole(Slot::Int, d), rp])),
+        (Slot::Int, Token::Prim(Prim::Reduce)) => Some(e(&[
             lp,
             Hole(Slot::List, d),
             Hole(Slot::Int, d),
             Hole(Slot::Fn2, d),
             rp,
-        ]),
+        ])),
         (Slot::Int, Token::Prim(p)) if Prim::INT2.contains(&p) => {
-            Some(vec![lp, Hole(Slot::Int, d), Hole(Slot::Int, d), rp])
+            Some(e(&[lp, Hole(Slot::Int, d), Hole(Slot::Int, d), rp]))
         }
         (Slot::Bool, Token::Prim(Prim::And)) => {
-            Some(vec![lp, Hole(Slot::Bool, d), Hole(Slot::Bool, d), rp])
+            Some(e(&[lp, Hole(Slot::Bool, d), Hole(Slot::Bool, d), rp]))
         }
         (Slot::Bool, Token::Prim(p)) if Prim::CMP.contains(&p) => {
-            Some(vec![lp, Hole(Slot::Int, d), Hole(Slot::Int, d), rp])
+            Some(e(&[lp, Hole(Slot::Int, d), Hole(Slot::Int, d), rp]))
         }
-        (Slot::List, Token::Var(0)) => Some(vec![]),
+        (Slot::List, Token::Var(0)) => Some(e(&[])),
         (Slot::List, Token::Prim(Prim::Map)) => {
-            Some(vec![lp, Hole(Slot::Fn1, d), Hole(Slot::List, d), rp])
+            Some(e(&[lp, Hole(Slot::Fn1, d), Hole(Slot::List, d), rp]))
         }
         // filter needs a lambda for its predicate: offer it only if that lambda fits
         (Slot::List, Token::Prim(Prim::Filter)) if d <= MAX_VAR => {
-            Some(vec![lp, Hole(Slot::Pred, d), Hole(Slot::List, d), rp])
+            Some(e(&[lp, Hole(Slot::Pred, d), Hole(Slot::List, d), rp]))
         }
-        (Slot::Fn1, Token::Prim(Prim::Sqrt)) => Some(vec![]),
+        (Slot::Fn1, Token::Prim(Prim::Sqrt)) => Some(e(&[])),
         (Slot::Fn1, Token::Lambda) => lambda_items(1, Slot::Int),
         (Slot::Pred, Token::Lambda) => lambda_items(1, Slot::Bool),
-        (Slot::Fn2, Token::Prim(p)) if Prim::INT2.contains(&p) => Some(vec![]),
+        (Slot::Fn2, Token::Prim(p)) if Prim::INT2.contains(&p) => Some(e(&[])),
         (Slot::Fn2, Token::Lambda) => lambda_items(2, Slot::Int),
         _ => None,
+    }
+}
+
+/// Depths a hole can have: `#0` plus at most `MAX_VAR` bound variables, plus one past the end.
+const DEPTHS: usize = MAX_VAR as usize + 3;
+
+/// Per (slot, depth): the allowed tokens and, per token, the cost change of filling the hole
+/// with it. Computed once; `allowed` and `fastest` are table lookups.
+struct Tables {
+    allowed: [[TokenSet; DEPTHS]; 6],
+    /// cost of the expansion minus the cost of the hole, per token index
+    delta: [[[i16; Token::COUNT]; DEPTHS]; 6],
+}
+
+fn tables() -> &'static Tables {
+    static T: std::sync::OnceLock<Tables> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let slots = [
+            Slot::Int,
+            Slot::Bool,
+            Slot::List,
+            Slot::Fn1,
+            Slot::Pred,
+            Slot::Fn2,
+        ];
+        let mut t = Tables {
+            allowed: [[TokenSet::default(); DEPTHS]; 6],
+            delta: [[[0; Token::COUNT]; DEPTHS]; 6],
+        };
+        for (si, &slot) in slots.iter().enumerate() {
+            for d in 0..DEPTHS {
+                for tok in Token::vocabulary() {
+                    if let Some(e) = expansion(slot, d as u8, tok) {
+                        t.allowed[si][d].insert(tok);
+                        t.delta[si][d][tok.index()] =
+                            e.cost() as i16 - item_cost(Item::Hole(slot, d as u8)) as i16;
+                    }
+                }
+            }
+        }
+        t
+    })
+}
+
+fn slot_index(s: Slot) -> usize {
+    match s {
+        Slot::Int => 0,
+        Slot::Bool => 1,
+        Slot::List => 2,
+        Slot::Fn1 => 3,
+        Slot::Pred => 4,
+        Slot::Fn2 => 5,
     }
 }
 

@@ -25,6 +25,8 @@ pub struct Runner<'a> {
     pub store: &'a Store,
     pub stages: &'a [Box<dyn Stage>],
     done: HashMap<Node, Artifact>,
+    /// `status` answers already computed in this run.
+    statuses: HashMap<Node, NodeStatus>,
     /// Nodes in the order they were resolved, with what happened.
     pub log: Vec<(Node, String, Outcome)>,
 }
@@ -36,6 +38,7 @@ impl<'a> Runner<'a> {
             store,
             stages,
             done: HashMap::new(),
+            statuses: HashMap::new(),
             log: Vec::new(),
         }
     }
@@ -163,17 +166,25 @@ pub enum NodeStatus {
 impl Runner<'_> {
     /// The status of `node` without building anything.
     pub fn status(&mut self, node: &Node) -> Result<NodeStatus> {
+        if let Some(s) = self.statuses.get(node) {
+            return Ok(s.clone());
+        }
+        let s = self.compute_status(node)?;
+        self.statuses.insert(node.clone(), s.clone());
+        Ok(s)
+    }
+
+    fn compute_status(&mut self, node: &Node) -> Result<NodeStatus> {
         let stage = self.stage(&node.stage)?;
         let mut inputs = BTreeMap::new();
         for dep in stage.inputs(self.loaded, node) {
             match self.status(&dep)? {
-                NodeStatus::Cached { key, .. } => {
-                    let m = self.store.peek(&key).expect("cached");
+                NodeStatus::Cached { key, manifest } => {
                     inputs.insert(
                         dep.to_string(),
                         Artifact {
                             dir: self.store.object_dir(&key),
-                            manifest: m,
+                            manifest: *manifest,
                         },
                     );
                 }

@@ -12,6 +12,7 @@
 //!   uniqueness constraint; the iteration is mixed into the seed and into the key.
 
 use super::{Ctx, Stage};
+use crate::dsl::token::{tokens_to_text, Token};
 use crate::dsl::{self, sample, Evaluator, Num, Program};
 use crate::pipeline::config::{Loaded, SynthConfig, SynthFlavour};
 use crate::pipeline::dag::Node;
@@ -21,7 +22,7 @@ use arrow_schema::{DataType, Field, Schema};
 use rand::Rng;
 use rayon::prelude::*;
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 pub struct Synth;
@@ -95,13 +96,21 @@ fn mix_seed(seed: u64, iter: u32) -> u64 {
     u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes"))
 }
 
-/// One accepted pair.
+/// One accepted pair, kept compact (a million of them must fit in memory): the program as its
+/// tokens, the output as its canonical comma-separated text.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pair {
     pub draw: u64,
-    pub program: Program,
-    pub terms: Vec<Num>,
+    pub tokens: Vec<Token>,
+    pub terms: String,
+    pub n_terms: u32,
     pub hash: [u8; 16],
+}
+
+impl Pair {
+    pub fn program(&self) -> Program {
+        Program::from_tokens(&self.tokens).expect("sampled programs are valid")
+    }
 }
 
 /// Pairs in acceptance order with the count of every outcome (they add up to `draws`).
@@ -116,25 +125,36 @@ enum Draw {
     Rejected(&'static str),
 }
 
-/// blake3 of the whole output, truncated to 128 bits.
+/// blake3 of the whole output (its canonical comma-separated text), truncated to 128 bits.
 pub fn output_hash(terms: &[Num]) -> [u8; 16] {
-    let h = blake3::hash(dsl::format_terms(terms).as_bytes());
+    hash_text(&dsl::format_terms(terms))
+}
+
+fn hash_text(text: &str) -> [u8; 16] {
+    let h = blake3::hash(text.as_bytes());
     h.as_bytes()[..16].try_into().expect("16 bytes")
 }
 
 /// Whether one value fills more than 90% of the output.
 fn dominated(terms: &[Num]) -> bool {
-    let mut counts: HashMap<&Num, usize> = HashMap::new();
-    for t in terms {
-        *counts.entry(t).or_default() += 1;
+    let mut sorted: Vec<&Num> = terms.iter().collect();
+    sorted.sort_unstable();
+    let (mut best, mut run) = (0, 0);
+    for (i, t) in sorted.iter().enumerate() {
+        run = if i > 0 && sorted[i - 1] == *t {
+            run + 1
+        } else {
+            1
+        };
+        best = best.max(run);
     }
-    let max = counts.values().copied().max().unwrap_or(0);
-    max * 10 > terms.len() * 9
+    best * 10 > terms.len() * 9
 }
 
 fn draw(cfg: &SynthConfig, seed: u64, index: u64, max_len: usize, ev: &Evaluator) -> Draw {
     let mut rng = sample::rng_for(seed, index);
-    let program = sample::sample_program(&mut rng, max_len);
+    let tokens = sample::sample_tokens(&mut rng, max_len);
+    let program = Program::from_tokens(&tokens).expect("sampled programs are valid");
     let terms = match ev.eval(&program) {
         Ok(t) => t,
         Err(e) => return Draw::Rejected(error_reason(e.kind)),
@@ -145,12 +165,13 @@ fn draw(cfg: &SynthConfig, seed: u64, index: u64, max_len: usize, ev: &Evaluator
     if cfg.flavour == SynthFlavour::Constrained && dominated(&terms) && rng.gen_bool(0.5) {
         return Draw::Rejected("dominant_value");
     }
-    let hash = output_hash(&terms);
+    let text = dsl::format_terms(&terms);
     Draw::Candidate(Pair {
         draw: index,
-        program,
-        terms,
-        hash,
+        tokens,
+        hash: hash_text(&text),
+        terms: text,
+        n_terms: terms.len() as u32,
     })
 }
 
@@ -248,23 +269,23 @@ pub fn pairs_schema() -> Schema {
 
 pub fn pairs_batch(pairs: &[Pair]) -> Result<RecordBatch> {
     use crate::table::string_lists;
-    let tokens: Vec<Vec<String>> = pairs
-        .iter()
-        .map(|p| p.program.tokens().iter().map(|t| t.to_string()).collect())
-        .collect();
     let cols: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(
-            pairs.iter().map(|p| p.program.to_string()),
-        )),
-        Arc::new(string_lists(tokens.iter().map(|t| t.iter()))),
-        Arc::new(UInt32Array::from_iter_values(
-            tokens.iter().map(|t| t.len() as u32),
+            pairs.iter().map(|p| tokens_to_text(&p.tokens)),
         )),
         Arc::new(string_lists(pairs.iter().map(|p| {
-            p.terms.iter().map(|t| t.to_string()).collect::<Vec<_>>()
+            p.tokens.iter().map(|t| t.to_string()).collect::<Vec<_>>()
         }))),
         Arc::new(UInt32Array::from_iter_values(
-            pairs.iter().map(|p| p.terms.len() as u32),
+            pairs.iter().map(|p| p.tokens.len() as u32),
+        )),
+        Arc::new(string_lists(
+            pairs
+                .iter()
+                .map(|p| p.terms.split(',').filter(|t| !t.is_empty())),
+        )),
+        Arc::new(UInt32Array::from_iter_values(
+            pairs.iter().map(|p| p.n_terms),
         )),
         Arc::new(StringArray::from_iter_values(
             pairs.iter().map(|p| hex::encode(p.hash)),
@@ -295,8 +316,10 @@ mod tests {
         let hashes: HashSet<_> = g.pairs.iter().map(|p| p.hash).collect();
         assert_eq!(hashes.len(), 300, "outputs are unique");
         for p in &g.pairs {
-            assert_eq!(ev.eval(&p.program).unwrap(), p.terms);
-            assert!(p.terms.len() >= 3);
+            let terms = ev.eval(&p.program()).unwrap();
+            assert_eq!(dsl::format_terms(&terms), p.terms);
+            assert_eq!(output_hash(&terms), p.hash);
+            assert!(terms.len() >= 3 && terms.len() == p.n_terms as usize);
         }
         let rejected: u64 = g
             .counts

@@ -1,0 +1,177 @@
+//! End-to-end tests of the synth stage (issue 5) through the real binary.
+
+mod common;
+use arrow_array::{Array, ListArray, StringArray, UInt32Array, UInt64Array};
+use common::*;
+use seqsynth::dsl::{format_terms, Evaluator, Limits, Num, Program};
+use seqsynth::table::{column, list_strings, read_parquet};
+use std::collections::HashSet;
+use std::fs;
+
+const CFG: &str = "[synth]\npairs = 400\nvalidation = 40\nseed = 3\n";
+
+struct Pair {
+    program: String,
+    tokens: Vec<String>,
+    terms: Vec<String>,
+    hash: String,
+}
+
+fn pairs(p: &Project, table: &str) -> Vec<Pair> {
+    let mut out = Vec::new();
+    let path = p.artifact("synth").join(format!("{table}-00000.parquet"));
+    for b in read_parquet(&path).unwrap() {
+        let prog = column::<StringArray>(&b, "program").unwrap();
+        let toks = column::<ListArray>(&b, "tokens").unwrap();
+        let len = column::<UInt32Array>(&b, "length").unwrap();
+        let terms = column::<ListArray>(&b, "terms").unwrap();
+        let n = column::<UInt32Array>(&b, "n_terms").unwrap();
+        let hash = column::<StringArray>(&b, "output_hash").unwrap();
+        let draw = column::<UInt64Array>(&b, "draw").unwrap();
+        for i in 0..b.num_rows() {
+            let t = list_strings(toks, i);
+            let terms_i = list_strings(terms, i);
+            assert_eq!(len.value(i) as usize, t.len());
+            assert_eq!(n.value(i) as usize, terms_i.len());
+            assert!(!draw.is_null(i));
+            out.push(Pair {
+                program: prog.value(i).to_string(),
+                tokens: t,
+                terms: terms_i,
+                hash: hash.value(i).to_string(),
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn stored_pairs_satisfy_every_constraint() {
+    let p = Project::new(CFG);
+    let out = p.ok(&["run", "stage=synth"]);
+    assert_eq!(built(&out), vec!["synth"]);
+    let train = pairs(&p, "train");
+    let val = pairs(&p, "validation");
+    assert_eq!((train.len(), val.len()), (360, 40));
+    let ev = Evaluator::new(Limits::default());
+    let bound: Num = format!("1{}", "0".repeat(50)).parse().unwrap();
+    let mut hashes = HashSet::new();
+    let mut outputs = HashSet::new();
+    for pair in train.iter().chain(&val) {
+        let prog = Program::parse(&pair.program).unwrap();
+        assert_eq!(prog.to_string(), pair.program, "canonical text");
+        assert_eq!(pair.tokens.join(" "), pair.program);
+        // re-evaluates to the stored terms, exactly
+        let terms = ev.eval(&prog).unwrap();
+        assert_eq!(format_terms(&terms), pair.terms.join(","));
+        assert!(terms.len() >= 3);
+        assert!(terms.iter().all(|t| t.abs_cmp(&bound.to_big()).is_le()));
+        assert_eq!(
+            pair.hash,
+            hex::encode(seqsynth::stages::synth::output_hash(&terms))
+        );
+        assert!(hashes.insert(pair.hash.clone()), "duplicate hash");
+        assert!(outputs.insert(pair.terms.clone()), "duplicate output");
+        // past max_len (48) the sampler closed the program as fast as possible
+        let tokens = prog.tokens();
+        if tokens.len() > 48 {
+            let mut st = seqsynth::dsl::State::new();
+            for &t in &tokens[..48] {
+                st.push(t).unwrap();
+            }
+            assert_eq!(tokens.len(), 48 + st.min_completion(), "{}", pair.program);
+        }
+    }
+    // rejection counts add up to the draws
+    let m = p.manifest("synth");
+    let c = m["counters"].as_object().unwrap();
+    let rejected: u64 = c
+        .iter()
+        .filter(|(k, _)| k.starts_with("rejected_"))
+        .map(|(_, v)| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        rejected + c["accepted"].as_u64().unwrap(),
+        c["draws"].as_u64().unwrap()
+    );
+    assert_eq!(c["accepted"], 400);
+    assert!(c["rejected_duplicate_output"].as_u64().unwrap() > 0);
+    // cached on the second run
+    assert!(built(&p.ok(&["run", "stage=synth"])).is_empty());
+}
+
+#[test]
+fn same_seed_same_bytes_whatever_the_thread_count() {
+    let a = Project::new(CFG);
+    let b = Project::new(CFG);
+    let out = a
+        .cmd(&["run", "stage=synth"])
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = b
+        .cmd(&["run", "stage=synth"])
+        .env("RAYON_NUM_THREADS", "3")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    for f in ["train-00000.parquet", "validation-00000.parquet"] {
+        assert_eq!(
+            fs::read(a.artifact("synth").join(f)).unwrap(),
+            fs::read(b.artifact("synth").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    // another seed gives other pairs
+    let c = Project::new(&CFG.replace("seed = 3", "seed = 4"));
+    c.ok(&["run", "stage=synth"]);
+    assert_ne!(
+        fs::read(a.artifact("synth").join("train-00000.parquet")).unwrap(),
+        fs::read(c.artifact("synth").join("train-00000.parquet")).unwrap()
+    );
+}
+
+#[test]
+fn baseline_flavour_draws_fresh_pairs_per_iteration() {
+    let p = Project::new(&format!("{CFG}flavour = \"baseline\"\n"));
+    assert_eq!(
+        built(&p.ok(&["run", "stage=synth", "iter=1"])),
+        vec!["synth@1"]
+    );
+    assert_eq!(
+        built(&p.ok(&["run", "stage=synth", "iter=2"])),
+        vec!["synth@2"]
+    );
+    let read = |node: &str| {
+        fs::read(
+            p.store()
+                .join("refs")
+                .join(node)
+                .join("train-00000.parquet"),
+        )
+        .unwrap()
+    };
+    assert_ne!(read("synth@1"), read("synth@2"));
+    assert!(built(&p.ok(&["run", "stage=synth", "iter=1"])).is_empty());
+}
+
+#[test]
+fn bad_settings_are_clear_errors() {
+    let p = Project::new("[synth]\npairs = 10\nvalidation = 20\n");
+    let e = p.fails(&["run", "stage=synth"]);
+    assert!(
+        e.contains("synth.validation (20) is larger than synth.pairs (10)"),
+        "{e}"
+    );
+    let p =
+        Project::new("[synth]\npairs = 50\nvalidation = 0\nmin_terms = 36\nmax_draws_factor = 2\n");
+    let e = p.fails(&["run", "stage=synth"]);
+    assert!(
+        e.contains("pairs after") && e.contains("max_draws_factor"),
+        "{e}"
+    );
+    let p = Project::new("[synth]\nflavour = \"weird\"\n");
+    let e = p.fails(&["run", "stage=synth"]);
+    assert!(e.contains("synth.flavour"), "{e}");
+}
