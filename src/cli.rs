@@ -60,9 +60,11 @@ pub struct PipelineArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum DslCommand {
-    /// Print a program's terms (or its error).
-    #[command(after_help = "Example:\n  \
-        seqsynth dsl eval 'lambda [#0](map(lambda [#1]( *( / ( *(#1 8) 9) #1)) #0))'")]
+    /// Print a program's terms (or its error). With `-`, read one program per line from stdin
+    /// and print one line each.
+    #[command(after_help = "Examples:\n  \
+        seqsynth dsl eval 'lambda [#0](map(lambda [#1]( *( / ( *(#1 8) 9) #1)) #0))'\n  \
+        seqsynth dsl eval - < programs.txt")]
     Eval {
         program: String,
         #[command(flatten)]

@@ -195,8 +195,32 @@ fn parse_program(src: &str) -> Result<Program> {
     Program::parse(src).with_context(|| format!("parsing {src:?}"))
 }
 
+/// `dsl eval -`: one program per stdin line, one output line each (terms, or `error: ...`).
+fn eval_lines(limits: &dsl::Limits) -> Result<()> {
+    use std::io::{BufRead, Write};
+    let ev = Evaluator::new(limits.clone());
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for line in std::io::stdin().lock().lines() {
+        let line = line.context("reading stdin")?;
+        match Program::parse(&line) {
+            Ok(p) => match ev.eval(&p) {
+                Ok(t) => writeln!(out, "{}", dsl::format_terms(&t))?,
+                Err(e) => writeln!(out, "error: {e}")?,
+            },
+            Err(e) => writeln!(out, "error: parse: {e}")?,
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
 fn run_dsl(cmd: DslCommand) -> Result<ExitCode> {
     match cmd {
+        DslCommand::Eval { program, limits } if program == "-" => {
+            eval_lines(&limits.limits())?;
+            Ok(ExitCode::SUCCESS)
+        }
         DslCommand::Eval { program, limits } => {
             let p = parse_program(&program)?;
             match dsl::eval(&p, &limits.limits()) {

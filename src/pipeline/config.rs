@@ -20,6 +20,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     #[serde(default)]
     pub synth: SynthConfig,
+    #[serde(default)]
+    pub train: TrainConfig,
     #[serde(default, rename = "loop")]
     pub meta: LoopConfig,
 }
@@ -141,6 +143,47 @@ impl Default for SynthConfig {
             max_len: None,
             flavour: SynthFlavour::Constrained,
             max_draws_factor: 1000,
+        }
+    }
+}
+
+/// The `train` stage (the policy); see `stages/train/train.py`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    pub size: String,
+    pub init: String,
+    pub spelling: crate::model::tokenizer::Spelling,
+    pub input_terms: usize,
+    pub epochs: u32,
+    pub batch_size: u32,
+    pub lr: f64,
+    pub dropout: f64,
+    pub seed: u64,
+    pub validate_every: u32,
+    pub max_program_len: u32,
+    pub force_cpu: bool,
+    pub stage_dir: String,
+    pub python: String,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            size: "tiny".into(),
+            init: "random".into(),
+            spelling: crate::model::tokenizer::Spelling::Decimal,
+            input_terms: 25,
+            epochs: 2,
+            batch_size: 10,
+            lr: 1e-4,
+            dropout: 0.1,
+            seed: 0,
+            validate_every: 1,
+            max_program_len: 64,
+            force_cpu: false,
+            stage_dir: "stages/train".into(),
+            python: String::new(),
         }
     }
 }

@@ -33,17 +33,29 @@ impl fmt::Display for Node {
 }
 
 /// The nodes `seqsynth run` builds without `stage=`: every built stage, at every iteration
-/// 0..=loop.iterations for the iterated ones.
+/// 0..=loop.iterations for the iterated ones, as far as every stage they depend on is built.
 pub fn default_targets(stages: &[Box<dyn Stage>], loaded: &Loaded) -> Vec<Node> {
     let mut out = Vec::new();
     for s in stages {
-        if s.iterated(loaded) {
-            for k in 0..=loaded.config.meta.iterations {
-                out.push(Node::new(s.name(), Some(k)));
-            }
+        let nodes: Vec<Node> = if s.iterated(loaded) {
+            (0..=loaded.config.meta.iterations)
+                .map(|k| Node::new(s.name(), Some(k)))
+                .collect()
         } else {
-            out.push(Node::new(s.name(), None));
-        }
+            vec![Node::new(s.name(), None)]
+        };
+        out.extend(nodes.into_iter().filter(|n| buildable(stages, loaded, n)));
     }
     out
+}
+
+/// Whether `node` and everything it needs belong to built stages.
+fn buildable(stages: &[Box<dyn Stage>], loaded: &Loaded, node: &Node) -> bool {
+    match stages.iter().find(|s| s.name() == node.stage) {
+        None => false,
+        Some(s) => s
+            .inputs(loaded, node)
+            .iter()
+            .all(|d| buildable(stages, loaded, d)),
+    }
 }

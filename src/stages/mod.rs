@@ -13,6 +13,7 @@ use std::path::Path;
 
 pub mod ingest;
 pub mod synth;
+pub mod train;
 
 /// What a stage's `run` gets.
 pub struct Ctx<'a> {
@@ -66,7 +67,11 @@ pub trait Stage: Sync {
 
 /// The stages built so far, in pipeline order.
 pub fn registry() -> Vec<Box<dyn Stage>> {
-    vec![Box::new(ingest::Ingest), Box::new(synth::Synth)]
+    vec![
+        Box::new(ingest::Ingest),
+        Box::new(synth::Synth),
+        Box::new(train::Train),
+    ]
 }
 
 /// Every stage of DESIGN.md, built or not, in pipeline order.

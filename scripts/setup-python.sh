@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Creates (or reuses) the Python environment of the train stage and prints its path.
+# The environment lives outside the clone ($SEQSYNTH_VENV, default $HOME/.cache/seqsynth/venv)
+# and is rebuilt when stages/train/requirements.txt changes.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="${SEQSYNTH_VENV:-$HOME/.cache/seqsynth/venv}"
+req="$root/stages/train/requirements.txt"
+want="$(sha256sum "$req" | cut -d' ' -f1)"
+if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" = "$want" ]; then
+  echo "$venv"
+  exit 0
+fi
+echo "setting up the Python environment in $venv (first run downloads PyTorch, ~3 GB)" >&2
+rm -rf "$venv"
+python3 -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --upgrade pip >&2
+"$venv/bin/python" -m pip install --quiet -r "$req" >&2
+echo "$want" > "$venv/.requirements.sha256"
+echo "$venv"

@@ -1,0 +1,299 @@
+//! The policy on ONNX Runtime: the T5 encoder and the decoder with a key/value cache.
+//!
+//! `encode` runs once per batch; the decoder's first step (`decoder_init.onnx`) returns the
+//! self-attention cache, and every later step (`decoder_step.onnx`) feeds only the newest token
+//! plus that cache, so a step costs one token, not the whole prefix. Token ids and layer counts
+//! come from the model's `config.json`. Decoding policy (greedy here; beam search in the search
+//! stage) stays outside the runtime so it can be tested with a fake decoder.
+//!
+//! ONNX Runtime itself is loaded dynamically (`ort` with `load-dynamic`) from
+//! `ORT_DYLIB_PATH`, or from the `onnxruntime` wheel in the train stage's Python environment
+//! (`scripts/setup-python.sh`).
+
+use anyhow::{anyhow, bail, Context, Result};
+use ort::session::{Session, SessionInputValue};
+use ort::value::{DynValue, Tensor};
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The process-wide ONNX Runtime environment (ONNX Runtime allows one per process).
+fn environment() -> Result<&'static ort::environment::Environment> {
+    static ENV: OnceLock<std::result::Result<ort::environment::Environment, String>> =
+        OnceLock::new();
+    ENV.get_or_init(|| {
+        let lib = find_onnxruntime().map_err(|e| format!("{e:#}"))?;
+        tracing::info!("loading ONNX Runtime from {}", lib.display());
+        ort::init_from(&lib)
+            .map_err(|e| format!("loading {}: {e}", lib.display()))?
+            .with_name("seqsynth")
+            .build()
+            .map_err(|e| format!("starting ONNX Runtime: {e}"))
+    })
+    .as_ref()
+    .map_err(|e| anyhow!("{e}"))
+}
+
+/// Where `libonnxruntime.so` is: `ORT_DYLIB_PATH`, else the train stage's Python environment.
+pub fn find_onnxruntime() -> Result<PathBuf> {
+    if let Ok(p) = std::env::var("ORT_DYLIB_PATH") {
+        let p = PathBuf::from(p);
+        if !p.is_file() {
+            bail!("ORT_DYLIB_PATH={} is not a file", p.display());
+        }
+        return Ok(p);
+    }
+    let venv = python_env_dir();
+    let lib = venv.join("lib");
+    if let Ok(rd) = std::fs::read_dir(&lib) {
+        for e in rd.flatten() {
+            let capi = e.path().join("site-packages/onnxruntime/capi");
+            if let Ok(files) = std::fs::read_dir(&capi) {
+                let mut libs: Vec<PathBuf> = files
+                    .flatten()
+                    .map(|f| f.path())
+                    .filter(|p| {
+                        p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with("libonnxruntime.so."))
+                    })
+                    .collect();
+                libs.sort();
+                if let Some(l) = libs.pop() {
+                    return Ok(l);
+                }
+            }
+        }
+    }
+    bail!(
+        "ONNX Runtime not found: set ORT_DYLIB_PATH, or run scripts/setup-python.sh to install \
+         the onnxruntime wheel into {}",
+        venv.display()
+    )
+}
+
+/// The train stage's Python environment: `SEQSYNTH_VENV`, default `$HOME/.cache/seqsynth/venv`.
+pub fn python_env_dir() -> PathBuf {
+    match std::env::var("SEQSYNTH_VENV") {
+        Ok(v) => PathBuf::from(v),
+        Err(_) => PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into()))
+            .join(".cache/seqsynth/venv"),
+    }
+}
+
+/// The parts of `config.json` the runtime needs.
+#[derive(Debug, serde::Deserialize)]
+struct ModelConfig {
+    num_decoder_layers: usize,
+    decoder_start_token_id: i64,
+    eos_token_id: i64,
+}
+
+/// A loaded policy model.
+pub struct Policy {
+    encoder: Session,
+    init: Session,
+    step: Session,
+    layers: usize,
+    pub start: i64,
+    pub eos: i64,
+}
+
+/// Encoder output for one batch: the hidden states and the attention mask.
+pub struct Encoded {
+    hidden: DynValue,
+    mask: DynValue,
+    batch: usize,
+}
+
+/// The decoder's state after some steps: the self-attention cache.
+pub struct Cache {
+    past: Vec<DynValue>,
+}
+
+impl Policy {
+    /// Loads `encoder.onnx`, `decoder_init.onnx`, `decoder_step.onnx` and `config.json` from a
+    /// model directory (a `train` artifact).
+    pub fn load(dir: &Path, threads: usize) -> Result<Policy> {
+        let env = environment()?;
+        let cfg_path = dir.join("config.json");
+        let cfg: ModelConfig = serde_json::from_str(
+            &std::fs::read_to_string(&cfg_path)
+                .with_context(|| format!("reading {}", cfg_path.display()))?,
+        )
+        .with_context(|| format!("parsing {}", cfg_path.display()))?;
+        let open = |name: &str| -> Result<Session> {
+            let path = dir.join(name);
+            Session::builder(env)
+                .map_err(|e| anyhow!("{e}"))?
+                .with_intra_threads(threads.max(1))
+                .map_err(|e| anyhow!("{e}"))?
+                .commit_from_file(&path)
+                .map_err(|e| anyhow!("loading {}: {e}", path.display()))
+        };
+        Ok(Policy {
+            encoder: open("encoder.onnx")?,
+            init: open("decoder_init.onnx")?,
+            step: open("decoder_step.onnx")?,
+            layers: cfg.num_decoder_layers,
+            start: cfg.decoder_start_token_id,
+            eos: cfg.eos_token_id,
+        })
+    }
+
+    /// Runs the encoder on a batch of token id sequences (padded with `pad` on the right).
+    pub fn encode(&mut self, batch: &[Vec<u32>], pad: u32) -> Result<Encoded> {
+        let b = batch.len();
+        let width = batch.iter().map(|x| x.len()).max().unwrap_or(0).max(1);
+        let mut ids = vec![pad as i64; b * width];
+        let mut mask = vec![0i64; b * width];
+        for (i, row) in batch.iter().enumerate() {
+            for (j, &t) in row.iter().enumerate() {
+                ids[i * width + j] = t as i64;
+                mask[i * width + j] = 1;
+            }
+        }
+        let ids = Tensor::from_array((vec![b as i64, width as i64], ids))?;
+        let mask_t = Tensor::from_array((vec![b as i64, width as i64], mask.clone()))?;
+        let mut out = self.encoder.run(ort::inputs![
+            "input_ids" => ids,
+            "attention_mask" => mask_t,
+        ])?;
+        let hidden = out
+            .remove("hidden")
+            .context("encoder output `hidden` missing")?;
+        let mask = Tensor::from_array((vec![b as i64, width as i64], mask))?.into_dyn();
+        Ok(Encoded {
+            hidden,
+            mask,
+            batch: b,
+        })
+    }
+
+    /// One decoder step for every row of `enc`: `tokens[i]` is row i's newest token. Returns the
+    /// log-probabilities over the vocabulary (row-major, `batch × vocab`) and the new cache.
+    /// `rows` selects which encoder rows the batch uses (for beam search: each beam points at
+    /// its target's row); pass `None` for one decoder row per encoder row.
+    pub fn step(
+        &mut self,
+        enc: &Encoded,
+        tokens: &[i64],
+        cache: Option<&Cache>,
+    ) -> Result<(Vec<f32>, usize, Cache)> {
+        let b = tokens.len();
+        if b != enc.batch {
+            bail!(
+                "decoder batch {b} does not match encoder batch {}",
+                enc.batch
+            );
+        }
+        let ids = Tensor::from_array((vec![b as i64, 1], tokens.to_vec()))?;
+        let mut inputs: Vec<(Cow<str>, SessionInputValue)> = vec![
+            ("decoder_input_ids".into(), ids.into()),
+            ("encoder_hidden_states".into(), (&enc.hidden).into()),
+            ("encoder_attention_mask".into(), (&enc.mask).into()),
+        ];
+        let session = match cache {
+            None => &mut self.init,
+            Some(c) => {
+                for l in 0..self.layers {
+                    inputs.push((format!("past.{l}.key").into(), (&c.past[2 * l]).into()));
+                    inputs.push((
+                        format!("past.{l}.value").into(),
+                        (&c.past[2 * l + 1]).into(),
+                    ));
+                }
+                &mut self.step
+            }
+        };
+        let mut out = session.run(inputs)?;
+        let (shape, logits) = out["logits"].try_extract_tensor::<f32>()?;
+        let vocab = *shape.last().context("logits without a vocabulary axis")? as usize;
+        let steps = logits.len() / (b * vocab);
+        // the last position of each row
+        let mut last = Vec::with_capacity(b * vocab);
+        for i in 0..b {
+            let row = &logits[(i * steps + steps - 1) * vocab..(i * steps + steps) * vocab];
+            last.extend(log_softmax(row));
+        }
+        let mut past = Vec::with_capacity(2 * self.layers);
+        for l in 0..self.layers {
+            for kv in ["key", "value"] {
+                let name = format!("present.{l}.{kv}");
+                past.push(
+                    out.remove(&name)
+                        .with_context(|| format!("{name} missing"))?,
+                );
+            }
+        }
+        Ok((last, vocab, Cache { past }))
+    }
+
+    /// Greedy decoding (no grammar mask): the argmax token at every step until `</s>` or
+    /// `max_len` tokens. Returns the generated ids without the start and end tokens.
+    pub fn greedy(
+        &mut self,
+        batch: &[Vec<u32>],
+        pad: u32,
+        max_len: usize,
+    ) -> Result<Vec<Vec<u32>>> {
+        let enc = self.encode(batch, pad)?;
+        let b = batch.len();
+        let mut tokens = vec![self.start; b];
+        let mut out: Vec<Vec<u32>> = vec![Vec::new(); b];
+        let mut done = vec![false; b];
+        let mut cache: Option<Cache> = None;
+        for _ in 0..max_len {
+            let (logp, vocab, next) = self.step(&enc, &tokens, cache.as_ref())?;
+            for i in 0..b {
+                let row = &logp[i * vocab..(i + 1) * vocab];
+                let best = argmax(row) as i64;
+                tokens[i] = best;
+                if !done[i] {
+                    if best == self.eos {
+                        done[i] = true;
+                    } else {
+                        out[i].push(best as u32);
+                    }
+                }
+            }
+            cache = Some(next);
+            if done.iter().all(|&d| d) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Index of the largest value (the first one on ties, as torch.argmax).
+pub fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Numerically stable log-softmax.
+pub fn log_softmax(row: &[f32]) -> Vec<f32> {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f32 = row.iter().map(|&v| (v - max).exp()).sum();
+    let lse = max + sum.ln();
+    row.iter().map(|&v| v - lse).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_and_argmax() {
+        let l = log_softmax(&[1.0, 2.0, 3.0]);
+        let total: f32 = l.iter().map(|v| v.exp()).sum();
+        assert!((total - 1.0).abs() < 1e-6);
+        assert_eq!(argmax(&[0.5, 2.0, 2.0, -1.0]), 1);
+    }
+}

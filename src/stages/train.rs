@@ -1,0 +1,268 @@
+//! `train`: the policy. Iteration 0 finetunes on the synthetic pairs; iteration k trains on the
+//! `sample@k` draw, continuing from `train@(k-1)`.
+//!
+//! The Rust side prepares everything the Python program needs (the vocabulary file, the pairs as
+//! token text, a JSON of settings), then starts `stages/train/train.py` in the project's own
+//! Python environment (`scripts/setup-python.sh`) and checks what it wrote. The Python program
+//! writes straight into the staging directory, so a failed or killed run leaves no artifact.
+//! Its source files are part of the key, as are the settings and the input digests.
+
+use super::{Ctx, Stage};
+use crate::model::tokenizer::{sequence_text, vocabulary, write_tokenizer};
+use crate::pipeline::config::{Loaded, TrainConfig};
+use crate::pipeline::dag::Node;
+use crate::pipeline::store::{file_digest, Store};
+use crate::table::{column, list_strings};
+use anyhow::{bail, Context, Result};
+use arrow_array::{ArrayRef, ListArray, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+pub struct Train;
+
+/// Files the Python program must write.
+pub const OUTPUTS: [&str; 7] = [
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "encoder.onnx",
+    "decoder_init.onnx",
+    "decoder_step.onnx",
+    "metrics.json",
+];
+
+impl Stage for Train {
+    fn name(&self) -> &'static str {
+        "train"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn iterated(&self, _: &Loaded) -> bool {
+        true
+    }
+    fn params(&self, loaded: &Loaded, node: &Node) -> serde_json::Value {
+        let mut t = loaded.section("train");
+        if let Some(m) = t.as_object_mut() {
+            // where things are is not what they are: the files' digests are in `external`
+            m.remove("stage_dir");
+            m.remove("python");
+            m.remove("init");
+        }
+        let c = &loaded.config;
+        json!({
+            "train": t,
+            "iteration_zero": node.iter.unwrap_or(0) == 0,
+            "dsl.limits": {
+                "input_len": c.dsl.input_len,
+                "max_steps": c.dsl.max_steps,
+                "max_abs_exp": c.dsl.max_abs_exp,
+            },
+        })
+    }
+    fn inputs(&self, _: &Loaded, node: &Node) -> Vec<Node> {
+        match node.iter.unwrap_or(0) {
+            0 => vec![Node::new("synth", None)],
+            k => vec![
+                Node::new("sample", Some(k)),
+                Node::new("train", Some(k - 1)),
+            ],
+        }
+    }
+    fn external(&self, loaded: &Loaded, _: &Store) -> Result<serde_json::Value> {
+        let dir = stage_dir(loaded)?;
+        let mut m = serde_json::Map::new();
+        for f in ["train.py", "requirements.txt"] {
+            m.insert(f.into(), json!(file_digest(&dir.join(f))?));
+        }
+        let init = &loaded.config.train.init;
+        if init != "random" {
+            let p = loaded.resolve(Path::new(init));
+            m.insert("init".into(), json!(dir_digest(&p)?));
+        }
+        Ok(serde_json::Value::Object(m))
+    }
+    fn run(&self, ctx: &mut Ctx) -> Result<()> {
+        let cfg = &ctx.loaded.config.train;
+        let iter = ctx.node.iter.unwrap_or(0);
+        if iter > 0 {
+            bail!("train@{iter} trains on sample@{iter}, and the sample stage is not built yet");
+        }
+        let work = tempfile::tempdir_in(ctx.store.root().join("tmp"))
+            .context("creating the train work directory")?;
+        let w = work.path();
+        let tokenizer = w.join("seqsynth-tokenizer.json");
+        write_tokenizer(&tokenizer, cfg.spelling)?;
+        let synth = ctx.input("synth")?;
+        let n_train = prepare(synth, "train", &w.join("train.parquet"), cfg)?;
+        let n_val = prepare(synth, "validation", &w.join("validation.parquet"), cfg)?;
+        let init = match cfg.init.as_str() {
+            "random" => json!({"kind": "random"}),
+            p => {
+                let path = ctx.loaded.resolve(Path::new(p));
+                if !path.join("config.json").is_file() {
+                    bail!(
+                        "train.init = {p:?}: {} is not a Hugging Face checkpoint directory (no config.json)",
+                        path.display()
+                    );
+                }
+                json!({"kind": "checkpoint", "path": path})
+            }
+        };
+        let dsl = &ctx.loaded.config.dsl;
+        let settings = json!({
+            "out": ctx.out,
+            "train": w.join("train.parquet"),
+            "validation": w.join("validation.parquet"),
+            "tokenizer": tokenizer,
+            "seqsynth_tokens": vocabulary(cfg.spelling),
+            "seqsynth": std::env::current_exe()?,
+            "dsl": {"input_len": dsl.input_len, "max_steps": dsl.max_steps, "max_abs_exp": dsl.max_abs_exp},
+            "size": cfg.size,
+            "init": init,
+            "epochs": cfg.epochs,
+            "batch_size": cfg.batch_size,
+            "lr": cfg.lr,
+            "dropout": cfg.dropout,
+            "seed": cfg.seed,
+            "validate_every": cfg.validate_every,
+            "max_program_len": cfg.max_program_len,
+            "metric_first": cfg.input_terms + 1,
+            "metric_last": dsl.input_len,
+            "force_cpu": cfg.force_cpu,
+        });
+        let settings_path = w.join("settings.json");
+        std::fs::write(&settings_path, serde_json::to_vec_pretty(&settings)?)?;
+        let python = python(ctx.loaded)?;
+        let script = stage_dir(ctx.loaded)?.join("train.py");
+        eprintln!(
+            "train@{iter}: {} on {n_train} pairs ({n_val} validation), {} epochs",
+            cfg.size, cfg.epochs
+        );
+        let status = Command::new(&python)
+            .arg(&script)
+            .arg(&settings_path)
+            .env("PYTHONUNBUFFERED", "1")
+            .status()
+            .with_context(|| format!("starting {}", python.display()))?;
+        if !status.success() {
+            bail!(
+                "{} {} failed ({status})",
+                python.display(),
+                script.display()
+            );
+        }
+        for f in OUTPUTS {
+            if !ctx.out.join(f).is_file() {
+                bail!("the trainer exited 0 but did not write {f}");
+            }
+        }
+        let metrics: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(ctx.out.join("metrics.json"))?)?;
+        ctx.count("train_pairs", n_train);
+        ctx.count("validation_pairs", n_val);
+        ctx.count("selected_epoch", metrics["selected_epoch"].clone());
+        ctx.count("device", metrics["device"].clone());
+        if let Some(last) = metrics["epochs"].as_array().and_then(|a| a.last()) {
+            ctx.count("final_train_loss", last["train_loss"].clone());
+            ctx.count("final_val_metric", last["val_metric"].clone());
+        }
+        Ok(())
+    }
+}
+
+/// Writes the pairs of `table` as token text: `source` (the first `input_terms` terms),
+/// `target` (the program), `terms` (all terms, for the validation metric).
+fn prepare(
+    a: &crate::pipeline::store::Artifact,
+    table: &str,
+    out: &Path,
+    cfg: &TrainConfig,
+) -> Result<usize> {
+    let (mut src, mut tgt, mut all) = (Vec::new(), Vec::new(), Vec::new());
+    for b in a.read_table(table)? {
+        let prog = column::<StringArray>(&b, "program")?;
+        let terms = column::<ListArray>(&b, "terms")?;
+        for i in 0..b.num_rows() {
+            let t = list_strings(terms, i);
+            let head: Vec<&str> = t.iter().take(cfg.input_terms).map(|s| s.as_str()).collect();
+            src.push(sequence_text(&head, cfg.spelling)?);
+            tgt.push(prog.value(i).to_string());
+            all.push(t);
+        }
+    }
+    let list = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
+    let schema = Schema::new(vec![
+        Field::new("source", DataType::Utf8, false),
+        Field::new("target", DataType::Utf8, false),
+        Field::new("terms", list, false),
+    ]);
+    let n = src.len();
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(src)),
+        Arc::new(StringArray::from_iter_values(tgt)),
+        Arc::new(crate::table::string_lists(all.iter().map(|t| t.iter()))),
+    ];
+    crate::table::write_parquet(out, &RecordBatch::try_new(Arc::new(schema), cols)?)?;
+    Ok(n)
+}
+
+/// The directory of the Python stage program.
+pub fn stage_dir(loaded: &Loaded) -> Result<PathBuf> {
+    let configured = loaded.resolve(Path::new(&loaded.config.train.stage_dir));
+    if configured.join("train.py").is_file() {
+        return Ok(configured);
+    }
+    let built_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("stages/train");
+    if built_in.join("train.py").is_file() {
+        return Ok(built_in);
+    }
+    bail!(
+        "train.stage_dir: no train.py in {} (nor in {})",
+        configured.display(),
+        built_in.display()
+    )
+}
+
+/// The Python interpreter: `train.python`, else the project's environment (created on first use
+/// by `scripts/setup-python.sh`).
+fn python(loaded: &Loaded) -> Result<PathBuf> {
+    let p = &loaded.config.train.python;
+    if !p.is_empty() {
+        return Ok(loaded.resolve(Path::new(p)));
+    }
+    let setup = stage_dir(loaded)?.join("../../scripts/setup-python.sh");
+    let out = Command::new("bash")
+        .arg(&setup)
+        .output()
+        .with_context(|| format!("running {}", setup.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} failed:\n{}",
+            setup.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let venv = String::from_utf8(out.stdout)?.trim().to_string();
+    Ok(PathBuf::from(venv).join("bin/python"))
+}
+
+/// blake3 over the sorted (name, digest) of the files in a directory (a checkpoint).
+fn dir_digest(dir: &Path) -> Result<String> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("train.init: reading {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    names.sort();
+    let mut h = blake3::Hasher::new();
+    for p in names {
+        h.update(p.file_name().unwrap_or_default().as_encoded_bytes());
+        h.update(file_digest(&p)?.as_bytes());
+    }
+    Ok(h.finalize().to_hex().to_string())
+}

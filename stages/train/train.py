@@ -1,0 +1,373 @@
+"""seqsynth train stage: finetunes a T5 policy on (sequence -> program) pairs and exports ONNX.
+
+Started by the Rust runner (`seqsynth run stage=train`), which prepares the data and passes one
+JSON file of settings (see `Settings` below). Everything this program writes goes into
+`settings.out` (the stage's staging directory, committed atomically by the runner only if this
+program exits 0):
+
+- `config.json`, `model.safetensors`, `generation_config.json`: the weights (save_pretrained), to
+  continue from in the next meta-iteration;
+- `tokenizer.json`: the vocabulary (seqsynth's, or a checkpoint's own extended with seqsynth's
+  tokens);
+- `encoder.onnx`, `decoder_init.onnx`, `decoder_step.onnx`: the ONNX graphs for the Rust search
+  (the decoder steps carry a self-attention key/value cache; see `export_onnx`);
+- `metrics.json`: per-epoch training loss, validation metric and timing, and the selected epoch.
+
+Validation follows the paper: greedy decoding of the validation sequences, metric = % of terms
+26..35 reproduced, with the programs executed by seqsynth's own evaluator (`seqsynth dsl eval -`).
+"""
+
+import argparse
+import copy
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+
+import pyarrow.parquet as pq
+import torch
+from tokenizers import Tokenizer
+from transformers import T5Config, T5ForConditionalGeneration
+from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+
+# Named model sizes. `t5-small` is the architecture of CodeTrans/T5-small used in the paper.
+SIZES = {
+    "tiny": dict(d_model=64, d_ff=128, d_kv=16, num_heads=4, num_layers=2, num_decoder_layers=2),
+    "small": dict(d_model=256, d_ff=1024, d_kv=32, num_heads=8, num_layers=4, num_decoder_layers=4),
+    "t5-small": dict(d_model=512, d_ff=2048, d_kv=64, num_heads=8, num_layers=6, num_decoder_layers=6),
+}
+
+
+def log(msg):
+    print(f"[train] {msg}", file=sys.stderr, flush=True)
+
+
+def load_pairs(path):
+    t = pq.read_table(path).to_pydict()
+    return t["source"], t["target"], t.get("terms")
+
+
+class Vocab:
+    """Whitespace split + lookup, then </s>: the same rule as the Rust side (model/tokenizer.rs)."""
+
+    def __init__(self, tok):
+        self.tok = tok
+        self.ids = tok.get_vocab(with_added_tokens=True)
+        self.inv = {i: t for t, i in self.ids.items()}
+        self.pad = self.ids["<pad>"]
+        self.eos = self.ids["</s>"]
+
+    def encode(self, text):
+        return [self.ids[p] for p in text.split()] + [self.eos]
+
+    def decode(self, ids):
+        out = []
+        for i in ids:
+            if i == self.eos:
+                break
+            if i == self.pad:
+                continue
+            out.append(self.inv.get(i, "<unk>"))
+        return " ".join(out)
+
+
+def extend_tokenizer(path_in, seqsynth_tokens, path_out):
+    """A checkpoint's own tokenizer with every seqsynth token added as a whole token."""
+    tok = Tokenizer.from_file(path_in)
+    have = tok.get_vocab(with_added_tokens=True)
+    new = [t for t in seqsynth_tokens if t not in have]
+    from tokenizers import AddedToken
+
+    specials = {"<pad>", "</s>", "<unk>"}
+    tok.add_special_tokens([AddedToken(t, normalized=False) for t in new if t in specials])
+    tok.add_tokens([AddedToken(t, normalized=False, single_word=False) for t in new if t not in specials])
+    tok.save(path_out)
+    return len(new)
+
+
+def build_model(s, vocab_size, pad, eos):
+    init = s["init"]
+    if init["kind"] == "random":
+        cfg = T5Config(
+            vocab_size=vocab_size,
+            pad_token_id=pad,
+            eos_token_id=eos,
+            decoder_start_token_id=pad,
+            dropout_rate=s["dropout"],
+            feed_forward_proj="relu",
+            tie_word_embeddings=True,
+            **SIZES[s["size"]],
+        )
+        torch.manual_seed(s["seed"])
+        model = T5ForConditionalGeneration(cfg)
+    else:
+        model = T5ForConditionalGeneration.from_pretrained(init["path"])
+        model.config.pad_token_id = pad
+        model.config.eos_token_id = eos
+        model.config.decoder_start_token_id = pad
+    if model.get_input_embeddings().weight.shape[0] != vocab_size:
+        model.resize_token_embeddings(vocab_size)
+    # eager attention traces to ONNX with dynamic shapes (sdpa bakes in causal flags)
+    model.set_attn_implementation("eager")
+    return model
+
+
+def batches(n, size, rng):
+    idx = list(range(n))
+    rng.shuffle(idx)
+    for i in range(0, n, size):
+        yield idx[i : i + size]
+
+
+def pad_to(seqs, value):
+    width = max(len(x) for x in seqs)
+    return torch.tensor([x + [value] * (width - len(x)) for x in seqs], dtype=torch.long)
+
+
+def greedy(model, vocab, inputs, max_len, device, batch=64):
+    """Unconstrained greedy decoding (the paper's validation decoding)."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(inputs), batch):
+            chunk = inputs[i : i + batch]
+            ids = pad_to(chunk, vocab.pad).to(device)
+            mask = (ids != vocab.pad).long()
+            gen = model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                max_new_tokens=max_len,
+                do_sample=False,
+                num_beams=1,
+                decoder_start_token_id=vocab.pad,
+                eos_token_id=vocab.eos,
+                pad_token_id=vocab.pad,
+            )
+            for row in gen.tolist():
+                out.append(vocab.decode(row[1:]))
+    return out
+
+
+def evaluate_programs(seqsynth, programs, dsl):
+    """Terms of each program through seqsynth's own evaluator (None for errors)."""
+    args = [seqsynth, "dsl", "eval", "-", "--len", str(dsl["input_len"]),
+            "--max-steps", str(dsl["max_steps"]), "--max-abs-exp", str(dsl["max_abs_exp"])]
+    text = "\n".join(p if p.strip() else "-" for p in programs) + "\n"
+    res = subprocess.run(args, input=text, capture_output=True, text=True, check=True)
+    lines = res.stdout.split("\n")[: len(programs)]
+    return [None if l.startswith("error") else ([] if l == "" else l.split(",")) for l in lines]
+
+
+def metric(predicted, targets, first, last):
+    """% of target terms first..last (1-based) that the predicted outputs reproduce."""
+    hit = total = 0
+    for p, t in zip(predicted, targets):
+        for i in range(first - 1, min(last, len(t))):
+            total += 1
+            if p is not None and i < len(p) and p[i] == t[i]:
+                hit += 1
+    return 100.0 * hit / total if total else 0.0
+
+
+class DecoderInit(torch.nn.Module):
+    """First decoder step: logits and the self-attention cache (key, value per layer)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.m = model
+
+    def forward(self, decoder_input_ids, encoder_hidden_states, encoder_attention_mask):
+        cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+        out = self.m.decoder(
+            input_ids=decoder_input_ids,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            past_key_values=cache,
+            use_cache=True,
+            return_dict=True,
+        )
+        return (self.m_logits(out.last_hidden_state), *flat_self_cache(out.past_key_values))
+
+    def m_logits(self, h):
+        if self.m.config.tie_word_embeddings:
+            h = h * (self.m.model_dim**-0.5)
+        return self.m.lm_head(h)
+
+
+class DecoderStep(DecoderInit):
+    """Later decoder steps: the new token, the encoder states and the cache in; logits and the
+    extended cache out. Cross-attention keys are recomputed from the encoder states."""
+
+    def forward(self, decoder_input_ids, encoder_hidden_states, encoder_attention_mask, *past):
+        self_cache = DynamicCache()
+        for layer in range(len(past) // 2):
+            self_cache.update(past[2 * layer], past[2 * layer + 1], layer)
+        cache = EncoderDecoderCache(self_cache, DynamicCache())
+        out = self.m.decoder(
+            input_ids=decoder_input_ids,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            past_key_values=cache,
+            use_cache=True,
+            return_dict=True,
+        )
+        return (self.m_logits(out.last_hidden_state), *flat_self_cache(out.past_key_values))
+
+
+def flat_self_cache(cache):
+    sc = cache.self_attention_cache
+    flat = []
+    for layer in sc.layers:
+        flat += [layer.keys, layer.values]
+    return flat
+
+
+class Encoder(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.enc = model.get_encoder()
+
+    def forward(self, input_ids, attention_mask):
+        return self.enc(input_ids=input_ids, attention_mask=attention_mask, return_dict=True).last_hidden_state
+
+
+def export_onnx(model, out_dir, opset=17):
+    """Exports encoder, decoder_init and decoder_step with dynamic batch and lengths."""
+    model = model.to("cpu").float().eval()
+    model.set_attn_implementation("eager")
+    n_layers = model.config.num_decoder_layers
+    ids = torch.tensor([[3, 10, 4, 11, 1], [3, 12, 1, 0, 0]], dtype=torch.long)
+    mask = (ids != 0).long()
+    with torch.no_grad():
+        enc = Encoder(model)
+        hidden = enc(ids, mask)
+        torch.onnx.export(
+            enc, (ids, mask), os.path.join(out_dir, "encoder.onnx"),
+            input_names=["input_ids", "attention_mask"], output_names=["hidden"],
+            dynamic_axes={"input_ids": {0: "batch", 1: "src"}, "attention_mask": {0: "batch", 1: "src"},
+                          "hidden": {0: "batch", 1: "src"}},
+            opset_version=opset, dynamo=False,
+        )
+        past_names = [f"past.{l}.{kv}" for l in range(n_layers) for kv in ("key", "value")]
+        present_names = [f"present.{l}.{kv}" for l in range(n_layers) for kv in ("key", "value")]
+        cache_axes = {0: "batch", 2: "past"}
+        start = torch.zeros((2, 1), dtype=torch.long)
+        init = DecoderInit(model)
+        torch.onnx.export(
+            init, (start, hidden, mask), os.path.join(out_dir, "decoder_init.onnx"),
+            input_names=["decoder_input_ids", "encoder_hidden_states", "encoder_attention_mask"],
+            output_names=["logits", *present_names],
+            dynamic_axes={"decoder_input_ids": {0: "batch", 1: "tgt"},
+                          "encoder_hidden_states": {0: "batch", 1: "src"},
+                          "encoder_attention_mask": {0: "batch", 1: "src"},
+                          "logits": {0: "batch", 1: "tgt"},
+                          **{n: cache_axes for n in present_names}},
+            opset_version=opset, dynamo=False,
+        )
+        # example past of length 2 (batch >= 2 and lengths >= 2 keep the axes dynamic)
+        two = torch.zeros((2, 2), dtype=torch.long)
+        _, *past = init(two, hidden, mask)
+        step = DecoderStep(model)
+        torch.onnx.export(
+            step, (start, hidden, mask, *past), os.path.join(out_dir, "decoder_step.onnx"),
+            input_names=["decoder_input_ids", "encoder_hidden_states", "encoder_attention_mask", *past_names],
+            output_names=["logits", *present_names],
+            dynamic_axes={"decoder_input_ids": {0: "batch"},
+                          "encoder_hidden_states": {0: "batch", 1: "src"},
+                          "encoder_attention_mask": {0: "batch", 1: "src"},
+                          "logits": {0: "batch"},
+                          **{n: cache_axes for n in past_names},
+                          **{n: {0: "batch", 2: "total"} for n in present_names}},
+            opset_version=opset, dynamo=False,
+        )
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("settings", help="JSON file written by the Rust runner")
+    s = json.load(open(ap.parse_args().settings))
+    out = s["out"]
+    torch.manual_seed(s["seed"])
+    random.seed(s["seed"])
+    device = "cuda" if torch.cuda.is_available() and not s.get("force_cpu") else "cpu"
+    log(f"device {device}, torch {torch.__version__}")
+
+    # vocabulary: seqsynth's, or the checkpoint's own extended with seqsynth's tokens
+    tok_out = os.path.join(out, "tokenizer.json")
+    init = s["init"]
+    ck_tok = os.path.join(init.get("path", ""), "tokenizer.json")
+    if init["kind"] == "checkpoint" and os.path.exists(ck_tok) and not init.get("seqsynth_vocab"):
+        added = extend_tokenizer(ck_tok, s["seqsynth_tokens"], tok_out)
+        log(f"checkpoint tokenizer extended with {added} seqsynth tokens")
+    else:
+        with open(s["tokenizer"]) as f_in, open(tok_out, "w") as f_out:
+            f_out.write(f_in.read())
+    vocab = Vocab(Tokenizer.from_file(tok_out))
+
+    src, tgt, _ = load_pairs(s["train"])
+    vsrc, vtgt, vterms = load_pairs(s["validation"])
+    x = [vocab.encode(t) for t in src]
+    y = [vocab.encode(t) for t in tgt]
+    vx = [vocab.encode(t) for t in vsrc]
+    log(f"{len(x)} training pairs, {len(vx)} validation pairs, vocabulary {len(vocab.ids)}")
+
+    model = build_model(s, len(vocab.ids), vocab.pad, vocab.eos).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=s["lr"])
+    use_bf16 = device == "cuda"
+    rng = random.Random(s["seed"])
+    history = []
+    best = (-1.0, None, None)
+    steps = 0
+    for epoch in range(1, s["epochs"] + 1):
+        model.train()
+        t0 = time.time()
+        total, count = 0.0, 0
+        for b in batches(len(x), s["batch_size"], rng):
+            ids = pad_to([x[i] for i in b], vocab.pad).to(device)
+            labels = pad_to([y[i] for i in b], -100).to(device)
+            with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=use_bf16):
+                loss = model(input_ids=ids, attention_mask=(ids != vocab.pad).long(), labels=labels).loss
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(b)
+            count += len(b)
+            steps += 1
+        train_s = time.time() - t0
+        row = {"epoch": epoch, "train_loss": total / max(count, 1), "train_seconds": train_s,
+               "pairs_per_second": count / train_s if train_s > 0 else None, "steps": steps}
+        if vx and (epoch % s["validate_every"] == 0 or epoch == s["epochs"]):
+            t1 = time.time()
+            progs = greedy(model, vocab, vx, s["max_program_len"], device)
+            preds = evaluate_programs(s["seqsynth"], progs, s["dsl"])
+            row["val_metric"] = metric(preds, vterms, s["metric_first"], s["metric_last"])
+            row["val_parsed"] = sum(p is not None for p in preds) / len(preds)
+            row["val_seconds"] = time.time() - t1
+            if row["val_metric"] > best[0]:
+                best = (row["val_metric"], epoch, copy.deepcopy(model.state_dict()))
+        history.append(row)
+        log(json.dumps(row))
+    if best[2] is not None:
+        model.load_state_dict(best[2])
+    selected = best[1] or s["epochs"]
+    log(f"selected epoch {selected} (validation metric {best[0]:.2f})")
+
+    model = model.to("cpu").float()
+    model.save_pretrained(out, safe_serialization=True)
+    export_onnx(model, out)
+    with open(os.path.join(out, "metrics.json"), "w") as f:
+        json.dump({"epochs": history, "selected_epoch": selected, "device": device,
+                   "size": s["size"], "init": init["kind"]}, f, indent=1)
+    if s.get("reference_inputs"):
+        # greedy programs of PyTorch itself for given inputs, for the ONNX cross-check
+        ref = json.load(open(s["reference_inputs"]))
+        progs = greedy(model, vocab, [vocab.encode(t) for t in ref], s["max_program_len"], "cpu")
+        with open(s["reference_out"], "w") as f:
+            json.dump(progs, f)
+
+
+if __name__ == "__main__":
+    main()

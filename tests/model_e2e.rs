@@ -1,0 +1,175 @@
+//! The model (issue 6): tokenizer agreement between Rust and Python, training the tiny T5 on CPU
+//! from a fresh store, ONNX (through the Rust `ort` crate) vs PyTorch greedy decoding, and
+//! initialisation from a local checkpoint with its own tokenizer.
+//!
+//! These tests need the project's Python environment (scripts/setup-python.sh; the first call
+//! creates it, which downloads PyTorch).
+
+mod common;
+use common::*;
+use seqsynth::model::onnx::{python_env_dir, Policy};
+use seqsynth::model::tokenizer::{sequence_text, Spelling, Vocab};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn python() -> PathBuf {
+    let setup = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/setup-python.sh");
+    let out = Command::new("bash").arg(setup).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let venv = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    assert_eq!(venv, python_env_dir());
+    venv.join("bin/python")
+}
+
+fn config(extra: &str) -> String {
+    format!(
+        "[synth]\npairs = 120\nvalidation = 20\n\n[train]\nepochs = 2\nbatch_size = 16\nstage_dir = \"{}\"\n{extra}\n",
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("stages/train").display()
+    )
+}
+
+fn inputs() -> Vec<String> {
+    let seqs: [&[&str]; 4] = [
+        &["1", "4", "9", "16", "25", "36", "49"],
+        &["0", "-1", "2", "-3"],
+        &["5"; 25],
+        &[
+            "1", "2", "6", "24", "120", "720", "5040", "40320", "362880", "3628800", "39916800",
+        ],
+    ];
+    seqs.iter()
+        .map(|s| sequence_text(s, Spelling::Decimal).unwrap())
+        .collect()
+}
+
+/// PyTorch's greedy programs and ids for `inputs()` from a train artifact.
+fn torch_greedy(py: &Path, model: &Path, max_len: usize) -> (Vec<String>, Vec<Vec<u32>>) {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("inputs.json");
+    std::fs::write(&f, serde_json::to_string(&inputs()).unwrap()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("stages/train/greedy.py");
+    let out = Command::new(py)
+        .arg(script)
+        .arg(model)
+        .arg(&f)
+        .arg(max_len.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        serde_json::from_value(v["programs"].clone()).unwrap(),
+        serde_json::from_value(v["ids"].clone()).unwrap(),
+    )
+}
+
+#[test]
+fn train_tiny_then_onnx_and_torch_agree() {
+    let py = python();
+    let p = Project::new(&config(""));
+    let out = p.ok(&["run", "stage=train"]);
+    assert_eq!(built(&out), vec!["synth", "train@0"]);
+    let dir = p.artifact("train@0");
+    for f in seqsynth::stages::train::OUTPUTS {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    // the loss falls and the validation metric is recorded per epoch
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("metrics.json")).unwrap()).unwrap();
+    let epochs = m["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 2);
+    assert!(epochs[1]["train_loss"].as_f64() < epochs[0]["train_loss"].as_f64());
+    assert!(epochs.iter().all(|e| e["val_metric"].is_number()));
+
+    // Rust and Python give the same ids for the same text
+    let vocab = Vocab::load(&dir.join("tokenizer.json")).unwrap();
+    let (torch_programs, torch_ids) = torch_greedy(&py, &dir, 40);
+    let rust_ids: Vec<Vec<u32>> = inputs().iter().map(|t| vocab.encode(t).unwrap()).collect();
+    assert_eq!(rust_ids, torch_ids);
+
+    // ONNX through ort (with the key/value cache) gives PyTorch's greedy programs
+    let mut policy = Policy::load(&dir, 1).unwrap();
+    let onnx = policy.greedy(&rust_ids, vocab.pad, 40).unwrap();
+    let onnx_programs: Vec<String> = onnx.iter().map(|ids| vocab.decode(ids)).collect();
+    assert_eq!(onnx_programs, torch_programs);
+    assert!(
+        onnx.iter().any(|ids| ids.len() > 3),
+        "decoding ran several cached steps"
+    );
+
+    // cached on a second run; a new setting retrains
+    assert!(built(&p.ok(&["run", "stage=train"])).is_empty());
+}
+
+#[test]
+fn initialise_from_a_local_checkpoint_with_its_own_tokenizer() {
+    let py = python();
+    let p = Project::new(&config("init = \"ckpt\"\n"));
+    // a small T5 checkpoint with a tokenizer that knows none of seqsynth's tokens
+    let make = r#"
+import sys
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import T5Config, T5ForConditionalGeneration, PreTrainedTokenizerFast
+out = sys.argv[1]
+vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2, "hello": 3, "world": 4, "the": 5}
+tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+fast.save_pretrained(out)
+cfg = T5Config(vocab_size=6, d_model=32, d_ff=64, d_kv=8, num_heads=4, num_layers=1,
+               num_decoder_layers=1, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+T5ForConditionalGeneration(cfg).save_pretrained(out)
+"#;
+    let ckpt = p.path().join("ckpt");
+    let out = Command::new(&py)
+        .arg("-c")
+        .arg(make)
+        .arg(&ckpt)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = p.ok(&["run", "stage=train"]);
+    assert_eq!(built(&run), vec!["synth", "train@0"]);
+    let dir = p.artifact("train@0");
+    // the checkpoint's tokens come first, seqsynth's are added after them
+    let vocab = Vocab::load(&dir.join("tokenizer.json")).unwrap();
+    let tok: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("tokenizer.json")).unwrap()).unwrap();
+    assert_eq!(tok["model"]["vocab"]["hello"], 3);
+    assert!(vocab.len() > 60);
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["d_model"], 32, "the checkpoint's architecture was kept");
+    assert_eq!(cfg["vocab_size"].as_u64().unwrap() as usize, vocab.len());
+    // the exported graphs run with the extended vocabulary
+    let mut policy = Policy::load(&dir, 1).unwrap();
+    let ids: Vec<Vec<u32>> = inputs().iter().map(|t| vocab.encode(t).unwrap()).collect();
+    let (torch_programs, _) = torch_greedy(&py, &dir, 20);
+    let onnx: Vec<String> = policy
+        .greedy(&ids, vocab.pad, 20)
+        .unwrap()
+        .iter()
+        .map(|i| vocab.decode(i))
+        .collect();
+    assert_eq!(onnx, torch_programs);
+}
+
+#[test]
+fn bad_checkpoint_path_is_a_clear_error() {
+    let p = Project::new(&config("init = \"no/such/dir\"\n"));
+    let e = p.fails(&["run", "stage=train"]);
+    assert!(e.contains("train.init") && e.contains("no/such/dir"), "{e}");
+    assert!(p.objects().is_empty() || !p.store().join("refs/train@0").exists());
+}
