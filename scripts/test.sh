@@ -9,6 +9,8 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 if [ ! -d ../shared/data/oeis ]; then
   echo "note: ../shared/data/oeis is missing; the test that ingests it will fail" >&2
 fi
+# The model tests need the train stage's Python environment (created once, then reused).
+./scripts/setup-python.sh >/dev/null
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked -j2

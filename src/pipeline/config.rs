@@ -357,6 +357,15 @@ mod tests {
     }
 
     #[test]
+    fn paper_config_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/paper.toml");
+        let l = load(&path, true, &[]).unwrap();
+        assert_eq!(l.config.train.epochs, 300);
+        assert_eq!(l.config.ingest.keywords, vec!["easy".to_string()]);
+        assert_eq!(l.config.meta.iterations, 20);
+    }
+
+    #[test]
     fn unknown_key_names_file_line_and_path() {
         let f = write("[ingest]\nlimit = 5\nlimitt = 3\n");
         let err = load(f.path(), true, &[]).unwrap_err().to_string();
