@@ -67,14 +67,7 @@ fn main() {
         let _ = ev.eval(p);
     }
     let rust_s = t.elapsed().as_secs_f64();
-    let mut script = python::prelude(&limits);
-    script.push_str("\nimport time\nprograms = [\n");
-    for p in subset {
-        script.push_str(&format!("    {},\n", python::expression(p)));
-    }
-    script.push_str(
-        "]\nt = time.perf_counter()\nfor p in programs:\n    try:\n        run(p)\n    except DslError:\n        pass\nprint(time.perf_counter() - t)\n",
-    );
+    let script = python::batch_script(subset, &limits, true);
     let mut child = match Command::new("python3")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use seqsynth::dsl::automaton::State;
 use seqsynth::dsl::sample::{rng_for, sample_tokens};
 use seqsynth::dsl::token::{Prim, Token};
-use seqsynth::dsl::types;
+use seqsynth::dsl::types::{self, Type as Ty};
 use seqsynth::dsl::{eval, Evaluator, Expr, Limits, Program};
 
 fn limits() -> Limits {
@@ -141,16 +141,6 @@ fn arb_expr(depth: u32) -> impl Strategy<Value = Expr> {
             }),
         ]
     })
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Ty {
-    Int,
-    Bool,
-    List,
-    Fn1,
-    Pred,
-    Fn2,
 }
 
 /// A random well-typed tree of type `ty` with `#0..#(d-1)` in scope.

@@ -29,14 +29,7 @@ fn python_rendering_matches_rust_on_sampled_programs() {
     ] {
         programs.push(Program::parse(src).unwrap());
     }
-    let mut script = python::prelude(&limits);
-    script.push_str("\nprograms = [\n");
-    for p in &programs {
-        script.push_str(&format!("    {},\n", python::expression(p)));
-    }
-    script.push_str(
-        "]\nfor p in programs:\n    try:\n        print(','.join(map(str, run(p))))\n    except DslError as e:\n        print('error:', e.kind)\n",
-    );
+    let script = python::batch_script(&programs, &limits, false);
     let mut child = Command::new("python3")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

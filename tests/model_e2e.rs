@@ -46,6 +46,13 @@ fn inputs() -> Vec<String> {
         .collect()
 }
 
+/// The ONNX runtime's greedy programs for `inputs()` (through the Rust `ort` crate).
+fn onnx_greedy(dir: &Path, vocab: &Vocab, max_len: usize) -> Vec<Vec<u32>> {
+    let mut policy = Policy::load(dir, 1).unwrap();
+    let ids: Vec<Vec<u32>> = inputs().iter().map(|t| vocab.encode(t).unwrap()).collect();
+    policy.greedy(&ids, vocab.pad, max_len).unwrap()
+}
+
 /// PyTorch's greedy programs and ids for `inputs()` from a train artifact.
 fn torch_greedy(py: &Path, model: &Path, max_len: usize) -> (Vec<String>, Vec<Vec<u32>>) {
     let dir = tempfile::tempdir().unwrap();
@@ -96,8 +103,7 @@ fn train_tiny_then_onnx_and_torch_agree() {
     assert_eq!(rust_ids, torch_ids);
 
     // ONNX through ort (with the key/value cache) gives PyTorch's greedy programs
-    let mut policy = Policy::load(&dir, 1).unwrap();
-    let onnx = policy.greedy(&rust_ids, vocab.pad, 40).unwrap();
+    let onnx = onnx_greedy(&dir, &vocab, 40);
     let onnx_programs: Vec<String> = onnx.iter().map(|ids| vocab.decode(ids)).collect();
     assert_eq!(onnx_programs, torch_programs);
     assert!(
@@ -154,12 +160,8 @@ T5ForConditionalGeneration(cfg).save_pretrained(out)
     assert_eq!(cfg["d_model"], 32, "the checkpoint's architecture was kept");
     assert_eq!(cfg["vocab_size"].as_u64().unwrap() as usize, vocab.len());
     // the exported graphs run with the extended vocabulary
-    let mut policy = Policy::load(&dir, 1).unwrap();
-    let ids: Vec<Vec<u32>> = inputs().iter().map(|t| vocab.encode(t).unwrap()).collect();
     let (torch_programs, _) = torch_greedy(&py, &dir, 20);
-    let onnx: Vec<String> = policy
-        .greedy(&ids, vocab.pad, 20)
-        .unwrap()
+    let onnx: Vec<String> = onnx_greedy(&dir, &vocab, 20)
         .iter()
         .map(|i| vocab.decode(i))
         .collect();

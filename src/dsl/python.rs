@@ -135,6 +135,23 @@ pub fn script(p: &Program, limits: &Limits) -> String {
     )
 }
 
+/// A script that runs every program in order and prints one line each: its terms, or
+/// `error: KIND`. With `timed`, it prints only the seconds the loop took.
+pub fn batch_script(programs: &[Program], limits: &Limits, timed: bool) -> String {
+    let mut s = prelude(limits);
+    s.push_str("\nimport time\nprograms = [\n");
+    for p in programs {
+        s.push_str(&format!("    {},\n", expression(p)));
+    }
+    s.push_str("]\nt = time.perf_counter()\nlines = []\nfor p in programs:\n    try:\n        lines.append(','.join(map(str, run(p))))\n    except DslError as e:\n        lines.append('error: ' + e.kind)\n");
+    if timed {
+        s.push_str("print(time.perf_counter() - t)\n");
+    } else {
+        s.push_str("print('\\n'.join(lines))\n");
+    }
+    s
+}
+
 fn helper(p: Prim) -> &'static str {
     match p {
         Prim::Add => "_add",

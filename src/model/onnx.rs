@@ -171,9 +171,8 @@ impl Policy {
     }
 
     /// One decoder step for every row of `enc`: `tokens[i]` is row i's newest token. Returns the
-    /// log-probabilities over the vocabulary (row-major, `batch × vocab`) and the new cache.
-    /// `rows` selects which encoder rows the batch uses (for beam search: each beam points at
-    /// its target's row); pass `None` for one decoder row per encoder row.
+    /// log-probabilities over the vocabulary (row-major, `batch × vocab`), the vocabulary size
+    /// and the new cache. `cache` is `None` for the first step.
     pub fn step(
         &mut self,
         enc: &Encoded,

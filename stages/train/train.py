@@ -180,21 +180,22 @@ class DecoderInit(torch.nn.Module):
         self.m = model
 
     def forward(self, decoder_input_ids, encoder_hidden_states, encoder_attention_mask):
-        cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+        return self.decode(decoder_input_ids, encoder_hidden_states, encoder_attention_mask, DynamicCache())
+
+    def decode(self, ids, encoder_hidden_states, encoder_attention_mask, self_cache):
+        """Runs the decoder on `ids` after `self_cache`; returns logits and the new cache, flat."""
         out = self.m.decoder(
-            input_ids=decoder_input_ids,
+            input_ids=ids,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
-            past_key_values=cache,
+            past_key_values=EncoderDecoderCache(self_cache, DynamicCache()),
             use_cache=True,
             return_dict=True,
         )
-        return (self.m_logits(out.last_hidden_state), *flat_self_cache(out.past_key_values))
-
-    def m_logits(self, h):
+        h = out.last_hidden_state
         if self.m.config.tie_word_embeddings:
             h = h * (self.m.model_dim**-0.5)
-        return self.m.lm_head(h)
+        return (self.m.lm_head(h), *flat_self_cache(out.past_key_values))
 
 
 class DecoderStep(DecoderInit):
@@ -205,16 +206,7 @@ class DecoderStep(DecoderInit):
         self_cache = DynamicCache()
         for layer in range(len(past) // 2):
             self_cache.update(past[2 * layer], past[2 * layer + 1], layer)
-        cache = EncoderDecoderCache(self_cache, DynamicCache())
-        out = self.m.decoder(
-            input_ids=decoder_input_ids,
-            encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_attention_mask,
-            past_key_values=cache,
-            use_cache=True,
-            return_dict=True,
-        )
-        return (self.m_logits(out.last_hidden_state), *flat_self_cache(out.past_key_values))
+        return self.decode(decoder_input_ids, encoder_hidden_states, encoder_attention_mask, self_cache)
 
 
 def flat_self_cache(cache):
