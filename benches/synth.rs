@@ -6,7 +6,7 @@
 
 use seqsynth::dsl::{Evaluator, Limits};
 use seqsynth::pipeline::config::SynthConfig;
-use seqsynth::stages::synth::{generate, pairs_batch};
+use seqsynth::stages::synth::{generate, write_pairs};
 use std::time::Instant;
 
 /// Peak resident memory of this process so far (VmHWM), in MiB.
@@ -42,9 +42,8 @@ fn main() {
         let g = generate(&cfg, 0, 48, &ev, true).unwrap();
         let gen_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let batch = pairs_batch(&g.pairs).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        seqsynth::table::write_parquet(&dir.path().join("p.parquet"), &batch).unwrap();
+        write_pairs(&dir.path().join("p.parquet"), &g.pairs).unwrap();
         let write_s = t.elapsed().as_secs_f64();
         println!(
             "  {pairs:>8} pairs: {:.1}s ({:.0} pairs/s, {} draws, {:.2}% accepted), parquet {:.1}s, peak RSS {:.0} MiB",

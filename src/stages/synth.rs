@@ -76,8 +76,9 @@ impl Stage for Synth {
         }
         let n_val = cfg.validation;
         let n_train = out.pairs.len() - n_val;
-        ctx.write_table("train", &pairs_batch(&out.pairs[..n_train])?)?;
-        ctx.write_table("validation", &pairs_batch(&out.pairs[n_train..])?)?;
+        let (train, val) = out.pairs.split_at(n_train);
+        write_pairs(&ctx.out.join("train-00000.parquet"), train)?;
+        write_pairs(&ctx.out.join("validation-00000.parquet"), val)?;
         Ok(())
     }
 }
@@ -265,6 +266,13 @@ pub fn pairs_schema() -> Schema {
         Field::new("output_hash", DataType::Utf8, false),
         Field::new("draw", DataType::UInt64, false),
     ])
+}
+
+/// Writes pairs to a Parquet file, converting one row group at a time.
+pub fn write_pairs(path: &std::path::Path, pairs: &[Pair]) -> Result<()> {
+    crate::table::write_parquet_chunked(path, Arc::new(pairs_schema()), pairs.len(), |r| {
+        pairs_batch(&pairs[r])
+    })
 }
 
 pub fn pairs_batch(pairs: &[Pair]) -> Result<RecordBatch> {
