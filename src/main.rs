@@ -84,6 +84,9 @@ fn targets(
             if asg.iter.is_some() {
                 bail!("iter= needs stage= (e.g. stage=search iter=7)");
             }
+            for name in &loaded.config.pipeline.stages {
+                runner::find_stage(stages, name).context("pipeline.stages")?;
+            }
             Ok(dag::default_targets(stages, loaded))
         }
     }

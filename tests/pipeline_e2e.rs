@@ -69,6 +69,8 @@ fn stage_selection_and_errors() {
     assert_eq!(built(&p.ok(&["run", "stage=ingest"])), vec!["ingest"]);
     let e = p.fails(&["run", "stage=search", "iter=3"]);
     assert!(e.contains("stage search is not built yet"), "{e}");
+    let e = p.fails(&["run", "pipeline.stages=[\"ingest\", \"serch\"]"]);
+    assert!(e.contains("pipeline.stages") && e.contains("serch"), "{e}");
     let e = p.fails(&["run", "stage=frobnicate"]);
     assert!(e.contains("unknown stage \"frobnicate\""), "{e}");
     let e = p.fails(&["run", "synth.pairz=3"]);

@@ -15,6 +15,8 @@ pub struct Config {
     #[serde(default)]
     pub store: StoreConfig,
     #[serde(default)]
+    pub pipeline: PipelineConfig,
+    #[serde(default)]
     pub dsl: DslConfig,
     #[serde(default)]
     pub ingest: IngestConfig,
@@ -38,6 +40,14 @@ impl Default for StoreConfig {
             dir: PathBuf::from("data"),
         }
     }
+}
+
+/// What `seqsynth run` (without `stage=`) builds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// The stages to build; empty means every built stage.
+    pub stages: Vec<String>,
 }
 
 /// DSL settings: the evaluation limits are part of the semantics, so part of every key that

@@ -35,8 +35,12 @@ impl fmt::Display for Node {
 /// The nodes `seqsynth run` builds without `stage=`: every built stage, at every iteration
 /// 0..=loop.iterations for the iterated ones, as far as every stage they depend on is built.
 pub fn default_targets(stages: &[Box<dyn Stage>], loaded: &Loaded) -> Vec<Node> {
+    let wanted = &loaded.config.pipeline.stages;
     let mut out = Vec::new();
     for s in stages {
+        if !wanted.is_empty() && !wanted.iter().any(|w| w == s.name()) {
+            continue;
+        }
         let nodes: Vec<Node> = if s.iterated(loaded) {
             (0..=loaded.config.meta.iterations)
                 .map(|k| Node::new(s.name(), Some(k)))

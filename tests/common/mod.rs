@@ -149,6 +149,6 @@ pub fn gzip(path: &Path) {
 /// A config with a small synth and the given ingest source.
 pub fn config(source: &str, extra: &str) -> String {
     format!(
-        "[ingest]\nsource = \"{source}\"\nlimit = 0\nmin_terms = 36\n\n[synth]\npairs = 60\nvalidation = 10\n\n{extra}\n"
+        "[pipeline]\nstages = [\"ingest\", \"synth\"]\n\n[ingest]\nsource = \"{source}\"\nlimit = 0\nmin_terms = 36\n\n[synth]\npairs = 60\nvalidation = 10\n\n{extra}\n"
     )
 }
