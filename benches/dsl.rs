@@ -7,8 +7,6 @@
 use rayon::prelude::*;
 use seqsynth::dsl::sample::{rng_for, sample_program};
 use seqsynth::dsl::{python, Evaluator, Limits, Program};
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 fn env(name: &str, default: usize) -> usize {
@@ -68,28 +66,14 @@ fn main() {
     }
     let rust_s = t.elapsed().as_secs_f64();
     let script = python::batch_script(subset, &limits, true);
-    let mut child = match Command::new("python3")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
+    let stdout = match python::run_python3(&script) {
+        Ok(s) => s,
         Err(e) => {
             println!("  python: not run ({e})");
             return;
         }
     };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let py_s: f64 = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(f64::NAN);
+    let py_s: f64 = stdout.trim().parse().unwrap_or(f64::NAN);
     println!(
         "  eval of the first {n_py}: rust 1 core {:.0}/s, python {:.0}/s, ratio {:.1}x",
         n_py as f64 / rust_s,

@@ -3,8 +3,6 @@
 
 use seqsynth::dsl::sample::{rng_for, sample_program};
 use seqsynth::dsl::{format_terms, python, Evaluator, Limits, Program};
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 #[test]
 fn python_rendering_matches_rust_on_sampled_programs() {
@@ -30,20 +28,7 @@ fn python_rendering_matches_rust_on_sampled_programs() {
         programs.push(Program::parse(src).unwrap());
     }
     let script = python::batch_script(&programs, &limits, false);
-    let mut child = Command::new("python3")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 is needed for this test");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "python failed");
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = python::run_python3(&script).expect("python3 runs the rendering");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), programs.len());
     let (mut ok, mut err) = (0, 0);

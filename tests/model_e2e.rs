@@ -46,6 +46,17 @@ fn inputs() -> Vec<String> {
         .collect()
 }
 
+/// Runs the venv's Python with `args`; asserts success and returns stdout.
+fn run_python(py: &Path, args: &[&std::ffi::OsStr]) -> Vec<u8> {
+    let out = Command::new(py).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// The ONNX runtime's greedy programs for `inputs()` (through the Rust `ort` crate).
 fn onnx_greedy(dir: &Path, vocab: &Vocab, max_len: usize) -> Vec<Vec<u32>> {
     let mut policy = Policy::load(dir, 1).unwrap();
@@ -59,19 +70,17 @@ fn torch_greedy(py: &Path, model: &Path, max_len: usize) -> (Vec<String>, Vec<Ve
     let f = dir.path().join("inputs.json");
     std::fs::write(&f, serde_json::to_string(&inputs()).unwrap()).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("stages/train/greedy.py");
-    let out = Command::new(py)
-        .arg(script)
-        .arg(model)
-        .arg(&f)
-        .arg(max_len.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let max_len = max_len.to_string();
+    let stdout = run_python(
+        py,
+        &[
+            script.as_ref(),
+            model.as_ref(),
+            f.as_ref(),
+            max_len.as_ref(),
+        ],
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
     (
         serde_json::from_value(v["programs"].clone()).unwrap(),
         serde_json::from_value(v["ids"].clone()).unwrap(),
@@ -135,17 +144,7 @@ cfg = T5Config(vocab_size=6, d_model=32, d_ff=64, d_kv=8, num_heads=4, num_layer
 T5ForConditionalGeneration(cfg).save_pretrained(out)
 "#;
     let ckpt = p.path().join("ckpt");
-    let out = Command::new(&py)
-        .arg("-c")
-        .arg(make)
-        .arg(&ckpt)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_python(&py, &["-c".as_ref(), make.as_ref(), ckpt.as_ref()]);
     let run = p.ok(&["run", "stage=train"]);
     assert_eq!(built(&run), vec!["synth", "train@0"]);
     let dir = p.artifact("train@0");

@@ -152,6 +152,30 @@ pub fn batch_script(programs: &[Program], limits: &Limits, timed: bool) -> Strin
     s
 }
 
+/// Runs `script` with `python3` (fed on stdin) and returns its stdout; fails if python3 is
+/// missing or the script exits non-zero.
+pub fn run_python3(script: &str) -> std::io::Result<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("python3")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(script.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        return Err(std::io::Error::other(format!(
+            "python3 exited with {}",
+            out.status
+        )));
+    }
+    String::from_utf8(out.stdout).map_err(std::io::Error::other)
+}
+
 fn helper(p: Prim) -> &'static str {
     match p {
         Prim::Add => "_add",
