@@ -11,6 +11,10 @@ flavour="${SEQSYNTH_ORT:-$(nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu
 ort_req="$root/stages/train/requirements-ort-$flavour.txt"
 [ -f "$ort_req" ] || { echo "SEQSYNTH_ORT must be cpu or gpu, not $flavour" >&2; exit 2; }
 want="$(cat "$req" "$ort_req" | sha256sum | cut -d' ' -f1)"
+# One setup at a time (tests call this in parallel): wait for the lock, then re-check.
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
 if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" = "$want" ]; then
   echo "$venv"
   exit 0
