@@ -163,11 +163,6 @@ impl State {
         self.remaining
     }
 
-    /// Nesting depth of the pending items (a cheap measure of how open the prefix is).
-    pub fn open_items(&self) -> usize {
-        self.stack.len()
-    }
-
     /// The tokens that may come next. Empty exactly when the prefix is complete.
     pub fn allowed(&self) -> TokenSet {
         let mut set = TokenSet::default();

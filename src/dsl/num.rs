@@ -92,10 +92,6 @@ pub enum ArithError {
 }
 
 impl Num {
-    pub fn zero() -> Num {
-        Num::Small(0)
-    }
-
     pub fn to_big(&self) -> BigInt {
         match self {
             Num::Small(v) => BigInt::from(*v),
@@ -114,14 +110,6 @@ impl Num {
         match self {
             Num::Small(v) => *v < 0,
             Num::Big(b) => b.is_negative(),
-        }
-    }
-
-    /// Number of bits of |self| (0 for zero).
-    pub fn bits(&self) -> u64 {
-        match self {
-            Num::Small(v) => 64 - v.unsigned_abs().leading_zeros() as u64,
-            Num::Big(b) => b.bits(),
         }
     }
 
