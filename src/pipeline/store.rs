@@ -255,16 +255,19 @@ impl Store {
             &serde_json::to_vec_pretty(&manifest)?,
         )?;
         let dest = self.object_dir(&key);
-        if dest.exists() {
-            // An equal key means equal content: keep the existing one.
+        let manifest = if dest.exists() {
+            // An equal key means equal content: keep the existing one, after checking it.
             fs::remove_dir_all(&staging.dir).ok();
+            staging.done = true;
+            verify(&dest, &key)?
         } else {
             fs::rename(&staging.dir, &dest).with_context(|| {
                 format!("renaming {} to {}", staging.dir.display(), dest.display())
             })?;
-        }
-        staging.done = true;
-        let manifest = verify(&dest, &key)?;
+            staging.done = true;
+            // the files were hashed just above; the manifest describes them
+            manifest
+        };
         Ok(Artifact {
             dir: dest,
             manifest,
