@@ -69,7 +69,14 @@ fn targets(
         Some(name) => {
             let stage = runner::find_stage(stages, name)?;
             let iter = if stage.iterated(loaded) {
-                Some(asg.iter.unwrap_or(0))
+                let k = asg.iter.unwrap_or(stage.first_iter());
+                if k < stage.first_iter() {
+                    bail!(
+                        "stage {name} starts at iter={} (iter={k} has no node)",
+                        stage.first_iter()
+                    );
+                }
+                Some(k)
             } else {
                 if asg.iter.is_some() {
                     eprintln!(

@@ -174,3 +174,129 @@ fn bad_checkpoint_path_is_a_clear_error() {
     assert!(e.contains("train.init") && e.contains("no/such/dir"), "{e}");
     assert!(p.objects().is_empty() || !p.store().join("refs/train@0").exists());
 }
+
+/// The policy's own log-probability of `program` (then `</s>`) for `input`, by teacher forcing
+/// one token at a time through a fresh decoder cache.
+fn teacher_forced_score(policy: &mut Policy, vocab: &Vocab, input: &[u32], program: &str) -> f64 {
+    let enc = policy.encode(&[input.to_vec()], vocab.pad).unwrap();
+    let mut ids: Vec<i64> = vocab
+        .encode(program)
+        .unwrap()
+        .iter()
+        .map(|&i| i as i64)
+        .collect();
+    assert_eq!(*ids.last().unwrap(), policy.eos);
+    let mut token = policy.start;
+    let mut cache = None;
+    let mut total = 0.0;
+    for next in ids.drain(..) {
+        let (logp, _, c) = policy.step(&enc, &[token], cache.as_ref()).unwrap();
+        total += logp[next as usize] as f64;
+        cache = Some(c);
+        token = next;
+    }
+    total
+}
+
+#[test]
+fn search_proposes_valid_programs_with_the_policy_scores() {
+    python();
+    let extra = format!(
+        "\n[ingest]\nsource = \"{}\"\nlimit = 7\n\n[search]\nbeams = 4\nbatch = 3\nmax_len = 30\nthreads = 1\n",
+        shared_oeis().display()
+    );
+    let p = Project::new(&(config("") + &extra));
+    let out = p.ok(&["run", "stage=search", "iter=1"]);
+    assert_eq!(built(&out), vec!["ingest", "synth", "train@0", "search@1"]);
+    let m = p.manifest("search@1");
+    assert_eq!(m["counters"]["provider"], "cpu");
+    assert_eq!(m["counters"]["targets"], 7);
+
+    let dir = p.artifact("search@1");
+    let batches = seqsynth::table::read_parquet(&dir.join("candidates-00000.parquet")).unwrap();
+    let b = &batches[0];
+    let col = |n: &str| b.column_by_name(n).unwrap().clone();
+    let ids = col("id");
+    let ids = ids
+        .as_any()
+        .downcast_ref::<arrow_array::StringArray>()
+        .unwrap();
+    let ranks = col("rank");
+    let ranks = ranks
+        .as_any()
+        .downcast_ref::<arrow_array::UInt32Array>()
+        .unwrap();
+    let programs = col("program");
+    let programs = programs
+        .as_any()
+        .downcast_ref::<arrow_array::StringArray>()
+        .unwrap();
+    let scores = col("score");
+    let scores = scores
+        .as_any()
+        .downcast_ref::<arrow_array::Float64Array>()
+        .unwrap();
+    assert_eq!(
+        b.num_rows(),
+        7 * 4,
+        "four programs for each of seven targets"
+    );
+
+    // the targets the policy saw: the first 25 terms of each
+    let targets =
+        seqsynth::table::read_parquet(&p.artifact("ingest").join("targets-00000.parquet")).unwrap();
+    let t = &targets[0];
+    let tid = t.column_by_name("id").unwrap();
+    let tid = tid
+        .as_any()
+        .downcast_ref::<arrow_array::StringArray>()
+        .unwrap();
+    let tterms = t.column_by_name("terms").unwrap();
+    let tterms = tterms
+        .as_any()
+        .downcast_ref::<arrow_array::ListArray>()
+        .unwrap();
+    let model = p.artifact("train@0");
+    let vocab = Vocab::load(&model.join("tokenizer.json")).unwrap();
+    let mut policy = Policy::load(&model, 1).unwrap();
+    for r in 0..b.num_rows() {
+        let target = r / 4;
+        assert_eq!(ids.value(r), tid.value(target));
+        assert_eq!(ranks.value(r) as usize, r % 4);
+        if r % 4 > 0 {
+            assert!(scores.value(r) <= scores.value(r - 1), "best first");
+            assert_ne!(programs.value(r), programs.value(r - 1));
+        }
+        // every candidate is a valid program within the length limit
+        let prog = seqsynth::dsl::Program::parse(programs.value(r)).unwrap();
+        assert_eq!(prog.to_string(), programs.value(r));
+        assert!(prog.tokens().len() <= 30);
+        // and its score is the policy's log-probability (the beams' reordered caches are right)
+        let terms = seqsynth::table::list_strings(tterms, target);
+        let head: Vec<&str> = terms.iter().take(25).map(|s| s.as_str()).collect();
+        let input = vocab.encode_terms(&head).unwrap();
+        let want = teacher_forced_score(&mut policy, &vocab, &input, programs.value(r));
+        assert!(
+            (scores.value(r) - want).abs() < 1e-3,
+            "{}: beam score {} vs teacher-forced {want}",
+            programs.value(r),
+            scores.value(r)
+        );
+    }
+
+    // cached on a second run; the same settings give the same bytes
+    assert!(built(&p.ok(&["run", "stage=search", "iter=1"])).is_empty());
+    let bytes = std::fs::read(dir.join("candidates-00000.parquet")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        built(&p.ok(&["run", "stage=search", "iter=1"])),
+        vec!["search@1"]
+    );
+    assert_eq!(
+        std::fs::read(p.artifact("search@1").join("candidates-00000.parquet")).unwrap(),
+        bytes
+    );
+    // search@0 has no policy to use
+    let e = p.fails(&["run", "stage=search", "iter=0"]);
+    assert!(e.contains("starts at iter=1"), "{e}");
+}

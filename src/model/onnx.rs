@@ -11,6 +11,7 @@
 //! (`scripts/setup-python.sh`).
 
 use anyhow::{anyhow, bail, Context, Result};
+use ort::ep::ExecutionProvider;
 use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, Tensor};
 use std::borrow::Cow;
@@ -81,6 +82,18 @@ pub fn python_env_dir() -> PathBuf {
     }
 }
 
+/// Which ONNX Runtime execution provider runs the policy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Device {
+    /// CUDA when the loaded ONNX Runtime has it and it starts, else the CPU.
+    #[default]
+    Auto,
+    Cpu,
+    /// CUDA or an error.
+    Cuda,
+}
+
 /// The parts of `config.json` the runtime needs.
 #[derive(Debug, serde::Deserialize)]
 struct ModelConfig {
@@ -111,10 +124,62 @@ pub struct Cache {
     past: Vec<DynValue>,
 }
 
+impl Encoded {
+    /// The encoder output for the rows `rows` of this one, in that order (beam search repeats
+    /// each input once per beam without running the encoder again).
+    pub fn gather(&self, rows: &[usize]) -> Result<Encoded> {
+        Ok(Encoded {
+            hidden: gather_rows::<f32>(&self.hidden, rows)?,
+            mask: gather_rows::<i64>(&self.mask, rows)?,
+            batch: rows.len(),
+        })
+    }
+}
+
+impl Cache {
+    /// The cache with row `r` taken from row `rows[r]` of this one (beams reshuffled).
+    pub fn gather(&self, rows: &[usize]) -> Result<Cache> {
+        let past = self
+            .past
+            .iter()
+            .map(|v| gather_rows::<f32>(v, rows))
+            .collect::<Result<_>>()?;
+        Ok(Cache { past })
+    }
+}
+
+/// A tensor made of rows (first-axis slices) of `value`, in the order of `rows`.
+fn gather_rows<T>(value: &DynValue, rows: &[usize]) -> Result<DynValue>
+where
+    T: ort::value::PrimitiveTensorElementType + Clone + std::fmt::Debug + 'static,
+{
+    let (shape, data) = value.try_extract_tensor::<T>()?;
+    let dims: Vec<i64> = shape.iter().copied().collect();
+    let n = *dims.first().context("a tensor without a batch axis")? as usize;
+    let width = data.len().checked_div(n).unwrap_or(0);
+    let mut out = Vec::with_capacity(rows.len() * width);
+    for &r in rows {
+        if r >= n {
+            bail!("row {r} of a batch of {n}");
+        }
+        out.extend_from_slice(&data[r * width..(r + 1) * width]);
+    }
+    let mut new_dims = dims;
+    new_dims[0] = rows.len() as i64;
+    Ok(Tensor::from_array((new_dims, out))?.into_dyn())
+}
+
 impl Policy {
     /// Loads `encoder.onnx`, `decoder_init.onnx`, `decoder_step.onnx` and `config.json` from a
-    /// model directory (a `train` artifact).
+    /// model directory (a `train` artifact), on the CPU.
     pub fn load(dir: &Path, threads: usize) -> Result<Policy> {
+        Ok(Policy::load_on(dir, threads, Device::Cpu)?.0)
+    }
+
+    /// Like [`Policy::load`], on the execution provider `device` asks for. Returns the policy and
+    /// the provider its sessions run on (`"cuda"` or `"cpu"`): `Auto` uses CUDA when the loaded
+    /// ONNX Runtime can, and says so in the log when it falls back to the CPU.
+    pub fn load_on(dir: &Path, threads: usize, device: Device) -> Result<(Policy, &'static str)> {
         let env = environment()?;
         let cfg_path = dir.join("config.json");
         let cfg: ModelConfig = serde_json::from_str(
@@ -122,23 +187,66 @@ impl Policy {
                 .with_context(|| format!("reading {}", cfg_path.display()))?,
         )
         .with_context(|| format!("parsing {}", cfg_path.display()))?;
-        let open = |name: &str| -> Result<Session> {
+        let cuda_built = ort::ep::CUDA::is_available().unwrap_or(false);
+        let use_cuda = match device {
+            Device::Cpu => false,
+            Device::Cuda if !cuda_built => bail!(
+                "search.device = \"cuda\", but the ONNX Runtime library {} has no CUDA execution \
+                 provider (install onnxruntime-gpu: SEQSYNTH_ORT=gpu scripts/setup-python.sh)",
+                find_onnxruntime()?.display()
+            ),
+            Device::Cuda => true,
+            Device::Auto => cuda_built,
+        };
+        let open = |name: &str, cuda: bool| -> Result<Session> {
             let path = dir.join(name);
-            Session::builder(env)
+            let mut b = Session::builder(env)
                 .map_err(|e| anyhow!("{e}"))?
                 .with_intra_threads(threads.max(1))
-                .map_err(|e| anyhow!("{e}"))?
-                .commit_from_file(&path)
+                .map_err(|e| anyhow!("{e}"))?;
+            if cuda {
+                b = b
+                    .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+                    .map_err(|e| anyhow!("registering the CUDA execution provider: {e}"))?;
+            }
+            b.commit_from_file(&path)
                 .map_err(|e| anyhow!("loading {}: {e}", path.display()))
         };
-        Ok(Policy {
-            encoder: open("encoder.onnx")?,
-            init: open("decoder_init.onnx")?,
-            step: open("decoder_step.onnx")?,
-            layers: cfg.num_decoder_layers,
-            start: cfg.decoder_start_token_id,
-            eos: cfg.eos_token_id,
-        })
+        let open_all = |cuda: bool| -> Result<[Session; 3]> {
+            Ok([
+                open("encoder.onnx", cuda)?,
+                open("decoder_init.onnx", cuda)?,
+                open("decoder_step.onnx", cuda)?,
+            ])
+        };
+        let (sessions, provider) = if use_cuda {
+            match open_all(true) {
+                Ok(s) => (s, "cuda"),
+                Err(e) if device == Device::Auto => {
+                    tracing::warn!("CUDA execution provider unusable ({e:#}); running on the CPU");
+                    (open_all(false)?, "cpu")
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            (open_all(false)?, "cpu")
+        };
+        let [encoder, init, step] = sessions;
+        tracing::info!(
+            "policy {} on the {provider} execution provider",
+            dir.display()
+        );
+        Ok((
+            Policy {
+                encoder,
+                init,
+                step,
+                layers: cfg.num_decoder_layers,
+                start: cfg.decoder_start_token_id,
+                eos: cfg.eos_token_id,
+            },
+            provider,
+        ))
     }
 
     /// Runs the encoder on a batch of token id sequences (padded with `pad` on the right).

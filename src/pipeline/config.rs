@@ -24,6 +24,14 @@ pub struct Config {
     pub synth: SynthConfig,
     #[serde(default)]
     pub train: TrainConfig,
+    #[serde(default)]
+    pub search: SearchConfig,
+    #[serde(default)]
+    pub verify: VerifyConfig,
+    #[serde(default)]
+    pub buffer: BufferConfig,
+    #[serde(default)]
+    pub sample: SampleConfig,
     #[serde(default, rename = "loop")]
     pub meta: LoopConfig,
 }
@@ -166,6 +174,8 @@ pub struct TrainConfig {
     pub spelling: crate::model::tokenizer::Spelling,
     pub input_terms: usize,
     pub epochs: u32,
+    /// Epochs of each meta-iteration's training (train@k, k ≥ 1; the paper: 200).
+    pub meta_epochs: u32,
     pub batch_size: u32,
     pub lr: f64,
     pub dropout: f64,
@@ -185,6 +195,7 @@ impl Default for TrainConfig {
             spelling: crate::model::tokenizer::Spelling::Decimal,
             input_terms: 25,
             epochs: 2,
+            meta_epochs: 1,
             batch_size: 10,
             lr: 1e-4,
             dropout: 0.1,
@@ -194,6 +205,101 @@ impl Default for TrainConfig {
             force_cpu: false,
             stage_dir: "stages/train".into(),
             python: String::new(),
+        }
+    }
+}
+
+/// The `search` stage: grammar-constrained beam search with the policy of the previous iteration.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// Programs kept per target (the paper: 10 beams).
+    pub beams: usize,
+    /// Longest program in tokens, the `lambda [ #0 ] (` header included.
+    pub max_len: usize,
+    /// Targets decoded together (the decoder runs `batch × beams` rows).
+    pub batch: usize,
+    /// Search only the first N targets (0 = all).
+    pub limit: usize,
+    /// ONNX Runtime execution provider.
+    pub device: crate::model::onnx::Device,
+    /// ONNX Runtime intra-op threads (0 = all cores). Not part of the key.
+    pub threads: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            beams: 10,
+            max_len: 48,
+            batch: 32,
+            limit: 0,
+            device: crate::model::onnx::Device::Auto,
+            threads: 0,
+        }
+    }
+}
+
+/// The `verify` stage: which candidates solve which targets.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerifyConfig {
+    /// Record a program as solving every target whose terms 26..35 it reproduces, not only the
+    /// one it was searched for (off: the paper's ablation 4).
+    pub hindsight: bool,
+}
+
+impl Default for VerifyConfig {
+    fn default() -> Self {
+        VerifyConfig { hindsight: true }
+    }
+}
+
+/// The `buffer` stage: which programs are kept and how their priority decays.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BufferConfig {
+    /// A program enters the buffer when its output has at least this many terms (paper: > 2).
+    pub min_terms: usize,
+    /// An entry's priority is fraction × decay^(iterations since it was found) (paper: 0.5).
+    pub decay: f64,
+}
+
+impl Default for BufferConfig {
+    fn default() -> Self {
+        BufferConfig {
+            min_terms: 3,
+            decay: 0.5,
+        }
+    }
+}
+
+/// How `sample` draws from the buffer.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SampleMode {
+    /// Proportional to priority (the paper).
+    Prioritized,
+    /// Every buffered program alike (ablation 2).
+    Uniform,
+}
+
+/// The `sample` stage: the training set of each meta-iteration.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SampleConfig {
+    /// Programs drawn (with replacement) per meta-iteration (paper: 10,000).
+    pub size: usize,
+    pub mode: SampleMode,
+    pub seed: u64,
+}
+
+impl Default for SampleConfig {
+    fn default() -> Self {
+        SampleConfig {
+            size: 10_000,
+            mode: SampleMode::Prioritized,
+            seed: 0,
         }
     }
 }

@@ -42,7 +42,7 @@ pub fn default_targets(stages: &[Box<dyn Stage>], loaded: &Loaded) -> Vec<Node> 
             continue;
         }
         let nodes: Vec<Node> = if s.iterated(loaded) {
-            (0..=loaded.config.meta.iterations)
+            (s.first_iter()..=loaded.config.meta.iterations)
                 .map(|k| Node::new(s.name(), Some(k)))
                 .collect()
         } else {

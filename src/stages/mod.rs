@@ -11,9 +11,13 @@ use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+pub mod buffer;
 pub mod ingest;
+pub mod sample;
+pub mod search;
 pub mod synth;
 pub mod train;
+pub mod verify;
 
 /// What a stage's `run` gets.
 pub struct Ctx<'a> {
@@ -53,6 +57,11 @@ pub trait Stage: Sync {
     fn version(&self) -> u32;
     /// Whether the stage has one node per meta-iteration (under the given config).
     fn iterated(&self, loaded: &Loaded) -> bool;
+    /// The first meta-iteration the stage has a node for (`search` starts at 1: it needs a
+    /// trained policy).
+    fn first_iter(&self) -> u32 {
+        0
+    }
     /// The config values the stage reads, as JSON (only these go into its key).
     fn params(&self, loaded: &Loaded, node: &Node) -> serde_json::Value;
     /// Upstream nodes.
@@ -71,6 +80,10 @@ pub fn registry() -> Vec<Box<dyn Stage>> {
         Box::new(ingest::Ingest),
         Box::new(synth::Synth),
         Box::new(train::Train),
+        Box::new(search::Search),
+        Box::new(verify::Verify),
+        Box::new(buffer::Buffer),
+        Box::new(sample::Sample),
     ]
 }
 

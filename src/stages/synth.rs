@@ -131,7 +131,8 @@ pub fn output_hash(terms: &[Num]) -> [u8; 16] {
     hash_text(&dsl::format_terms(terms))
 }
 
-fn hash_text(text: &str) -> [u8; 16] {
+/// blake3 of an output's canonical comma-separated text, truncated to 128 bits.
+pub fn hash_text(text: &str) -> [u8; 16] {
     let h = blake3::hash(text.as_bytes());
     h.as_bytes()[..16].try_into().expect("16 bytes")
 }

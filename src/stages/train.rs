@@ -69,6 +69,7 @@ impl Stage for Train {
             k => vec![
                 Node::new("sample", Some(k)),
                 Node::new("train", Some(k - 1)),
+                Node::new("synth", None),
             ],
         }
     }
@@ -88,29 +89,38 @@ impl Stage for Train {
     fn run(&self, ctx: &mut Ctx) -> Result<()> {
         let cfg = &ctx.loaded.config.train;
         let iter = ctx.node.iter.unwrap_or(0);
-        if iter > 0 {
-            bail!("train@{iter} trains on sample@{iter}, and the sample stage is not built yet");
-        }
         let work = tempfile::tempdir_in(ctx.store.root().join("tmp"))
             .context("creating the train work directory")?;
         let w = work.path();
         let tokenizer = w.join("seqsynth-tokenizer.json");
-        write_tokenizer(&tokenizer, cfg.spelling)?;
         let synth = ctx.input("synth")?;
-        let n_train = prepare(synth, "train", &w.join("train.parquet"), cfg)?;
         let n_val = prepare(synth, "validation", &w.join("validation.parquet"), cfg)?;
-        let init = match cfg.init.as_str() {
-            "random" => json!({"kind": "random"}),
-            p => {
-                let path = ctx.loaded.resolve(Path::new(p));
-                if !path.join("config.json").is_file() {
-                    bail!(
-                        "train.init = {p:?}: {} is not a Hugging Face checkpoint directory (no config.json)",
-                        path.display()
-                    );
+        let (n_train, init, epochs) = if iter == 0 {
+            write_tokenizer(&tokenizer, cfg.spelling)?;
+            let n_train = prepare(synth, "train", &w.join("train.parquet"), cfg)?;
+            let init = match cfg.init.as_str() {
+                "random" => json!({"kind": "random"}),
+                p => {
+                    let path = ctx.loaded.resolve(Path::new(p));
+                    if !path.join("config.json").is_file() {
+                        bail!(
+                            "train.init = {p:?}: {} is not a Hugging Face checkpoint directory (no config.json)",
+                            path.display()
+                        );
+                    }
+                    json!({"kind": "checkpoint", "path": path})
                 }
-                json!({"kind": "checkpoint", "path": path})
-            }
+            };
+            (n_train, init, cfg.epochs)
+        } else {
+            // continue from the previous policy, with its vocabulary, on the sample@k draw
+            let prev = ctx.input(&format!("train@{}", iter - 1))?.dir.clone();
+            std::fs::copy(prev.join("tokenizer.json"), &tokenizer)
+                .with_context(|| format!("copying the tokenizer of {}", prev.display()))?;
+            let sample = ctx.input(&format!("sample@{iter}"))?;
+            let n_train = prepare(sample, "train", &w.join("train.parquet"), cfg)?;
+            let init = json!({"kind": "checkpoint", "path": prev, "seqsynth_vocab": true});
+            (n_train, init, cfg.meta_epochs)
         };
         let dsl = &ctx.loaded.config.dsl;
         let settings = json!({
@@ -123,7 +133,7 @@ impl Stage for Train {
             "dsl": {"input_len": dsl.input_len, "max_steps": dsl.max_steps, "max_abs_exp": dsl.max_abs_exp},
             "size": cfg.size,
             "init": init,
-            "epochs": cfg.epochs,
+            "epochs": epochs,
             "batch_size": cfg.batch_size,
             "lr": cfg.lr,
             "dropout": cfg.dropout,
@@ -139,8 +149,8 @@ impl Stage for Train {
         let python = python(ctx.loaded)?;
         let script = stage_dir(ctx.loaded)?.join("train.py");
         eprintln!(
-            "train@{iter}: {} on {n_train} pairs ({n_val} validation), {} epochs",
-            cfg.size, cfg.epochs
+            "train@{iter}: {} on {n_train} pairs ({n_val} validation), {epochs} epochs",
+            cfg.size
         );
         let status = Command::new(&python)
             .arg(&script)

@@ -1,0 +1,103 @@
+//! `sample`: the training set of `train@k`, drawn from `buffer@k` (DESIGN.md section 1).
+//!
+//! `sample.size` programs (the paper: 10,000) are drawn with replacement, with probability
+//! proportional to their priority (`prioritized`, the paper) or all alike (`uniform`, ablation 2).
+//! Each draw becomes a training pair x̂ → program, x̂ being the program's own output, written in
+//! the schema of the synthetic pairs so that `train` reads both the same way. When no program
+//! has a positive priority yet, the draw falls back to uniform and says so (counter
+//! `uniform_fallback`). The draw is seeded by `sample.seed` and the iteration.
+
+use super::{Ctx, Stage};
+use crate::dsl::Program;
+use crate::pipeline::config::{Loaded, SampleMode};
+use crate::pipeline::dag::Node;
+use crate::stages::synth::{hash_text, write_pairs, Pair};
+use crate::table::{column, list_strings};
+use anyhow::{bail, Context, Result};
+use arrow_array::{Float64Array, ListArray, StringArray};
+use rand::distributions::{Distribution, WeightedIndex};
+use serde_json::json;
+
+pub struct Sample;
+
+impl Stage for Sample {
+    fn name(&self) -> &'static str {
+        "sample"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn iterated(&self, _: &Loaded) -> bool {
+        true
+    }
+    fn first_iter(&self) -> u32 {
+        1
+    }
+    fn params(&self, loaded: &Loaded, node: &Node) -> serde_json::Value {
+        let s = &loaded.config.sample;
+        json!({"size": s.size, "mode": s.mode, "seed": s.seed, "iteration": node.iter})
+    }
+    fn inputs(&self, _: &Loaded, node: &Node) -> Vec<Node> {
+        vec![Node::new("buffer", Some(node.iter.unwrap_or(1).max(1)))]
+    }
+    fn run(&self, ctx: &mut Ctx) -> Result<()> {
+        let k = ctx.node.iter.unwrap_or(1);
+        let cfg = ctx.loaded.config.sample.clone();
+        let mut programs = Vec::new();
+        let mut terms = Vec::new();
+        let mut priority = Vec::new();
+        for b in ctx.input(&format!("buffer@{k}"))?.read_table("programs")? {
+            let p = column::<StringArray>(&b, "program")?;
+            let t = column::<ListArray>(&b, "terms")?;
+            let w = column::<Float64Array>(&b, "priority")?;
+            for i in 0..b.num_rows() {
+                programs.push(p.value(i).to_string());
+                terms.push(list_strings(t, i).join(","));
+                priority.push(w.value(i));
+            }
+        }
+        if programs.is_empty() {
+            bail!("buffer@{k} is empty: no candidate of verify@{k} had an output to learn from");
+        }
+        let positive = priority.iter().filter(|&&p| p > 0.0).count();
+        let uniform = cfg.mode == SampleMode::Uniform || positive == 0;
+        if cfg.mode == SampleMode::Prioritized && positive == 0 {
+            eprintln!("sample@{k}: no program has a positive priority yet; drawing uniformly");
+        }
+        let weights: Vec<f64> = if uniform {
+            vec![1.0; programs.len()]
+        } else {
+            priority.clone()
+        };
+        let dist = WeightedIndex::new(&weights).context("sample: bad priorities")?;
+        let mut rng = crate::dsl::sample::rng_for(cfg.seed, k as u64);
+        let mut pairs = Vec::with_capacity(cfg.size);
+        let mut drawn = vec![0u32; programs.len()];
+        for _ in 0..cfg.size {
+            let i = dist.sample(&mut rng);
+            drawn[i] += 1;
+            let tokens = Program::parse(&programs[i])
+                .with_context(|| format!("buffer@{k} program {:?}", programs[i]))?
+                .tokens();
+            pairs.push(Pair {
+                draw: i as u64,
+                tokens,
+                n_terms: terms[i].split(',').filter(|s| !s.is_empty()).count() as u32,
+                hash: hash_text(&terms[i]),
+                terms: terms[i].clone(),
+            });
+        }
+        ctx.count("buffer_programs", programs.len());
+        ctx.count("programs_with_priority", positive);
+        ctx.count(
+            "uniform_fallback",
+            cfg.mode == SampleMode::Prioritized && positive == 0,
+        );
+        ctx.count("pairs", pairs.len());
+        ctx.count(
+            "distinct_programs",
+            drawn.iter().filter(|&&d| d > 0).count(),
+        );
+        write_pairs(&ctx.out.join("train-00000.parquet"), &pairs)
+    }
+}

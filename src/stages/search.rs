@@ -1,0 +1,180 @@
+//! `search`: at meta-iteration k, the policy of `train@(k-1)` proposes `search.beams` programs for
+//! every target by grammar-constrained beam search (`model::beam`) on ONNX Runtime.
+//!
+//! The policy reads the first `train.input_terms` terms of a target (the paper: 25), spelled by
+//! the model's own `tokenizer.json`. Targets are decoded `search.batch` at a time; each batch
+//! runs the encoder once and steps the decoder with its key/value cache over `batch × beams`
+//! rows. The output lists every returned program with its rank and log-probability; whether it
+//! solves anything is the `verify` stage's question.
+//!
+//! The execution provider (`search.device`) and the thread count are not part of the key: they
+//! change how fast the same model is run, not which model. The manifest records the provider
+//! that ran (`provider`).
+
+use super::{Ctx, Stage};
+use crate::dsl::token::tokens_to_text;
+use crate::model::beam::{beam_search, BeamConfig, OnnxSteps, TokenIds};
+use crate::model::onnx::Policy;
+use crate::model::tokenizer::Vocab;
+use crate::pipeline::config::Loaded;
+use crate::pipeline::dag::Node;
+use crate::stages::ingest::read_targets;
+use anyhow::{bail, Context, Result};
+use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array};
+use arrow_schema::{DataType, Field, Schema};
+use serde_json::json;
+use std::sync::Arc;
+
+pub struct Search;
+
+impl Stage for Search {
+    fn name(&self) -> &'static str {
+        "search"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn iterated(&self, _: &Loaded) -> bool {
+        true
+    }
+    fn first_iter(&self) -> u32 {
+        1
+    }
+    fn params(&self, loaded: &Loaded, _: &Node) -> serde_json::Value {
+        let s = &loaded.config.search;
+        json!({
+            "beams": s.beams,
+            "max_len": s.max_len,
+            "batch": s.batch,
+            "limit": s.limit,
+            "input_terms": loaded.config.train.input_terms,
+        })
+    }
+    fn inputs(&self, _: &Loaded, node: &Node) -> Vec<Node> {
+        let k = node.iter.unwrap_or(1).max(1);
+        vec![Node::new("ingest", None), Node::new("train", Some(k - 1))]
+    }
+    fn run(&self, ctx: &mut Ctx) -> Result<()> {
+        let k = ctx.node.iter.unwrap_or(0);
+        if k == 0 {
+            bail!("search starts at iteration 1 (it uses the policy of train@(k-1))");
+        }
+        let cfg = ctx.loaded.config.search.clone();
+        if cfg.beams == 0 || cfg.batch == 0 {
+            bail!("search.beams and search.batch must be at least 1");
+        }
+        let input_terms = ctx.loaded.config.train.input_terms;
+        let model_dir = ctx.input(&format!("train@{}", k - 1))?.dir.clone();
+        let mut targets = read_targets(ctx.input("ingest")?)?;
+        if cfg.limit > 0 {
+            targets.truncate(cfg.limit);
+        }
+        let vocab = Vocab::load(&model_dir.join("tokenizer.json"))?;
+        let threads = match cfg.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let (mut policy, provider) = Policy::load_on(&model_dir, threads, cfg.device)?;
+        eprintln!(
+            "search@{k}: {} targets, {} beams, policy train@{} on {provider}",
+            targets.len(),
+            cfg.beams,
+            k - 1
+        );
+        let ids = TokenIds {
+            start: policy.start,
+            eos: policy.eos,
+            pad: vocab.pad as i64,
+            dsl: vocab.dsl_ids.clone(),
+        };
+        let beam = BeamConfig {
+            beams: cfg.beams,
+            max_len: cfg.max_len,
+        };
+        let started = std::time::Instant::now();
+        let bar = indicatif::ProgressBar::new(targets.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "search {bar:30} {pos}/{len} targets {per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let mut rows = Candidates::default();
+        for chunk in targets.chunks(cfg.batch) {
+            let inputs = chunk
+                .iter()
+                .map(|t| {
+                    let head: Vec<&str> = t.terms.iter().take(input_terms).collect();
+                    vocab.encode_terms(&head)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let mut steps = OnnxSteps::new(&mut policy, &inputs, vocab.pad, cfg.beams)?;
+            let found = beam_search(&mut steps, inputs.len(), &ids, beam)
+                .with_context(|| format!("beam search from A{:06}", chunk[0].number))?;
+            for (t, hyps) in chunk.iter().zip(found) {
+                for (rank, h) in hyps.iter().enumerate() {
+                    rows.push(
+                        &format!("A{:06}", t.number),
+                        rank as u32,
+                        &tokens_to_text(&h.tokens),
+                        h.score,
+                        h.tokens.len() as u32,
+                    );
+                }
+            }
+            bar.inc(chunk.len() as u64);
+        }
+        bar.finish_and_clear();
+        let secs = started.elapsed().as_secs_f64();
+        ctx.count("targets", targets.len());
+        ctx.count("candidates", rows.id.len());
+        ctx.count("provider", provider);
+        ctx.count("threads", threads);
+        ctx.count(
+            "targets_per_second",
+            (targets.len() as f64 / secs.max(1e-9) * 10.0).round() / 10.0,
+        );
+        ctx.write_table("candidates", &rows.batch()?)
+    }
+}
+
+/// The `candidates` table, column by column (also the schema of `enumerate`).
+#[derive(Default)]
+pub struct Candidates {
+    id: Vec<String>,
+    rank: Vec<u32>,
+    program: Vec<String>,
+    score: Vec<f64>,
+    length: Vec<u32>,
+}
+
+impl Candidates {
+    pub fn push(&mut self, id: &str, rank: u32, program: &str, score: f64, length: u32) {
+        self.id.push(id.to_string());
+        self.rank.push(rank);
+        self.program.push(program.to_string());
+        self.score.push(score);
+        self.length.push(length);
+    }
+
+    pub fn schema() -> Schema {
+        Schema::new(vec![
+            Field::new("id", DataType::Utf8, false),
+            Field::new("rank", DataType::UInt32, false),
+            Field::new("program", DataType::Utf8, false),
+            Field::new("score", DataType::Float64, false),
+            Field::new("length", DataType::UInt32, false),
+        ])
+    }
+
+    pub fn batch(self) -> Result<RecordBatch> {
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(self.id)),
+            Arc::new(UInt32Array::from(self.rank)),
+            Arc::new(StringArray::from_iter_values(self.program)),
+            Arc::new(Float64Array::from(self.score)),
+            Arc::new(UInt32Array::from(self.length)),
+        ];
+        Ok(RecordBatch::try_new(Arc::new(Self::schema()), cols)?)
+    }
+}
