@@ -300,3 +300,137 @@ fn search_proposes_valid_programs_with_the_policy_scores() {
     let e = p.fails(&["run", "stage=search", "iter=0"]);
     assert!(e.contains("starts at iter=1"), "{e}");
 }
+
+/// Reads one column of a table part as strings / numbers, for the loop test.
+fn read_table(dir: &Path, table: &str) -> Vec<arrow_array::RecordBatch> {
+    seqsynth::table::read_parquet(&dir.join(format!("{table}-00000.parquet"))).unwrap()
+}
+
+fn strings(b: &arrow_array::RecordBatch, name: &str) -> Vec<String> {
+    let c = b.column_by_name(name).unwrap();
+    let c = c
+        .as_any()
+        .downcast_ref::<arrow_array::StringArray>()
+        .unwrap();
+    c.iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect()
+}
+
+fn floats(b: &arrow_array::RecordBatch, name: &str) -> Vec<f64> {
+    let c = b.column_by_name(name).unwrap();
+    let c = c
+        .as_any()
+        .downcast_ref::<arrow_array::Float64Array>()
+        .unwrap();
+    c.values().to_vec()
+}
+
+#[test]
+fn one_meta_iteration_search_verify_buffer_sample_train() {
+    python();
+    let extra = format!(
+        "\n[ingest]\nsource = \"{}\"\nlimit = 300\n\n[search]\nbeams = 3\nlimit = 12\nmax_len = 30\nthreads = 1\n\n[sample]\nsize = 50\n\n[loop]\niterations = 1\n",
+        shared_oeis().display()
+    );
+    let p = Project::new(&(config("") + &extra));
+    // a plain run builds the whole configured loop
+    let out = p.ok(&["run"]);
+    assert_eq!(
+        built(&out),
+        vec![
+            "ingest", "synth", "train@0", "search@1", "verify@1", "buffer@1", "sample@1", "train@1"
+        ]
+    );
+
+    // verify: one execution per candidate; a solve means the window 26..35 matches exactly
+    let v = p.artifact("verify@1");
+    let ex = &read_table(&v, "executions")[0];
+    assert_eq!(ex.num_rows(), 12 * 3);
+    let targets = &read_table(&p.artifact("ingest"), "targets")[0];
+    let ids = strings(targets, "id");
+    let terms_col = targets.column_by_name("terms").unwrap();
+    let terms_col = terms_col
+        .as_any()
+        .downcast_ref::<arrow_array::ListArray>()
+        .unwrap();
+    let window = |id: &str| {
+        let i = ids.iter().position(|x| x == id).unwrap();
+        seqsynth::table::list_strings(terms_col, i)[25..35].to_vec()
+    };
+    let ev = seqsynth::dsl::Evaluator::new(seqsynth::dsl::Limits::default());
+    let solved = &read_table(&v, "solved")[0];
+    for (id, prog) in strings(solved, "id").iter().zip(strings(solved, "program")) {
+        let out = ev
+            .eval(&seqsynth::dsl::Program::parse(&prog).unwrap())
+            .unwrap();
+        let out: Vec<String> = out.iter().map(|n| n.to_string()).collect();
+        assert_eq!(out[25..35].to_vec(), window(id), "{prog} solves {id}");
+    }
+    let vm = p.manifest("verify@1");
+    assert_eq!(vm["counters"]["candidates"], 36);
+    assert_eq!(
+        vm["counters"]["targets_solved"].as_u64().unwrap() as usize,
+        strings(solved, "id")
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    );
+
+    // buffer: programs with their own outputs; priority = best matched fraction (iteration 1)
+    let b = &read_table(&p.artifact("buffer@1"), "programs")[0];
+    let priorities = floats(b, "priority");
+    assert!(priorities.iter().all(|&x| (0.0..=1.0).contains(&x)));
+    for (prog, pr) in strings(b, "program").iter().zip(&priorities) {
+        if strings(solved, "program").contains(prog) {
+            assert_eq!(
+                *pr, 1.0,
+                "a solving program has priority 1 in its iteration"
+            );
+        }
+    }
+
+    // sample: 50 pairs x̂ → program, each x̂ the program's own output, drawn from the buffer
+    let s = &read_table(&p.artifact("sample@1"), "train")[0];
+    assert_eq!(s.num_rows(), 50);
+    let buffered: std::collections::HashMap<String, f64> = strings(b, "program")
+        .into_iter()
+        .zip(priorities.iter().copied())
+        .collect();
+    let any_positive = priorities.iter().any(|&x| x > 0.0);
+    let sample_terms = s.column_by_name("terms").unwrap();
+    let sample_terms = sample_terms
+        .as_any()
+        .downcast_ref::<arrow_array::ListArray>()
+        .unwrap();
+    for (i, prog) in strings(s, "program").iter().enumerate() {
+        let pr = buffered[prog];
+        if any_positive {
+            assert!(pr > 0.0, "prioritized draws never pick priority 0");
+        }
+        let out = ev
+            .eval(&seqsynth::dsl::Program::parse(prog).unwrap())
+            .unwrap();
+        let out: Vec<String> = out.iter().map(|n| n.to_string()).collect();
+        assert_eq!(seqsynth::table::list_strings(sample_terms, i), out);
+    }
+
+    // train@1 continued from train@0 on the draw
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.artifact("train@1").join("metrics.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["init"], "checkpoint");
+    assert_eq!(p.manifest("train@1")["counters"]["train_pairs"], 50);
+
+    // an edit of the buffer's decay reruns buffer, sample and train, not search or verify
+    let out = p.ok(&["run", "buffer.decay=0.25"]);
+    let rebuilt = built(&out);
+    assert!(!rebuilt.contains(&"search@1".to_string()));
+    assert!(!rebuilt.contains(&"verify@1".to_string()));
+    // iteration 1 has no decayed entries yet: the priorities, and so everything after, are equal
+    assert_eq!(
+        rebuilt,
+        vec!["buffer@1"],
+        "early cutoff after an identical buffer"
+    );
+}
