@@ -110,7 +110,8 @@ fn run_pipeline(args: &PipelineArgs) -> Result<ExitCode> {
     }
     let mut r = runner::Runner::new(&loaded, &store, &stages);
     for t in &targets {
-        r.ensure(t)?;
+        let a = r.ensure(t)?;
+        r.stage(&t.stage)?.export(&loaded, &a)?;
     }
     let built = r
         .log

@@ -190,8 +190,11 @@ fn teacher_forced_score(policy: &mut Policy, vocab: &Vocab, input: &[u32], progr
     let mut cache = None;
     let mut total = 0.0;
     for next in ids.drain(..) {
-        let (logp, _, c) = policy.step(&enc, &[token], cache.as_ref()).unwrap();
+        let (logp, _, mut c) = policy.step(&enc, &[token], cache.as_ref()).unwrap();
         total += logp[next as usize] as f64;
+        if let Some(old) = cache.as_mut() {
+            c.keep_cross(old);
+        }
         cache = Some(c);
         token = next;
     }
@@ -339,7 +342,8 @@ fn one_meta_iteration_search_verify_buffer_sample_train() {
     assert_eq!(
         built(&out),
         vec![
-            "ingest", "synth", "train@0", "search@1", "verify@1", "buffer@1", "sample@1", "train@1"
+            "ingest", "synth", "train@0", "search@1", "verify@1", "buffer@1", "sample@1",
+            "train@1", "report"
         ]
     );
 
@@ -421,6 +425,23 @@ fn one_meta_iteration_search_verify_buffer_sample_train() {
             .unwrap();
     assert_eq!(m["init"], "checkpoint");
     assert_eq!(p.manifest("train@1")["counters"]["train_pairs"], 50);
+
+    // the report: the solve curve and the solutions, in the store and in exports/report
+    let rm = p.manifest("report");
+    assert_eq!(rm["counters"]["solved"], vm["counters"]["targets_solved"]);
+    let curve = std::fs::read_to_string(p.path().join("exports/report/curve.csv")).unwrap();
+    let line = curve.lines().nth(1).unwrap();
+    assert!(
+        line.starts_with(&format!("1,300,12,{}", vm["counters"]["targets_solved"])),
+        "{curve}"
+    );
+    let svg = std::fs::read_to_string(p.path().join("exports/report/curve.svg")).unwrap();
+    assert!(svg.contains("<polyline"));
+    let sol = std::fs::read_to_string(p.path().join("exports/report/solutions.csv")).unwrap();
+    assert_eq!(
+        sol.lines().count() - 1,
+        vm["counters"]["targets_solved"].as_u64().unwrap() as usize
+    );
 
     // an edit of the buffer's decay reruns buffer, sample and train, not search or verify
     let out = p.ok(&["run", "buffer.decay=0.25"]);

@@ -232,6 +232,7 @@ pub struct OnnxSteps<'a> {
     policy: &'a mut Policy,
     encoded: Encoded,
     cache: Option<Cache>,
+    beams: usize,
 }
 
 impl<'a> OnnxSteps<'a> {
@@ -251,6 +252,7 @@ impl<'a> OnnxSteps<'a> {
             policy,
             encoded,
             cache: None,
+            beams,
         })
     }
 }
@@ -260,12 +262,23 @@ impl StepModel for OnnxSteps<'_> {
         if let (Some(cache), Some(p)) = (self.cache.as_mut(), parents) {
             // rows that keep their own prefix need no copy
             if p.iter().enumerate().any(|(r, &q)| r != q) {
-                *cache = cache.gather(p)?;
+                // a beam's parent is a beam of the same input: the cross-attention keys of
+                // its row are already right
+                let b = self.beams.max(1);
+                let same_source = p.iter().enumerate().all(|(r, &q)| r / b == q / b);
+                let mut gathered = cache.gather(p, same_source)?;
+                if same_source {
+                    gathered.keep_cross(cache);
+                }
+                *cache = gathered;
             }
         }
-        let (logp, vocab, next) = self
-            .policy
-            .step(&self.encoded, tokens, self.cache.as_ref())?;
+        let (logp, vocab, mut next) =
+            self.policy
+                .step(&self.encoded, tokens, self.cache.as_ref())?;
+        if let Some(c) = self.cache.as_mut() {
+            next.keep_cross(c);
+        }
         self.cache = Some(next);
         Ok((logp, vocab))
     }

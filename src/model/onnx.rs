@@ -108,6 +108,8 @@ pub struct Policy {
     init: Session,
     step: Session,
     layers: usize,
+    /// Whether `decoder_init.onnx` returns the cross-attention keys/values (`cross.{l}.*`).
+    cross: bool,
     pub start: i64,
     pub eos: i64,
 }
@@ -119,9 +121,12 @@ pub struct Encoded {
     batch: usize,
 }
 
-/// The decoder's state after some steps: the self-attention cache.
+/// The decoder's state after some steps: the self-attention cache (key, value per layer), and
+/// the cross-attention keys/values of the encoder states that the first step computed (empty for
+/// models exported before `decoder_init.onnx` returned them).
 pub struct Cache {
     past: Vec<DynValue>,
+    cross: Vec<DynValue>,
 }
 
 impl Encoded {
@@ -138,13 +143,29 @@ impl Encoded {
 
 impl Cache {
     /// The cache with row `r` taken from row `rows[r]` of this one (beams reshuffled).
-    pub fn gather(&self, rows: &[usize]) -> Result<Cache> {
-        let past = self
-            .past
-            .iter()
-            .map(|v| gather_rows::<f32>(v, rows))
-            .collect::<Result<_>>()?;
-        Ok(Cache { past })
+    /// `same_source` says that every row and its new parent read the same encoder input, as in
+    /// beam search, where a beam's parent is a beam of the same target: then the
+    /// cross-attention keys/values are already right and are not copied.
+    pub fn gather(&self, rows: &[usize], same_source: bool) -> Result<Cache> {
+        let all = |v: &[DynValue]| -> Result<Vec<DynValue>> {
+            v.iter().map(|x| gather_rows::<f32>(x, rows)).collect()
+        };
+        let cross = if same_source {
+            Vec::new()
+        } else {
+            all(&self.cross)?
+        };
+        Ok(Cache {
+            past: all(&self.past)?,
+            cross,
+        })
+    }
+
+    /// Moves the cross-attention keys/values of `from` into this cache (see [`Cache::gather`]).
+    pub fn keep_cross(&mut self, from: &mut Cache) {
+        if self.cross.is_empty() {
+            self.cross = std::mem::take(&mut from.cross);
+        }
     }
 }
 
@@ -232,6 +253,7 @@ impl Policy {
             (open_all(false)?, "cpu")
         };
         let [encoder, init, step] = sessions;
+        let cross = init.outputs().iter().any(|o| o.name() == "cross.0.key");
         tracing::info!(
             "policy {} on the {provider} execution provider",
             dir.display()
@@ -242,6 +264,7 @@ impl Policy {
                 init,
                 step,
                 layers: cfg.num_decoder_layers,
+                cross,
                 start: cfg.decoder_start_token_id,
                 eos: cfg.eos_token_id,
             },
@@ -310,6 +333,18 @@ impl Policy {
                         (&c.past[2 * l + 1]).into(),
                     ));
                 }
+                if self.cross {
+                    if c.cross.len() != 2 * self.layers {
+                        bail!("the decoder cache lacks the cross-attention keys/values");
+                    }
+                    for l in 0..self.layers {
+                        inputs.push((format!("cross.{l}.key").into(), (&c.cross[2 * l]).into()));
+                        inputs.push((
+                            format!("cross.{l}.value").into(),
+                            (&c.cross[2 * l + 1]).into(),
+                        ));
+                    }
+                }
                 &mut self.step
             }
         };
@@ -323,17 +358,27 @@ impl Policy {
             let row = &logits[(i * steps + steps - 1) * vocab..(i * steps + steps) * vocab];
             last.extend(log_softmax(row));
         }
-        let mut past = Vec::with_capacity(2 * self.layers);
-        for l in 0..self.layers {
-            for kv in ["key", "value"] {
-                let name = format!("present.{l}.{kv}");
-                past.push(
-                    out.remove(&name)
-                        .with_context(|| format!("{name} missing"))?,
-                );
-            }
-        }
-        Ok((last, vocab, Cache { past }))
+        let take =
+            |prefix: &str, out: &mut ort::session::SessionOutputs| -> Result<Vec<DynValue>> {
+                let mut v = Vec::with_capacity(2 * self.layers);
+                for l in 0..self.layers {
+                    for kv in ["key", "value"] {
+                        let name = format!("{prefix}.{l}.{kv}");
+                        v.push(
+                            out.remove(&name)
+                                .with_context(|| format!("{name} missing"))?,
+                        );
+                    }
+                }
+                Ok(v)
+            };
+        let past = take("present", &mut out)?;
+        let cross = match (cache, self.cross) {
+            // the first step computed them
+            (None, true) => take("cross", &mut out)?,
+            _ => Vec::new(),
+        };
+        Ok((last, vocab, Cache { past, cross }))
     }
 
     /// Greedy decoding (no grammar mask): the argmax token at every step until `</s>` or
@@ -363,6 +408,10 @@ impl Policy {
                         out[i].push(best as u32);
                     }
                 }
+            }
+            let mut next = next;
+            if let Some(c) = cache.as_mut() {
+                next.keep_cross(c);
             }
             cache = Some(next);
             if done.iter().all(|&d| d) {

@@ -233,7 +233,7 @@ impl Default for SearchConfig {
             beams: 10,
             max_len: 48,
             batch: 32,
-            limit: 0,
+            limit: 1000,
             device: crate::model::onnx::Device::Auto,
             threads: 0,
         }
@@ -312,7 +312,7 @@ pub struct LoopConfig {
 
 impl Default for LoopConfig {
     fn default() -> Self {
-        LoopConfig { iterations: 20 }
+        LoopConfig { iterations: 2 }
     }
 }
 

@@ -13,6 +13,7 @@ use std::path::Path;
 
 pub mod buffer;
 pub mod ingest;
+pub mod report;
 pub mod sample;
 pub mod search;
 pub mod synth;
@@ -72,6 +73,11 @@ pub trait Stage: Sync {
     }
     /// Computes the output into `ctx.out`.
     fn run(&self, ctx: &mut Ctx) -> Result<()>;
+    /// Copies what people read (plots, CSV) out of the store after a run that asked for this
+    /// node, built or cached. Most stages have nothing to export.
+    fn export(&self, _loaded: &Loaded, _artifact: &Artifact) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The stages built so far, in pipeline order.
@@ -84,6 +90,7 @@ pub fn registry() -> Vec<Box<dyn Stage>> {
         Box::new(verify::Verify),
         Box::new(buffer::Buffer),
         Box::new(sample::Sample),
+        Box::new(report::Report),
     ]
 }
 

@@ -173,46 +173,54 @@ def metric(predicted, targets, first, last):
 
 
 class DecoderInit(torch.nn.Module):
-    """First decoder step: logits and the self-attention cache (key, value per layer)."""
+    """First decoder step: logits, the self-attention cache and the cross-attention keys/values
+    (key, value per layer each). The cross-attention projections of the encoder states are the
+    costly part of a step; computed once here, later steps take them as inputs."""
 
     def __init__(self, model):
         super().__init__()
         self.m = model
 
     def forward(self, decoder_input_ids, encoder_hidden_states, encoder_attention_mask):
-        return self.decode(decoder_input_ids, encoder_hidden_states, encoder_attention_mask, DynamicCache())
+        logits, cache = self.decode(decoder_input_ids, encoder_hidden_states, encoder_attention_mask,
+                                    DynamicCache(), DynamicCache())
+        return (logits, *flat_cache(cache.self_attention_cache), *flat_cache(cache.cross_attention_cache))
 
-    def decode(self, ids, encoder_hidden_states, encoder_attention_mask, self_cache):
-        """Runs the decoder on `ids` after `self_cache`; returns logits and the new cache, flat."""
+    def decode(self, ids, encoder_hidden_states, encoder_attention_mask, self_cache, cross_cache):
+        """Runs the decoder on `ids` after the caches; returns logits and the new cache."""
         out = self.m.decoder(
             input_ids=ids,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
-            past_key_values=EncoderDecoderCache(self_cache, DynamicCache()),
+            past_key_values=EncoderDecoderCache(self_cache, cross_cache),
             use_cache=True,
             return_dict=True,
         )
         h = out.last_hidden_state
         if self.m.config.tie_word_embeddings:
             h = h * (self.m.model_dim**-0.5)
-        return (self.m.lm_head(h), *flat_self_cache(out.past_key_values))
+        return self.m.lm_head(h), out.past_key_values
 
 
 class DecoderStep(DecoderInit):
-    """Later decoder steps: the new token, the encoder states and the cache in; logits and the
-    extended cache out. Cross-attention keys are recomputed from the encoder states."""
+    """Later decoder steps: the new token, the encoder mask, the self-attention cache and the
+    cross-attention keys/values in; logits and the extended self-attention cache out. (The
+    encoder states are an input too: T5 takes the cross-attention mask's shape from them.)"""
 
     def forward(self, decoder_input_ids, encoder_hidden_states, encoder_attention_mask, *past):
-        self_cache = DynamicCache()
-        for layer in range(len(past) // 2):
+        n = len(past) // 4
+        self_cache, cross_cache = DynamicCache(), DynamicCache()
+        for layer in range(n):
             self_cache.update(past[2 * layer], past[2 * layer + 1], layer)
-        return self.decode(decoder_input_ids, encoder_hidden_states, encoder_attention_mask, self_cache)
+            cross_cache.update(past[2 * n + 2 * layer], past[2 * n + 2 * layer + 1], layer)
+        logits, cache = self.decode(decoder_input_ids, encoder_hidden_states, encoder_attention_mask,
+                                    self_cache, cross_cache)
+        return (logits, *flat_cache(cache.self_attention_cache))
 
 
-def flat_self_cache(cache):
-    sc = cache.self_attention_cache
+def flat_cache(cache):
     flat = []
-    for layer in sc.layers:
+    for layer in cache.layers:
         flat += [layer.keys, layer.values]
     return flat
 
@@ -245,18 +253,21 @@ def export_onnx(model, out_dir, opset=17):
         )
         past_names = [f"past.{l}.{kv}" for l in range(n_layers) for kv in ("key", "value")]
         present_names = [f"present.{l}.{kv}" for l in range(n_layers) for kv in ("key", "value")]
+        cross_names = [f"cross.{l}.{kv}" for l in range(n_layers) for kv in ("key", "value")]
         cache_axes = {0: "batch", 2: "past"}
+        cross_axes = {0: "batch", 2: "src"}
         start = torch.zeros((2, 1), dtype=torch.long)
         init = DecoderInit(model)
         torch.onnx.export(
             init, (start, hidden, mask), os.path.join(out_dir, "decoder_init.onnx"),
             input_names=["decoder_input_ids", "encoder_hidden_states", "encoder_attention_mask"],
-            output_names=["logits", *present_names],
+            output_names=["logits", *present_names, *cross_names],
             dynamic_axes={"decoder_input_ids": {0: "batch", 1: "tgt"},
                           "encoder_hidden_states": {0: "batch", 1: "src"},
                           "encoder_attention_mask": {0: "batch", 1: "src"},
                           "logits": {0: "batch", 1: "tgt"},
-                          **{n: cache_axes for n in present_names}},
+                          **{n: cache_axes for n in present_names},
+                          **{n: cross_axes for n in cross_names}},
             opset_version=opset, dynamo=False,
         )
         # example past of length 2 (batch >= 2 and lengths >= 2 keep the axes dynamic)
@@ -265,13 +276,15 @@ def export_onnx(model, out_dir, opset=17):
         step = DecoderStep(model)
         torch.onnx.export(
             step, (start, hidden, mask, *past), os.path.join(out_dir, "decoder_step.onnx"),
-            input_names=["decoder_input_ids", "encoder_hidden_states", "encoder_attention_mask", *past_names],
+            input_names=["decoder_input_ids", "encoder_hidden_states", "encoder_attention_mask", *past_names,
+                         *cross_names],
             output_names=["logits", *present_names],
             dynamic_axes={"decoder_input_ids": {0: "batch"},
                           "encoder_hidden_states": {0: "batch", 1: "src"},
                           "encoder_attention_mask": {0: "batch", 1: "src"},
                           "logits": {0: "batch"},
                           **{n: cache_axes for n in past_names},
+                          **{n: cross_axes for n in cross_names},
                           **{n: {0: "batch", 2: "total"} for n in present_names}},
             opset_version=opset, dynamo=False,
         )
