@@ -29,6 +29,8 @@ pub struct Config {
     #[serde(default)]
     pub verify: VerifyConfig,
     #[serde(default)]
+    pub enumerate: EnumerateConfig,
+    #[serde(default)]
     pub buffer: BufferConfig,
     #[serde(default)]
     pub sample: SampleConfig,
@@ -81,6 +83,15 @@ impl Default for DslConfig {
 }
 
 impl DslConfig {
+    /// The evaluation limits as they go into the key of every stage that runs programs.
+    pub fn limits_key(&self) -> serde_json::Value {
+        serde_json::json!({
+            "input_len": self.input_len,
+            "max_steps": self.max_steps,
+            "max_abs_exp": self.max_abs_exp,
+        })
+    }
+
     pub fn limits(&self) -> crate::dsl::Limits {
         crate::dsl::Limits {
             input_len: self.input_len,
@@ -247,11 +258,38 @@ pub struct VerifyConfig {
     /// Record a program as solving every target whose terms 26..35 it reproduces, not only the
     /// one it was searched for (off: the paper's ablation 4).
     pub hindsight: bool,
+    /// Add the `enumerate` stage's candidates to every iteration's search candidates.
+    pub enumerate: bool,
 }
 
 impl Default for VerifyConfig {
     fn default() -> Self {
-        VerifyConfig { hindsight: true }
+        VerifyConfig {
+            hindsight: true,
+            enumerate: false,
+        }
+    }
+}
+
+/// The `enumerate` stage: exhaustive enumeration of short programs, without a model.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnumerateConfig {
+    /// Longest program in tokens, the `lambda [ #0 ] (` header included.
+    pub max_len: usize,
+    /// Stop after this many programs (shortest first).
+    pub max_programs: usize,
+    /// Candidates kept per target (shortest first).
+    pub per_target: usize,
+}
+
+impl Default for EnumerateConfig {
+    fn default() -> Self {
+        EnumerateConfig {
+            max_len: 28,
+            max_programs: 2_000_000,
+            per_target: 10,
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub mod buffer;
+pub mod enumerate;
 pub mod ingest;
 pub mod report;
 pub mod sample;
@@ -87,6 +88,7 @@ pub fn registry() -> Vec<Box<dyn Stage>> {
         Box::new(synth::Synth),
         Box::new(train::Train),
         Box::new(search::Search),
+        Box::new(enumerate::Enumerate),
         Box::new(verify::Verify),
         Box::new(buffer::Buffer),
         Box::new(sample::Sample),

@@ -45,11 +45,7 @@ impl Stage for Synth {
         json!({
             "synth": loaded.section("synth"),
             "max_len": max_len(loaded),
-            "dsl.limits": {
-                "input_len": c.dsl.input_len,
-                "max_steps": c.dsl.max_steps,
-                "max_abs_exp": c.dsl.max_abs_exp,
-            },
+            "dsl.limits": c.dsl.limits_key(),
             "iter": if self.iterated(loaded) { json!(node.iter.unwrap_or(0)) } else { json!(null) },
         })
     }

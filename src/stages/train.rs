@@ -56,11 +56,7 @@ impl Stage for Train {
         json!({
             "train": t,
             "iteration_zero": node.iter.unwrap_or(0) == 0,
-            "dsl.limits": {
-                "input_len": c.dsl.input_len,
-                "max_steps": c.dsl.max_steps,
-                "max_abs_exp": c.dsl.max_abs_exp,
-            },
+            "dsl.limits": c.dsl.limits_key(),
         })
     }
     fn inputs(&self, _: &Loaded, node: &Node) -> Vec<Node> {

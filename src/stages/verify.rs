@@ -47,17 +47,18 @@ impl Stage for Verify {
         let c = &loaded.config;
         json!({
             "hindsight": c.verify.hindsight,
+            "enumerate": c.verify.enumerate,
             "window": window(loaded),
-            "dsl.limits": {
-                "input_len": c.dsl.input_len,
-                "max_steps": c.dsl.max_steps,
-                "max_abs_exp": c.dsl.max_abs_exp,
-            },
+            "dsl.limits": c.dsl.limits_key(),
         })
     }
-    fn inputs(&self, _: &Loaded, node: &Node) -> Vec<Node> {
+    fn inputs(&self, loaded: &Loaded, node: &Node) -> Vec<Node> {
         let k = node.iter.unwrap_or(1).max(1);
-        vec![Node::new("ingest", None), Node::new("search", Some(k))]
+        let mut v = vec![Node::new("ingest", None), Node::new("search", Some(k))];
+        if loaded.config.verify.enumerate {
+            v.push(Node::new("enumerate", None));
+        }
+        v
     }
     fn run(&self, ctx: &mut Ctx) -> Result<()> {
         let k = ctx.node.iter.unwrap_or(1);
@@ -74,7 +75,10 @@ impl Stage for Verify {
             .map(|(i, s)| (s.as_str(), i))
             .collect();
         let windows = WindowIndex::new(&target_terms, first, last);
-        let cands = read_candidates(ctx.input(&format!("search@{k}"))?)?;
+        let mut cands = read_candidates(ctx.input(&format!("search@{k}"))?)?;
+        if ctx.loaded.config.verify.enumerate {
+            cands.extend(read_candidates(ctx.input("enumerate")?)?);
+        }
 
         // evaluate each distinct program once
         let distinct: BTreeSet<&str> = cands.iter().map(|c| c.program.as_str()).collect();
