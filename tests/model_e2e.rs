@@ -333,7 +333,7 @@ fn floats(b: &arrow_array::RecordBatch, name: &str) -> Vec<f64> {
 fn one_meta_iteration_search_verify_buffer_sample_train() {
     python();
     let extra = format!(
-        "\n[ingest]\nsource = \"{}\"\nlimit = 300\n\n[search]\nbeams = 3\nlimit = 12\nmax_len = 30\nthreads = 1\n\n[sample]\nsize = 50\n\n[loop]\niterations = 1\n",
+        "\n[ingest]\nsource = \"{}\"\nlimit = 300\n\n[search]\nbeams = 3\nlimit = 12\nmax_len = 30\nthreads = 1\n\n[sample]\nsize = 50\n\n[enumerate]\nmax_len = 20\n\n[loop]\niterations = 1\n",
         shared_oeis().display()
     );
     let p = Project::new(&(config("") + &extra));
@@ -342,8 +342,16 @@ fn one_meta_iteration_search_verify_buffer_sample_train() {
     assert_eq!(
         built(&out),
         vec![
-            "ingest", "synth", "train@0", "search@1", "verify@1", "buffer@1", "sample@1",
-            "train@1", "report"
+            "ingest",
+            "synth",
+            "train@0",
+            "search@1",
+            "verify@1",
+            "buffer@1",
+            "sample@1",
+            "train@1",
+            "enumerate",
+            "report"
         ]
     );
 

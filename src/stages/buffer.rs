@@ -18,7 +18,7 @@ use crate::pipeline::dag::Node;
 use crate::table::{column, list_strings, string_lists};
 use anyhow::{bail, Result};
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, Float64Array, ListArray, RecordBatch, StringArray, UInt32Array,
+    Array, ArrayRef, Float64Array, ListArray, RecordBatch, StringArray, UInt32Array,
 };
 use arrow_schema::{DataType, Field, Schema};
 use serde_json::json;
@@ -180,21 +180,16 @@ impl Contents {
             }
         }
         let mut hindsight = 0;
-        for b in a.read_table("solved")? {
-            let id = column::<StringArray>(&b, "id")?;
-            let program = column::<StringArray>(&b, "program")?;
-            let is_hindsight = column::<BooleanArray>(&b, "hindsight")?;
-            for i in 0..b.num_rows() {
-                if !is_hindsight.value(i) {
-                    continue; // a direct solve is already an execution entry
-                }
-                let Some(t) = outputs.get(program.value(i)).cloned() else {
-                    continue; // below min_terms: a solving output always has the window
-                };
-                self.add(program.value(i), &t, id.value(i), 1.0, k);
-                hindsight += 1;
-                n += 1;
+        for s in crate::stages::verify::read_solved(a)? {
+            if !s.hindsight {
+                continue; // a direct solve is already an execution entry
             }
+            let Some(t) = outputs.get(&s.program).cloned() else {
+                continue; // below min_terms: a solving output always has the window
+            };
+            self.add(&s.program, &t, &s.id, 1.0, k);
+            hindsight += 1;
+            n += 1;
         }
         Ok((n, hindsight))
     }

@@ -15,7 +15,7 @@ use crate::pipeline::config::Loaded;
 use crate::pipeline::dag::Node;
 use crate::pipeline::store::Artifact;
 use crate::stages::ingest::read_targets;
-use crate::table::column;
+use crate::stages::verify::{read_solved, Solve};
 use anyhow::{Context, Result};
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema};
@@ -70,14 +70,15 @@ impl Stage for Report {
             for s in &solved {
                 let better = match first.get(&s.id) {
                     None => true,
-                    Some(f) => f.iteration == k && s.rank < f.rank,
+                    Some(f) => f.iteration == k && s.rank < f.solve.rank,
                 };
                 if better {
+                    let solve = s.clone();
                     first.insert(
                         s.id.clone(),
                         Solution {
                             iteration: k,
-                            ..s.clone()
+                            solve,
                         },
                     );
                 }
@@ -123,37 +124,11 @@ impl Stage for Report {
     }
 }
 
-/// A solve as read from `verify@k`'s `solved` table.
+/// The first solve of a target: the iteration and the best-ranked solve in it.
 #[derive(Clone)]
 struct Solution {
-    id: String,
-    program: String,
-    searched_for: String,
-    rank: u32,
-    hindsight: bool,
     iteration: u32,
-}
-
-fn read_solved(a: &Artifact) -> Result<Vec<Solution>> {
-    let mut out = Vec::new();
-    for b in a.read_table("solved")? {
-        let id = column::<StringArray>(&b, "id")?;
-        let program = column::<StringArray>(&b, "program")?;
-        let searched = column::<StringArray>(&b, "searched_for")?;
-        let rank = column::<UInt32Array>(&b, "rank")?;
-        let hindsight = column::<BooleanArray>(&b, "hindsight")?;
-        for i in 0..b.num_rows() {
-            out.push(Solution {
-                id: id.value(i).to_string(),
-                program: program.value(i).to_string(),
-                searched_for: searched.value(i).to_string(),
-                rank: rank.value(i),
-                hindsight: hindsight.value(i),
-                iteration: 0,
-            });
-        }
-    }
-    Ok(out)
+    solve: Solve,
 }
 
 /// The solve curve, one row per iteration.
@@ -334,10 +309,10 @@ fn solutions_csv(first: &BTreeMap<String, Solution>, names: &BTreeMap<String, St
             "{id},{},{},{},{},{},{}",
             csv_field(names.get(id).map_or("", |n| n.as_str())),
             f.iteration,
-            csv_field(&f.program),
-            f.searched_for,
-            f.rank,
-            f.hindsight
+            csv_field(&f.solve.program),
+            f.solve.searched_for,
+            f.solve.rank,
+            f.solve.hindsight
         );
     }
     s
@@ -369,14 +344,16 @@ fn solutions_batch(
             v.iter().map(|(_, f)| f.iteration),
         )),
         Arc::new(StringArray::from_iter_values(
-            v.iter().map(|(_, f)| f.program.as_str()),
+            v.iter().map(|(_, f)| f.solve.program.as_str()),
         )),
         Arc::new(StringArray::from_iter_values(
-            v.iter().map(|(_, f)| f.searched_for.as_str()),
+            v.iter().map(|(_, f)| f.solve.searched_for.as_str()),
         )),
-        Arc::new(UInt32Array::from_iter_values(v.iter().map(|(_, f)| f.rank))),
+        Arc::new(UInt32Array::from_iter_values(
+            v.iter().map(|(_, f)| f.solve.rank),
+        )),
         Arc::new(BooleanArray::from_iter(
-            v.iter().map(|(_, f)| Some(f.hindsight)),
+            v.iter().map(|(_, f)| Some(f.solve.hindsight)),
         )),
     ];
     Ok(RecordBatch::try_new(Arc::new(schema), cols)?)

@@ -311,7 +311,41 @@ impl Executions {
     }
 }
 
-/// The `solved` table: one row per (solved target, program).
+/// A row of the `solved` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Solve {
+    /// The target solved.
+    pub id: String,
+    pub program: String,
+    /// The target whose search proposed the program.
+    pub searched_for: String,
+    pub rank: u32,
+    pub hindsight: bool,
+}
+
+/// Reads the `solved` table of a verify artifact.
+pub fn read_solved(a: &crate::pipeline::store::Artifact) -> Result<Vec<Solve>> {
+    let mut out = Vec::new();
+    for b in a.read_table("solved")? {
+        let id = column::<StringArray>(&b, "id")?;
+        let program = column::<StringArray>(&b, "program")?;
+        let searched = column::<StringArray>(&b, "searched_for")?;
+        let rank = column::<UInt32Array>(&b, "rank")?;
+        let hindsight = column::<BooleanArray>(&b, "hindsight")?;
+        for i in 0..b.num_rows() {
+            out.push(Solve {
+                id: id.value(i).to_string(),
+                program: program.value(i).to_string(),
+                searched_for: searched.value(i).to_string(),
+                rank: rank.value(i),
+                hindsight: hindsight.value(i),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The `solved` table as written: one row per (solved target, program).
 #[derive(Default)]
 struct Solved {
     id: Vec<String>,
