@@ -18,8 +18,13 @@ struct Pair {
 }
 
 fn pairs(p: &Project, table: &str) -> Vec<Pair> {
+    pairs_at(p, "synth", table)
+}
+
+/// The pairs of `table` in the artifact of `node` (synth, or sample in its `fresh` mode).
+fn pairs_at(p: &Project, node: &str, table: &str) -> Vec<Pair> {
     let mut out = Vec::new();
-    let path = p.artifact("synth").join(format!("{table}-00000.parquet"));
+    let path = p.artifact(node).join(format!("{table}-00000.parquet"));
     for b in read_parquet(&path).unwrap() {
         let prog = column::<StringArray>(&b, "program").unwrap();
         let toks = column::<ListArray>(&b, "tokens").unwrap();
@@ -174,4 +179,32 @@ fn bad_settings_are_clear_errors() {
     let p = Project::new("[synth]\nflavour = \"weird\"\n");
     let e = p.fails(&["run", "stage=synth"]);
     assert!(e.contains("synth.flavour"), "{e}");
+}
+
+#[test]
+fn fresh_sample_mode_draws_new_unconstrained_pairs_each_iteration() {
+    // ablation 1: sample@k needs no buffer (and so no model): fresh DSL samples per iteration
+    let p = Project::new(&format!("{CFG}\n[sample]\nmode = \"fresh\"\nsize = 150\n"));
+    assert_eq!(
+        built(&p.ok(&["run", "stage=sample", "iter=1"])),
+        vec!["sample@1"]
+    );
+    assert_eq!(
+        built(&p.ok(&["run", "stage=sample", "iter=2"])),
+        vec!["sample@2"]
+    );
+    let ev = Evaluator::new(Limits::default());
+    let one = pairs_at(&p, "sample@1", "train");
+    let two = pairs_at(&p, "sample@2", "train");
+    assert_eq!((one.len(), two.len()), (150, 150));
+    for pair in one.iter().chain(&two) {
+        let terms = ev.eval(&Program::parse(&pair.program).unwrap()).unwrap();
+        assert_eq!(format_terms(&terms), pair.terms.join(","));
+        assert!(terms.len() >= 3);
+    }
+    let progs = |v: &[Pair]| v.iter().map(|x| x.program.clone()).collect::<Vec<_>>();
+    assert_ne!(progs(&one), progs(&two), "a new draw at each iteration");
+    let m = p.manifest("sample@1");
+    assert_eq!(m["counters"]["pairs"], 150);
+    assert!(built(&p.ok(&["run", "stage=sample", "iter=1"])).is_empty());
 }

@@ -320,6 +320,8 @@ pub enum SampleMode {
     Prioritized,
     /// Every buffered program alike (ablation 2).
     Uniform,
+    /// No buffer: fresh unconstrained DSL samples each iteration (ablation 1, the baseline).
+    Fresh,
 }
 
 /// The `sample` stage: the training set of each meta-iteration.

@@ -2,6 +2,8 @@
 //!
 //! `sample.size` programs (the paper: 10,000) are drawn with replacement, with probability
 //! proportional to their priority (`prioritized`, the paper) or all alike (`uniform`, ablation 2).
+//! `fresh` is ablation 1 (no buffer): `sample.size` fresh unconstrained DSL samples per
+//! iteration (the `synth` sampler with its `baseline` flavour, seeded by the iteration).
 //! Each draw becomes a training pair x̂ → program, x̂ being the program's own output, written in
 //! the schema of the synthetic pairs so that `train` reads both the same way. When no program
 //! has a positive priority yet, the draw falls back to uniform and says so (counter
@@ -35,14 +37,27 @@ impl Stage for Sample {
     }
     fn params(&self, loaded: &Loaded, node: &Node) -> serde_json::Value {
         let s = &loaded.config.sample;
-        json!({"size": s.size, "mode": s.mode, "seed": s.seed, "iteration": node.iter})
+        let mut p = json!({"size": s.size, "mode": s.mode, "seed": s.seed, "iteration": node.iter});
+        if s.mode == SampleMode::Fresh {
+            let c = &loaded.config;
+            p["synth"] = loaded.section("synth");
+            p["max_len"] = json!(crate::stages::synth::max_len(loaded));
+            p["dsl.limits"] = c.dsl.limits_key();
+        }
+        p
     }
-    fn inputs(&self, _: &Loaded, node: &Node) -> Vec<Node> {
+    fn inputs(&self, loaded: &Loaded, node: &Node) -> Vec<Node> {
+        if loaded.config.sample.mode == SampleMode::Fresh {
+            return vec![];
+        }
         vec![Node::new("buffer", Some(node.iter.unwrap_or(1).max(1)))]
     }
     fn run(&self, ctx: &mut Ctx) -> Result<()> {
         let k = ctx.node.iter.unwrap_or(1);
         let cfg = ctx.loaded.config.sample.clone();
+        if cfg.mode == SampleMode::Fresh {
+            return fresh(ctx, k);
+        }
         let mut programs = Vec::new();
         let mut terms = Vec::new();
         let mut priority = Vec::new();
@@ -100,4 +115,30 @@ impl Stage for Sample {
         );
         write_pairs(&ctx.out.join("train-00000.parquet"), &pairs)
     }
+}
+
+/// Ablation 1: `sample.size` fresh unconstrained programs (the synth sampler's `baseline`
+/// flavour: no 90% rule, no uniqueness), a new draw at every iteration.
+fn fresh(ctx: &mut Ctx, k: u32) -> Result<()> {
+    let loaded = ctx.loaded;
+    let synth_cfg = crate::pipeline::config::SynthConfig {
+        pairs: loaded.config.sample.size,
+        validation: 0,
+        flavour: crate::pipeline::config::SynthFlavour::Baseline,
+        ..loaded.config.synth.clone()
+    };
+    let seed = crate::stages::synth::mix_seed(loaded.config.sample.seed ^ 0x5eed_f4e5, k);
+    let ev = crate::dsl::Evaluator::new(loaded.config.dsl.limits());
+    let out = crate::stages::synth::generate(
+        &synth_cfg,
+        seed,
+        crate::stages::synth::max_len(loaded),
+        &ev,
+        true,
+    )?;
+    for (name, v) in &out.counts {
+        ctx.count(name, *v);
+    }
+    ctx.count("pairs", out.pairs.len());
+    write_pairs(&ctx.out.join("train-00000.parquet"), &out.pairs)
 }

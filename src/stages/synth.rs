@@ -79,7 +79,8 @@ impl Stage for Synth {
     }
 }
 
-fn max_len(loaded: &Loaded) -> usize {
+/// The sampler's length limit: `synth.max_len`, else `dsl.max_len`.
+pub fn max_len(loaded: &Loaded) -> usize {
     loaded
         .config
         .synth
@@ -88,7 +89,7 @@ fn max_len(loaded: &Loaded) -> usize {
 }
 
 /// A distinct seed per meta-iteration for the baseline flavour.
-fn mix_seed(seed: u64, iter: u32) -> u64 {
+pub fn mix_seed(seed: u64, iter: u32) -> u64 {
     let h = blake3::hash(format!("synth-baseline:{seed}:{iter}").as_bytes());
     u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes"))
 }
