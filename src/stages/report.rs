@@ -34,7 +34,7 @@ impl Stage for Report {
         "report"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn iterated(&self, _: &Loaded) -> bool {
         false
@@ -212,12 +212,20 @@ impl Curve {
             r#"<text x="{}" y="18" text-anchor="middle" font-size="14">Targets solved (cumulative %) per meta-iteration</text>"#,
             w / 2.0
         );
+        // enough decimals that the quarter ticks of a small axis stay distinct
+        let decimals = if ymax <= 2.0 {
+            2
+        } else if ymax <= 20.0 {
+            1
+        } else {
+            0
+        };
         for t in 0..=4 {
             let v = ymax * t as f64 / 4.0;
             let yy = y(v);
             let _ = writeln!(
                 s,
-                "<line x1=\"{left}\" y1=\"{yy:.1}\" x2=\"{:.1}\" y2=\"{yy:.1}\" stroke=\"#ddd\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{v:.1}</text>",
+                "<line x1=\"{left}\" y1=\"{yy:.1}\" x2=\"{:.1}\" y2=\"{yy:.1}\" stroke=\"#ddd\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{v:.decimals$}</text>",
                 left + pw,
                 left - 6.0,
                 yy + 4.0
