@@ -126,7 +126,7 @@ impl Stage for Train {
             "tokenizer": tokenizer,
             "seqsynth_tokens": vocabulary(cfg.spelling),
             "seqsynth": std::env::current_exe()?,
-            "dsl": {"input_len": dsl.input_len, "max_steps": dsl.max_steps, "max_abs_exp": dsl.max_abs_exp},
+            "dsl": dsl.limits_key(),
             "size": cfg.size,
             "init": init,
             "epochs": epochs,
