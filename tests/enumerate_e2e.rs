@@ -2,9 +2,10 @@
 //! programs, matched to targets on the terms the policy sees; deterministic and cached.
 
 mod common;
-use arrow_array::{Array, Float64Array, StringArray, UInt32Array};
+use arrow_array::{Float64Array, StringArray, UInt32Array};
 use common::*;
 use seqsynth::dsl::{Evaluator, Limits, Program};
+use seqsynth::table::column;
 use std::collections::HashMap;
 use std::fs;
 
@@ -41,18 +42,8 @@ fn enumerated_candidates_reproduce_the_terms_the_policy_sees() {
     let targets =
         seqsynth::table::read_parquet(&p.artifact("ingest").join("targets-00000.parquet")).unwrap();
     let t = &targets[0];
-    let tid = t
-        .column_by_name("id")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap();
-    let tterms = t
-        .column_by_name("terms")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<arrow_array::ListArray>()
-        .unwrap();
+    let tid = column::<StringArray>(t, "id").unwrap();
+    let tterms = column::<arrow_array::ListArray>(t, "terms").unwrap();
     let terms: HashMap<String, Vec<String>> = (0..t.num_rows())
         .map(|i| {
             (
@@ -64,30 +55,10 @@ fn enumerated_candidates_reproduce_the_terms_the_policy_sees() {
 
     let file = p.artifact("enumerate").join("candidates-00000.parquet");
     let b = &seqsynth::table::read_parquet(&file).unwrap()[0];
-    let id = b
-        .column_by_name("id")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap();
-    let rank = b
-        .column_by_name("rank")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<UInt32Array>()
-        .unwrap();
-    let prog = b
-        .column_by_name("program")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap();
-    let score = b
-        .column_by_name("score")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .unwrap();
+    let id = column::<StringArray>(b, "id").unwrap();
+    let rank = column::<UInt32Array>(b, "rank").unwrap();
+    let prog = column::<StringArray>(b, "program").unwrap();
+    let score = column::<Float64Array>(b, "score").unwrap();
     assert!(b.num_rows() > 0);
     let ev = Evaluator::new(Limits::default());
     let mut found = Vec::new();

@@ -6,9 +6,11 @@
 //! creates it, which downloads PyTorch).
 
 mod common;
+use arrow_array::{Float64Array, StringArray, UInt32Array};
 use common::*;
 use seqsynth::model::onnx::{python_env_dir, Policy};
 use seqsynth::model::tokenizer::{sequence_text, Spelling, Vocab};
+use seqsynth::table::column;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -218,27 +220,10 @@ fn search_proposes_valid_programs_with_the_policy_scores() {
     let dir = p.artifact("search@1");
     let batches = seqsynth::table::read_parquet(&dir.join("candidates-00000.parquet")).unwrap();
     let b = &batches[0];
-    let col = |n: &str| b.column_by_name(n).unwrap().clone();
-    let ids = col("id");
-    let ids = ids
-        .as_any()
-        .downcast_ref::<arrow_array::StringArray>()
-        .unwrap();
-    let ranks = col("rank");
-    let ranks = ranks
-        .as_any()
-        .downcast_ref::<arrow_array::UInt32Array>()
-        .unwrap();
-    let programs = col("program");
-    let programs = programs
-        .as_any()
-        .downcast_ref::<arrow_array::StringArray>()
-        .unwrap();
-    let scores = col("score");
-    let scores = scores
-        .as_any()
-        .downcast_ref::<arrow_array::Float64Array>()
-        .unwrap();
+    let ids = column::<StringArray>(b, "id").unwrap();
+    let ranks = column::<UInt32Array>(b, "rank").unwrap();
+    let programs = column::<StringArray>(b, "program").unwrap();
+    let scores = column::<Float64Array>(b, "score").unwrap();
     assert_eq!(
         b.num_rows(),
         7 * 4,
@@ -249,16 +234,8 @@ fn search_proposes_valid_programs_with_the_policy_scores() {
     let targets =
         seqsynth::table::read_parquet(&p.artifact("ingest").join("targets-00000.parquet")).unwrap();
     let t = &targets[0];
-    let tid = t.column_by_name("id").unwrap();
-    let tid = tid
-        .as_any()
-        .downcast_ref::<arrow_array::StringArray>()
-        .unwrap();
-    let tterms = t.column_by_name("terms").unwrap();
-    let tterms = tterms
-        .as_any()
-        .downcast_ref::<arrow_array::ListArray>()
-        .unwrap();
+    let tid = column::<arrow_array::StringArray>(t, "id").unwrap();
+    let tterms = column::<arrow_array::ListArray>(t, "terms").unwrap();
     let model = p.artifact("train@0");
     let vocab = Vocab::load(&model.join("tokenizer.json")).unwrap();
     let mut policy = Policy::load(&model, 1).unwrap();
@@ -310,22 +287,14 @@ fn read_table(dir: &Path, table: &str) -> Vec<arrow_array::RecordBatch> {
 }
 
 fn strings(b: &arrow_array::RecordBatch, name: &str) -> Vec<String> {
-    let c = b.column_by_name(name).unwrap();
-    let c = c
-        .as_any()
-        .downcast_ref::<arrow_array::StringArray>()
-        .unwrap();
+    let c = column::<StringArray>(b, name).unwrap();
     c.iter()
         .map(|v| v.unwrap_or_default().to_string())
         .collect()
 }
 
 fn floats(b: &arrow_array::RecordBatch, name: &str) -> Vec<f64> {
-    let c = b.column_by_name(name).unwrap();
-    let c = c
-        .as_any()
-        .downcast_ref::<arrow_array::Float64Array>()
-        .unwrap();
+    let c = column::<Float64Array>(b, name).unwrap();
     c.values().to_vec()
 }
 
@@ -361,11 +330,7 @@ fn one_meta_iteration_search_verify_buffer_sample_train() {
     assert_eq!(ex.num_rows(), 12 * 3);
     let targets = &read_table(&p.artifact("ingest"), "targets")[0];
     let ids = strings(targets, "id");
-    let terms_col = targets.column_by_name("terms").unwrap();
-    let terms_col = terms_col
-        .as_any()
-        .downcast_ref::<arrow_array::ListArray>()
-        .unwrap();
+    let terms_col = column::<arrow_array::ListArray>(targets, "terms").unwrap();
     let window = |id: &str| {
         let i = ids.iter().position(|x| x == id).unwrap();
         seqsynth::table::list_strings(terms_col, i)[25..35].to_vec()
@@ -410,11 +375,7 @@ fn one_meta_iteration_search_verify_buffer_sample_train() {
         .zip(priorities.iter().copied())
         .collect();
     let any_positive = priorities.iter().any(|&x| x > 0.0);
-    let sample_terms = s.column_by_name("terms").unwrap();
-    let sample_terms = sample_terms
-        .as_any()
-        .downcast_ref::<arrow_array::ListArray>()
-        .unwrap();
+    let sample_terms = column::<arrow_array::ListArray>(s, "terms").unwrap();
     for (i, prog) in strings(s, "program").iter().enumerate() {
         let pr = buffered[prog];
         if any_positive {
