@@ -1,5 +1,8 @@
 """seqsynth train stage: finetunes a T5 policy on (sequence -> program) pairs and exports ONNX.
 
+Iteration 0 finetunes from random weights or a checkpoint; iteration k continues from the model of
+iteration k-1 (`init.kind = checkpoint` with `seqsynth_vocab`) on the pairs drawn by `sample@k`.
+
 Started by the Rust runner (`seqsynth run stage=train`), which prepares the data and passes one
 JSON file of settings (see `Settings` below). Everything this program writes goes into
 `settings.out` (the stage's staging directory, committed atomically by the runner only if this
@@ -10,7 +13,8 @@ program exits 0):
 - `tokenizer.json`: the vocabulary (seqsynth's, or a checkpoint's own extended with seqsynth's
   tokens);
 - `encoder.onnx`, `decoder_init.onnx`, `decoder_step.onnx`: the ONNX graphs for the Rust search
-  (the decoder steps carry a self-attention key/value cache; see `export_onnx`);
+  (the decoder steps carry a self-attention key/value cache, and the first step also returns the
+  cross-attention keys/values that later steps take as inputs; see `export_onnx`);
 - `metrics.json`: per-epoch training loss, validation metric and timing, and the selected epoch.
 
 Validation follows the paper: greedy decoding of the validation sequences, metric = % of terms
