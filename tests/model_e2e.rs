@@ -192,12 +192,8 @@ fn teacher_forced_score(policy: &mut Policy, vocab: &Vocab, input: &[u32], progr
     let mut cache = None;
     let mut total = 0.0;
     for next in ids.drain(..) {
-        let (logp, _, mut c) = policy.step(&enc, &[token], cache.as_ref()).unwrap();
+        let (logp, _) = policy.step(&enc, &[token], &mut cache).unwrap();
         total += logp[next as usize] as f64;
-        if let Some(old) = cache.as_mut() {
-            c.keep_cross(old);
-        }
-        cache = Some(c);
         token = next;
     }
     total

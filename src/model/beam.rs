@@ -266,21 +266,10 @@ impl StepModel for OnnxSteps<'_> {
                 // its row are already right
                 let b = self.beams.max(1);
                 let same_source = p.iter().enumerate().all(|(r, &q)| r / b == q / b);
-                let mut gathered = cache.gather(p, same_source)?;
-                if same_source {
-                    gathered.keep_cross(cache);
-                }
-                *cache = gathered;
+                cache.reorder(p, same_source)?;
             }
         }
-        let (logp, vocab, mut next) =
-            self.policy
-                .step(&self.encoded, tokens, self.cache.as_ref())?;
-        if let Some(c) = self.cache.as_mut() {
-            next.keep_cross(c);
-        }
-        self.cache = Some(next);
-        Ok((logp, vocab))
+        self.policy.step(&self.encoded, tokens, &mut self.cache)
     }
 }
 

@@ -142,30 +142,19 @@ impl Encoded {
 }
 
 impl Cache {
-    /// The cache with row `r` taken from row `rows[r]` of this one (beams reshuffled).
+    /// Reorders the rows: row `r` becomes what row `rows[r]` was (beams reshuffled).
     /// `same_source` says that every row and its new parent read the same encoder input, as in
     /// beam search, where a beam's parent is a beam of the same target: then the
     /// cross-attention keys/values are already right and are not copied.
-    pub fn gather(&self, rows: &[usize], same_source: bool) -> Result<Cache> {
+    pub fn reorder(&mut self, rows: &[usize], same_source: bool) -> Result<()> {
         let all = |v: &[DynValue]| -> Result<Vec<DynValue>> {
             v.iter().map(|x| gather_rows::<f32>(x, rows)).collect()
         };
-        let cross = if same_source {
-            Vec::new()
-        } else {
-            all(&self.cross)?
-        };
-        Ok(Cache {
-            past: all(&self.past)?,
-            cross,
-        })
-    }
-
-    /// Moves the cross-attention keys/values of `from` into this cache (see [`Cache::gather`]).
-    pub fn keep_cross(&mut self, from: &mut Cache) {
-        if self.cross.is_empty() {
-            self.cross = std::mem::take(&mut from.cross);
+        self.past = all(&self.past)?;
+        if !same_source {
+            self.cross = all(&self.cross)?;
         }
+        Ok(())
     }
 }
 
@@ -302,14 +291,15 @@ impl Policy {
     }
 
     /// One decoder step for every row of `enc`: `tokens[i]` is row i's newest token. Returns the
-    /// log-probabilities over the vocabulary (row-major, `batch × vocab`), the vocabulary size
-    /// and the new cache. `cache` is `None` for the first step.
+    /// log-probabilities over the vocabulary (row-major, `batch × vocab`) and the vocabulary
+    /// size. `cache` is `None` before the first step; the step sets it, and every later step
+    /// extends its self-attention part (the cross-attention part stays as the first step made it).
     pub fn step(
         &mut self,
         enc: &Encoded,
         tokens: &[i64],
-        cache: Option<&Cache>,
-    ) -> Result<(Vec<f32>, usize, Cache)> {
+        cache: &mut Option<Cache>,
+    ) -> Result<(Vec<f32>, usize)> {
         let b = tokens.len();
         if b != enc.batch {
             bail!(
@@ -323,7 +313,7 @@ impl Policy {
             ("encoder_hidden_states".into(), (&enc.hidden).into()),
             ("encoder_attention_mask".into(), (&enc.mask).into()),
         ];
-        let session = match cache {
+        let session = match cache.as_ref() {
             None => &mut self.init,
             Some(c) => {
                 for l in 0..self.layers {
@@ -373,12 +363,19 @@ impl Policy {
                 Ok(v)
             };
         let past = take("present", &mut out)?;
-        let cross = match (cache, self.cross) {
-            // the first step computed them
-            (None, true) => take("cross", &mut out)?,
-            _ => Vec::new(),
-        };
-        Ok((last, vocab, Cache { past, cross }))
+        match cache {
+            Some(c) => c.past = past,
+            None => {
+                // the first step computed the cross-attention keys/values
+                let cross = if self.cross {
+                    take("cross", &mut out)?
+                } else {
+                    Vec::new()
+                };
+                *cache = Some(Cache { past, cross });
+            }
+        }
+        Ok((last, vocab))
     }
 
     /// Greedy decoding (no grammar mask): the argmax token at every step until `</s>` or
@@ -396,7 +393,7 @@ impl Policy {
         let mut done = vec![false; b];
         let mut cache: Option<Cache> = None;
         for _ in 0..max_len {
-            let (logp, vocab, next) = self.step(&enc, &tokens, cache.as_ref())?;
+            let (logp, vocab) = self.step(&enc, &tokens, &mut cache)?;
             for i in 0..b {
                 let row = &logp[i * vocab..(i + 1) * vocab];
                 let best = argmax(row) as i64;
@@ -409,11 +406,6 @@ impl Policy {
                     }
                 }
             }
-            let mut next = next;
-            if let Some(c) = cache.as_mut() {
-                next.keep_cross(c);
-            }
-            cache = Some(next);
             if done.iter().all(|&d| d) {
                 break;
             }
