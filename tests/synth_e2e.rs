@@ -138,27 +138,20 @@ fn same_seed_same_bytes_whatever_the_thread_count() {
 }
 
 #[test]
-fn baseline_flavour_draws_fresh_pairs_per_iteration() {
+fn ablation_one_has_one_switch_and_give_up_limits_stay_out_of_the_key() {
+    // `synth.flavour` is gone: `sample.mode = "fresh"` is the one switch for ablation 1
     let p = Project::new(&format!("{CFG}flavour = \"baseline\"\n"));
-    assert_eq!(
-        built(&p.ok(&["run", "stage=synth", "iter=1"])),
-        vec!["synth@1"]
+    let e = p.fails(&["run", "stage=synth"]);
+    assert!(
+        e.contains("synth.flavour") && e.contains("sample.mode = \"fresh\""),
+        "{e}"
     );
-    assert_eq!(
-        built(&p.ok(&["run", "stage=synth", "iter=2"])),
-        vec!["synth@2"]
-    );
-    let read = |node: &str| {
-        fs::read(
-            p.store()
-                .join("refs")
-                .join(node)
-                .join("train-00000.parquet"),
-        )
-        .unwrap()
-    };
-    assert_ne!(read("synth@1"), read("synth@2"));
-    assert!(built(&p.ok(&["run", "stage=synth", "iter=1"])).is_empty());
+    let e = Project::new(CFG).fails(&["run", "stage=synth", "synth.flavour=baseline"]);
+    assert!(e.contains("sample.mode"), "{e}");
+    // max_draws_factor only decides when to give up: editing it reruns nothing
+    let p = Project::new(CFG);
+    assert_eq!(built(&p.ok(&["run", "stage=synth"])), vec!["synth"]);
+    assert!(built(&p.ok(&["run", "stage=synth", "synth.max_draws_factor=77"])).is_empty());
 }
 
 #[test]
@@ -176,9 +169,6 @@ fn bad_settings_are_clear_errors() {
         e.contains("pairs after") && e.contains("max_draws_factor"),
         "{e}"
     );
-    let p = Project::new("[synth]\nflavour = \"weird\"\n");
-    let e = p.fails(&["run", "stage=synth"]);
-    assert!(e.contains("synth.flavour"), "{e}");
 }
 
 #[test]

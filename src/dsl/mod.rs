@@ -36,6 +36,11 @@ pub use num::Num;
 pub use syntax::{Expr, ParseError, Program};
 pub use token::{Prim, Token};
 
+/// The version of the evaluation semantics (what a program's output is). Bump it with any change
+/// of the evaluator, the parser or the typing rules that can change an output or an error: it is
+/// part of the DSL limits key, so every stage that evaluates programs reruns.
+pub const SEMANTICS_VERSION: u32 = 1;
+
 /// Formats terms comma-separated, the way OEIS and the CLI print them.
 pub fn format_terms(terms: &[Num]) -> String {
     let mut s = String::new();

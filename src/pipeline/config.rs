@@ -83,9 +83,12 @@ impl Default for DslConfig {
 }
 
 impl DslConfig {
-    /// The evaluation limits as they go into the key of every stage that runs programs.
+    /// The evaluation limits as they go into the key of every stage that runs programs, with the
+    /// evaluator's semantics version ([`crate::dsl::SEMANTICS_VERSION`]): an evaluator fix bumps
+    /// that one number and every stage that evaluates programs reruns.
     pub fn limits_key(&self) -> serde_json::Value {
         serde_json::json!({
+            "semantics": crate::dsl::SEMANTICS_VERSION,
             "input_len": self.input_len,
             "max_steps": self.max_steps,
             "max_abs_exp": self.max_abs_exp,
@@ -143,10 +146,13 @@ impl Default for IngestConfig {
     }
 }
 
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum SynthFlavour {
+    /// The paper's constraints (90% rule, unique outputs).
+    #[default]
     Constrained,
+    /// Unconstrained draws (ablation 1's fresh samples).
     Baseline,
 }
 
@@ -158,6 +164,9 @@ pub struct SynthConfig {
     pub seed: u64,
     pub min_terms: usize,
     pub max_len: Option<usize>,
+    /// Not a setting: `constrained` for the finetuning set; `sample.mode = "fresh"` (ablation 1,
+    /// the one switch for it) draws with `baseline`.
+    #[serde(skip)]
     pub flavour: SynthFlavour,
     pub max_draws_factor: u64,
 }
@@ -260,6 +269,9 @@ pub struct VerifyConfig {
     pub hindsight: bool,
     /// Add the `enumerate` stage's candidates to every iteration's search candidates.
     pub enumerate: bool,
+    /// The all-known-terms rule checks a solving program on `#0 = [1..n]`, n = the target's
+    /// number of known terms capped at `max_terms` (DESIGN.md section 6).
+    pub max_terms: usize,
 }
 
 impl Default for VerifyConfig {
@@ -267,6 +279,7 @@ impl Default for VerifyConfig {
         VerifyConfig {
             hindsight: true,
             enumerate: false,
+            max_terms: 100,
         }
     }
 }
@@ -405,11 +418,8 @@ pub fn load(file: &Path, required: bool, overrides: &[(String, String)]) -> Resu
             .with_context(|| format!("override {key}={raw}"))?;
         let config: Result<Config, _> = serde_path_to_error::deserialize(value.clone());
         if let Err(e) = config {
-            bail!(
-                "override {key}={raw}: {}: {}",
-                path_or_root(e.path().to_string()),
-                e.inner()
-            );
+            let path = path_or_root(e.path().to_string());
+            bail!("override {key}={raw}: {path}: {}{}", e.inner(), hint(&path));
         }
     }
     let config: Config = value
@@ -446,10 +456,20 @@ fn deserialize(text: &str, display: &str) -> Result<Config> {
                 display,
                 text,
                 inner.span(),
-                &format!("{path}: {}", inner.message())
+                &format!("{path}: {}{}", inner.message(), hint(&path))
             )
         )
     })
+}
+
+/// Where a removed setting went.
+fn hint(path: &str) -> &'static str {
+    match path {
+        "synth.flavour" => {
+            " (synth.flavour was removed: ablation 1 is the one switch sample.mode = \"fresh\")"
+        }
+        _ => "",
+    }
 }
 
 fn located(file: &str, text: &str, span: Option<std::ops::Range<usize>>, msg: &str) -> String {

@@ -6,6 +6,8 @@
 
 use crate::pipeline::config::Loaded;
 use crate::stages::Stage;
+use anyhow::{bail, Result};
+use std::collections::HashMap;
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -37,6 +39,7 @@ impl fmt::Display for Node {
 pub fn default_targets(stages: &[Box<dyn Stage>], loaded: &Loaded) -> Vec<Node> {
     let wanted = &loaded.config.pipeline.stages;
     let mut out = Vec::new();
+    let mut memo = HashMap::new();
     for s in stages {
         if !wanted.is_empty() && !wanted.iter().any(|w| w == s.name()) {
             continue;
@@ -48,18 +51,75 @@ pub fn default_targets(stages: &[Box<dyn Stage>], loaded: &Loaded) -> Vec<Node> 
         } else {
             vec![Node::new(s.name(), None)]
         };
-        out.extend(nodes.into_iter().filter(|n| buildable(stages, loaded, n)));
+        out.extend(
+            nodes
+                .into_iter()
+                .filter(|n| buildable(stages, loaded, n, &mut memo)),
+        );
     }
     out
 }
 
-/// Whether `node` and everything it needs belong to built stages.
-fn buildable(stages: &[Box<dyn Stage>], loaded: &Loaded, node: &Node) -> bool {
-    match stages.iter().find(|s| s.name() == node.stage) {
-        None => false,
-        Some(s) => s
-            .inputs(loaded, node)
-            .iter()
-            .all(|d| buildable(stages, loaded, d)),
+/// Whether `node` and everything it needs belong to built stages. Memoised over the nodes of
+/// one resolution, so the cost is linear in the size of the DAG (the unrolled loop shares its
+/// upstream nodes between iterations), and iterative, so a deep DAG cannot overflow the stack.
+fn buildable(
+    stages: &[Box<dyn Stage>],
+    loaded: &Loaded,
+    node: &Node,
+    memo: &mut HashMap<Node, bool>,
+) -> bool {
+    if let Some(&b) = memo.get(node) {
+        return b;
     }
+    match closure(stages, loaded, node) {
+        Ok(order) => {
+            for n in order {
+                memo.insert(n, true);
+            }
+            true
+        }
+        Err(_) => {
+            memo.insert(node.clone(), false);
+            false
+        }
+    }
+}
+
+/// Every node `root` needs, itself included, with each node after all of its inputs (a
+/// post-order of the DAG). Iterative, so the depth of the unrolled loop is bounded by memory,
+/// not by the stack; linear in the number of nodes and edges. Fails on a node of a stage that is
+/// not built, and on a cycle.
+pub fn closure(stages: &[Box<dyn Stage>], loaded: &Loaded, root: &Node) -> Result<Vec<Node>> {
+    // reversed, so that popping visits the inputs in their declared order
+    let inputs_of = |n: &Node| -> Result<Vec<Node>> {
+        let mut v = crate::pipeline::runner::find_stage(stages, &n.stage)?.inputs(loaded, n);
+        v.reverse();
+        Ok(v)
+    };
+    let mut order = Vec::new();
+    // 0 = on the stack (being expanded), 1 = done
+    let mut state: HashMap<Node, u8> = HashMap::new();
+    let mut stack: Vec<(Node, Vec<Node>)> = vec![(root.clone(), inputs_of(root)?)];
+    state.insert(root.clone(), 0);
+    while let Some((node, pending)) = stack.last_mut() {
+        match pending.pop() {
+            Some(dep) => match state.get(&dep) {
+                Some(1) => {}
+                Some(_) => bail!("the pipeline has a cycle through {dep} (needed by {node})"),
+                None => {
+                    let deps = inputs_of(&dep)?;
+                    state.insert(dep.clone(), 0);
+                    stack.push((dep, deps));
+                }
+            },
+            None => {
+                let node = node.clone();
+                stack.pop();
+                state.insert(node.clone(), 1);
+                order.push(node);
+            }
+        }
+    }
+    Ok(order)
 }

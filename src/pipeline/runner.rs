@@ -27,6 +27,8 @@ pub struct Runner<'a> {
     done: HashMap<Node, Artifact>,
     /// `status` answers already computed in this run.
     statuses: HashMap<Node, NodeStatus>,
+    /// Each stage's external digests, computed once per run (they depend only on the config).
+    externals: std::cell::RefCell<HashMap<&'static str, serde_json::Value>>,
     /// Nodes in the order they were resolved, with what happened.
     pub log: Vec<(Node, String, Outcome)>,
 }
@@ -39,6 +41,7 @@ impl<'a> Runner<'a> {
             stages,
             done: HashMap::new(),
             statuses: HashMap::new(),
+            externals: Default::default(),
             log: Vec::new(),
         }
     }
@@ -62,21 +65,45 @@ impl<'a> Runner<'a> {
                 .iter()
                 .map(|(n, a)| (n.clone(), a.manifest.digest.clone()))
                 .collect(),
-            external: stage
-                .external(self.loaded, self.store)
-                .with_context(|| format!("hashing the external inputs of {node}"))?,
+            external: self.external(stage, node)?,
         })
     }
 
-    /// Resolves `node` to an artifact, building it and its inputs as needed.
+    fn external(&self, stage: &dyn Stage, node: &Node) -> Result<serde_json::Value> {
+        if let Some(v) = self.externals.borrow().get(stage.name()) {
+            return Ok(v.clone());
+        }
+        let v = stage
+            .external(self.loaded, self.store)
+            .with_context(|| format!("hashing the external inputs of {node}"))?;
+        self.externals.borrow_mut().insert(stage.name(), v.clone());
+        Ok(v)
+    }
+
+    /// Resolves `node` to an artifact, building it and its inputs as needed, inputs first (in
+    /// the order of [`super::dag::closure`], so resolution never recurses).
     pub fn ensure(&mut self, node: &Node) -> Result<Artifact> {
         if let Some(a) = self.done.get(node) {
             return Ok(a.clone());
         }
+        for n in super::dag::closure(self.stages, self.loaded, node)? {
+            if !self.done.contains_key(&n) {
+                self.ensure_one(&n)?;
+            }
+        }
+        Ok(self.done[node].clone())
+    }
+
+    /// Resolves one node whose inputs are all resolved.
+    fn ensure_one(&mut self, node: &Node) -> Result<Artifact> {
         let stage = self.stage(&node.stage)?;
         let mut inputs = BTreeMap::new();
         for dep in stage.inputs(self.loaded, node) {
-            let a = self.ensure(&dep)?;
+            let a = self
+                .done
+                .get(&dep)
+                .cloned()
+                .context("input resolved first")?;
             inputs.insert(dep.to_string(), a);
         }
         let parts = self.key_parts(stage, node, &inputs)?;
@@ -169,16 +196,26 @@ impl Runner<'_> {
         if let Some(s) = self.statuses.get(node) {
             return Ok(s.clone());
         }
-        let s = self.compute_status(node)?;
-        self.statuses.insert(node.clone(), s.clone());
-        Ok(s)
+        for n in super::dag::closure(self.stages, self.loaded, node)? {
+            if !self.statuses.contains_key(&n) {
+                let s = self.compute_status(&n)?;
+                self.statuses.insert(n, s);
+            }
+        }
+        Ok(self.statuses[node].clone())
     }
 
+    /// The status of one node whose inputs all have one.
     fn compute_status(&mut self, node: &Node) -> Result<NodeStatus> {
         let stage = self.stage(&node.stage)?;
         let mut inputs = BTreeMap::new();
         for dep in stage.inputs(self.loaded, node) {
-            match self.status(&dep)? {
+            let st = self
+                .statuses
+                .get(&dep)
+                .cloned()
+                .context("input resolved first")?;
+            match st {
                 NodeStatus::Cached { key, manifest } => {
                     inputs.insert(
                         dep.to_string(),

@@ -46,6 +46,7 @@ impl Stage for Buffer {
             "min_terms": b.min_terms,
             "decay": b.decay,
             "iteration": node.iter,
+            "verify.hindsight": loaded.config.verify.hindsight,
         })
     }
     fn inputs(&self, _: &Loaded, node: &Node) -> Vec<Node> {
@@ -67,8 +68,12 @@ impl Stage for Buffer {
             buf.read(ctx.input(&format!("buffer@{}", k - 1))?)?;
         }
         let before = buf.programs.len();
-        let (added, hindsight) =
-            buf.add_verified(ctx.input(&format!("verify@{k}"))?, k, cfg.min_terms)?;
+        let (added, hindsight) = buf.add_verified(
+            ctx.input(&format!("verify@{k}"))?,
+            k,
+            cfg.min_terms,
+            ctx.loaded.config.verify.hindsight,
+        )?;
         let programs = buf.programs.len();
         ctx.count("programs", programs);
         ctx.count("new_programs", programs - before);
@@ -146,12 +151,14 @@ impl Contents {
     }
 
     /// Adds the executions of a verify artifact and its hindsight matches. Returns the number
-    /// of entries added or refreshed, and how many of them came from hindsight.
+    /// of entries added or refreshed, and how many of them came from hindsight. Without
+    /// `hindsight` (the paper's ablation 4) only the executions enter.
     fn add_verified(
         &mut self,
         a: &crate::pipeline::store::Artifact,
         k: u32,
         min_terms: usize,
+        hindsight_on: bool,
     ) -> Result<(usize, usize)> {
         let mut outputs: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut n = 0;
@@ -180,7 +187,12 @@ impl Contents {
             }
         }
         let mut hindsight = 0;
-        for s in crate::stages::verify::read_solved(a)? {
+        let solved = if hindsight_on {
+            crate::stages::verify::read_solved(a)?
+        } else {
+            Vec::new()
+        };
+        for s in solved {
             if !s.hindsight {
                 continue; // a direct solve is already an execution entry
             }

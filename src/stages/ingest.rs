@@ -149,7 +149,33 @@ impl Stage for Ingest {
             Source::Url(url) => read_flat(&download(ctx.store, &url)?, &mut bad)?,
         };
         let total = records.len();
+        let source = cfg.source.as_str();
+        if !cfg.keywords.is_empty() && total > 0 && records.values().all(|r| r.keywords.is_empty())
+        {
+            bail!(
+                "ingest.keywords = {:?} requires keywords, but the source {source:?} has none for any \
+                 of its {total} sequences (no keywords file, or no %K lines); set ingest.keywords = [] \
+                 or point ingest.source at OEIS data with keywords",
+                cfg.keywords
+            );
+        }
         let (kept, counts) = filter(records, cfg);
+        if kept.is_empty() {
+            let why: Vec<String> = counts
+                .iter()
+                .filter(|(_, v)| *v > 0)
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+            bail!(
+                "ingest keeps no target: {total} sequences read from {source:?}, none passes the \
+                 filters (ingest.keywords, ingest.exclude_keywords, ingest.min_terms); {}",
+                if why.is_empty() {
+                    "nothing was read".to_string()
+                } else {
+                    why.join(", ")
+                }
+            );
+        }
         tracing::info!("ingest: {total} sequences read, {} kept", kept.len());
         ctx.count("sequences_read", total);
         for (k, v) in counts {

@@ -2,10 +2,16 @@
 //!
 //! Reads `verify@1..=n` (n = `loop.iterations`) and the targets. Writes, into its artifact:
 //! - `curve` (Parquet) and `curve.csv`: per iteration, the targets solved in it, the new ones, and
-//!   the cumulative count and rate (the paper's headline number is the rate after 20);
-//! - `curve.svg`: that curve as a plot;
-//! - `solutions` (Parquet) and `solutions.csv`: per solved target, the first program found (best
-//!   rank in the earliest iteration), with its name, iteration and whether it came by hindsight.
+//!   the cumulative counts and rates, by both solve rules of DESIGN.md section 6 (all known terms,
+//!   the headline, and the paper's terms 26..35), over all targets and over the searched ones;
+//! - `curve.svg`: the cumulative rates of both rules as a plot;
+//! - `solutions` (Parquet) and `solutions.csv`: per solved target, the program shown (earliest
+//!   iteration; in it, one that holds on all known terms, then a direct one, then the best rank),
+//!   with its name, iteration, whether it came by hindsight and whether it holds on all known terms.
+//!
+//! Every figure is computed from the `solved` and `executions` tables of the verify artifacts,
+//! here and nowhere else (the verify manifest's counters come from the same rows by
+//! [`crate::stages::verify::Figures`]).
 //!
 //! After each run that asks for it, the files are also copied to `exports/report/` beside the
 //! config (see [`Report::export`]).
@@ -15,7 +21,7 @@ use crate::pipeline::config::Loaded;
 use crate::pipeline::dag::Node;
 use crate::pipeline::store::Artifact;
 use crate::stages::ingest::read_targets;
-use crate::stages::verify::{read_solved, Solve};
+use crate::stages::verify::{read_searched, read_solved, Solve};
 use anyhow::{Context, Result};
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema};
@@ -34,7 +40,7 @@ impl Stage for Report {
         "report"
     }
     fn version(&self) -> u32 {
-        2
+        3
     }
     fn iterated(&self, _: &Loaded) -> bool {
         false
@@ -62,49 +68,88 @@ impl Stage for Report {
         let total = targets.len();
         let mut curve = Curve::default();
         let mut first: BTreeMap<String, Solution> = BTreeMap::new();
+        // cumulative sets: (solved by the paper's rule, solved on all known terms, searched)
+        let mut paper: BTreeSet<String> = BTreeSet::new();
+        let mut strict: BTreeSet<String> = BTreeSet::new();
+        let mut searched: BTreeSet<String> = BTreeSet::new();
         for k in 1..=n {
             let v = ctx.input(&format!("verify@{k}"))?;
             let solved = read_solved(v)?;
+            let this_searched = read_searched(v)?;
             let this: BTreeSet<&str> = solved.iter().map(|s| s.id.as_str()).collect();
-            let new = this.iter().filter(|id| !first.contains_key(**id)).count();
+            let this_strict: BTreeSet<&str> = solved
+                .iter()
+                .filter(|s| s.all_terms)
+                .map(|s| s.id.as_str())
+                .collect();
+            let new = this.iter().filter(|id| !paper.contains(**id)).count();
+            let new_strict = this_strict
+                .iter()
+                .filter(|id| !strict.contains(**id))
+                .count();
             for s in &solved {
-                let better = match first.get(&s.id) {
-                    None => true,
-                    Some(f) => f.iteration == k && s.rank < f.solve.rank,
-                };
-                if better {
-                    let solve = s.clone();
-                    first.insert(
-                        s.id.clone(),
-                        Solution {
-                            iteration: k,
-                            solve,
-                        },
-                    );
+                let f = first.entry(s.id.clone()).or_insert_with(|| Solution {
+                    iteration: k,
+                    iteration_all_terms: None,
+                    solve: s.clone(),
+                });
+                if f.iteration == k && better(s, &f.solve) {
+                    f.solve = s.clone();
+                }
+                if s.all_terms && f.iteration_all_terms.is_none() {
+                    f.iteration_all_terms = Some(k);
                 }
             }
-            let searched = v
-                .manifest
-                .counters
-                .get("targets_searched")
-                .and_then(|x| x.as_u64());
-            curve.push(
-                k,
-                total,
-                searched.unwrap_or(0),
-                this.len(),
+            paper.extend(this.iter().map(|s| s.to_string()));
+            strict.extend(this_strict.iter().map(|s| s.to_string()));
+            searched.extend(this_searched);
+            let within =
+                |set: &BTreeSet<String>| set.iter().filter(|id| searched.contains(*id)).count();
+            curve.push(Row {
+                iteration: k,
+                targets: total,
+                searched: searched.len(),
+                solved: this.len(),
+                solved_all_terms: this_strict.len(),
                 new,
-                first.len(),
-            );
+                new_all_terms: new_strict,
+                cumulative: paper.len(),
+                cumulative_all_terms: strict.len(),
+                cumulative_searched: within(&paper),
+                cumulative_searched_all_terms: within(&strict),
+            });
         }
+        let last = curve.rows.last().cloned().unwrap_or_default();
         ctx.count("iterations", n);
         ctx.count("targets", total);
-        ctx.count("solved", first.len());
-        ctx.count("solve_rate", first.len() as f64 / total.max(1) as f64);
+        ctx.count("searched", last.searched);
+        ctx.count("solved", last.cumulative);
+        ctx.count("solved_all_terms", last.cumulative_all_terms);
+        ctx.count("solve_rate", last.rate(last.cumulative, false));
+        ctx.count(
+            "solve_rate_all_terms",
+            last.rate(last.cumulative_all_terms, false),
+        );
+        ctx.count(
+            "searched_solve_rate",
+            last.rate(last.cumulative_searched, true),
+        );
+        ctx.count(
+            "searched_solve_rate_all_terms",
+            last.rate(last.cumulative_searched_all_terms, true),
+        );
         eprintln!(
-            "report: {} of {total} targets solved after {n} iterations ({:.2}%)",
-            first.len(),
-            100.0 * first.len() as f64 / total.max(1) as f64
+            "report after {n} iterations: all known terms {} of {total} targets ({:.2}%), {} of {} searched ({:.2}%); \
+             terms 26..35 (the paper's rule) {} ({:.2}%), {} of the searched ({:.2}%)",
+            last.cumulative_all_terms,
+            100.0 * last.rate(last.cumulative_all_terms, false),
+            last.cumulative_searched_all_terms,
+            last.searched,
+            100.0 * last.rate(last.cumulative_searched_all_terms, true),
+            last.cumulative,
+            100.0 * last.rate(last.cumulative, false),
+            last.cumulative_searched,
+            100.0 * last.rate(last.cumulative_searched, true),
         );
         std::fs::write(ctx.out.join("curve.csv"), curve.csv())?;
         std::fs::write(ctx.out.join("curve.svg"), curve.svg())?;
@@ -124,73 +169,145 @@ impl Stage for Report {
     }
 }
 
-/// The first solve of a target: the iteration and the best-ranked solve in it.
+/// Which of two solves of one target in one iteration the report shows: one that holds on all
+/// known terms, then a direct one, then the better rank.
+fn better(a: &Solve, b: &Solve) -> bool {
+    (!a.all_terms, a.hindsight, a.rank) < (!b.all_terms, b.hindsight, b.rank)
+}
+
+/// The first solve of a target: the iteration and the best solve in it.
 #[derive(Clone)]
 struct Solution {
     iteration: u32,
+    /// The first iteration with a solve that holds on all known terms.
+    iteration_all_terms: Option<u32>,
     solve: Solve,
 }
+
+/// One iteration of the solve curve. Rates are over all targets and over the targets searched
+/// in iterations 1..=k, by both rules.
+#[derive(Clone, Debug, Default)]
+struct Row {
+    iteration: u32,
+    targets: usize,
+    searched: usize,
+    solved: usize,
+    solved_all_terms: usize,
+    new: usize,
+    new_all_terms: usize,
+    cumulative: usize,
+    cumulative_all_terms: usize,
+    cumulative_searched: usize,
+    cumulative_searched_all_terms: usize,
+}
+
+impl Row {
+    fn rate(&self, n: usize, over_searched: bool) -> f64 {
+        let d = if over_searched {
+            self.searched
+        } else {
+            self.targets
+        };
+        n as f64 / d.max(1) as f64
+    }
+}
+
+/// The columns of the curve, in order: (name, value of a row). Counts first, then the four rates.
+const CURVE_COUNTS: [&str; 11] = [
+    "iteration",
+    "targets",
+    "searched",
+    "solved",
+    "solved_all_terms",
+    "new",
+    "new_all_terms",
+    "cumulative",
+    "cumulative_all_terms",
+    "cumulative_searched",
+    "cumulative_searched_all_terms",
+];
+const CURVE_RATES: [&str; 4] = [
+    "rate",
+    "rate_all_terms",
+    "searched_rate",
+    "searched_rate_all_terms",
+];
 
 /// The solve curve, one row per iteration.
 #[derive(Default)]
 struct Curve {
-    iteration: Vec<u32>,
-    targets: Vec<u32>,
-    searched: Vec<u32>,
-    solved: Vec<u32>,
-    new: Vec<u32>,
-    cumulative: Vec<u32>,
-    rate: Vec<f64>,
+    rows: Vec<Row>,
 }
 
 impl Curve {
-    fn push(
-        &mut self,
-        k: u32,
-        targets: usize,
-        searched: u64,
-        solved: usize,
-        new: usize,
-        cumulative: usize,
-    ) {
-        self.iteration.push(k);
-        self.targets.push(targets as u32);
-        self.searched.push(searched as u32);
-        self.solved.push(solved as u32);
-        self.new.push(new as u32);
-        self.cumulative.push(cumulative as u32);
-        self.rate.push(cumulative as f64 / targets.max(1) as f64);
+    fn push(&mut self, row: Row) {
+        self.rows.push(row);
+    }
+
+    fn counts(r: &Row) -> [u32; 11] {
+        [
+            r.iteration,
+            r.targets as u32,
+            r.searched as u32,
+            r.solved as u32,
+            r.solved_all_terms as u32,
+            r.new as u32,
+            r.new_all_terms as u32,
+            r.cumulative as u32,
+            r.cumulative_all_terms as u32,
+            r.cumulative_searched as u32,
+            r.cumulative_searched_all_terms as u32,
+        ]
+    }
+
+    fn rates(r: &Row) -> [f64; 4] {
+        [
+            r.rate(r.cumulative, false),
+            r.rate(r.cumulative_all_terms, false),
+            r.rate(r.cumulative_searched, true),
+            r.rate(r.cumulative_searched_all_terms, true),
+        ]
     }
 
     fn csv(&self) -> String {
-        let mut s =
-            String::from("iteration,targets,searched,solved,new,cumulative,cumulative_rate\n");
-        for i in 0..self.iteration.len() {
-            let _ = writeln!(
-                s,
-                "{},{},{},{},{},{},{:.6}",
-                self.iteration[i],
-                self.targets[i],
-                self.searched[i],
-                self.solved[i],
-                self.new[i],
-                self.cumulative[i],
-                self.rate[i]
-            );
+        let mut s = CURVE_COUNTS.join(",") + "," + &CURVE_RATES.join(",") + "\n";
+        for r in &self.rows {
+            let c: Vec<String> = Self::counts(r).iter().map(|x| x.to_string()).collect();
+            let f: Vec<String> = Self::rates(r).iter().map(|x| format!("{x:.6}")).collect();
+            let _ = writeln!(s, "{},{}", c.join(","), f.join(","));
         }
         s
     }
 
-    /// A self-contained SVG line plot of the cumulative solve rate (percent) per iteration.
+    /// A self-contained SVG line plot of the cumulative solve rate (percent of all targets) per
+    /// iteration, by both rules, with a legend.
     fn svg(&self) -> String {
         let (w, h, left, bottom, top, right) = (640.0, 400.0, 60.0, 50.0, 30.0, 20.0);
         let pw = w - left - right;
         let ph = h - top - bottom;
-        let n = self.iteration.len().max(1) as f64;
-        let ymax = self
-            .rate
+        let n = self.rows.len().max(1) as f64;
+        let series: [(&str, &str, Vec<f64>); 2] = [
+            (
+                "all known terms",
+                "#1f77b4",
+                self.rows
+                    .iter()
+                    .map(|r| 100.0 * Self::rates(r)[1])
+                    .collect(),
+            ),
+            (
+                "terms 26..35 (paper's rule)",
+                "#ff7f0e",
+                self.rows
+                    .iter()
+                    .map(|r| 100.0 * Self::rates(r)[0])
+                    .collect(),
+            ),
+        ];
+        let ymax = series
             .iter()
-            .fold(0.0f64, |a, &r| a.max(r * 100.0))
+            .flat_map(|(_, _, v)| v.iter())
+            .fold(0.0f64, |a, &r| a.max(r))
             .max(1.0);
         let ymax = nice_ceiling(ymax);
         let x = |i: usize| {
@@ -209,7 +326,7 @@ impl Curve {
         let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
         let _ = writeln!(
             s,
-            r#"<text x="{}" y="18" text-anchor="middle" font-size="14">Targets solved (cumulative %) per meta-iteration</text>"#,
+            r#"<text x="{}" y="18" text-anchor="middle" font-size="14">Targets solved (cumulative, % of all targets) per meta-iteration</text>"#,
             w / 2.0
         );
         // enough decimals that the quarter ticks of a small axis stay distinct
@@ -225,18 +342,19 @@ impl Curve {
             let yy = y(v);
             let _ = writeln!(
                 s,
-                "<line x1=\"{left}\" y1=\"{yy:.1}\" x2=\"{:.1}\" y2=\"{yy:.1}\" stroke=\"#ddd\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{v:.decimals$}</text>",
+                "<line x1=\"{left}\" y1=\"{yy:.1}\" x2=\"{:.1}\" y2=\"{yy:.1}\" stroke=\"#ddd\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{v:.decimals$}%</text>",
                 left + pw,
                 left - 6.0,
                 yy + 4.0
             );
         }
-        for (i, k) in self.iteration.iter().enumerate() {
+        for (i, r) in self.rows.iter().enumerate() {
             let _ = writeln!(
                 s,
-                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{k}</text>"#,
+                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
                 x(i),
-                top + ph + 18.0
+                top + ph + 18.0,
+                r.iteration
             );
         }
         let _ = writeln!(
@@ -245,22 +363,35 @@ impl Curve {
             left + pw / 2.0,
             h - 8.0
         );
-        let points: Vec<String> = self
-            .rate
-            .iter()
-            .enumerate()
-            .map(|(i, r)| format!("{:.1},{:.1}", x(i), y(r * 100.0)))
-            .collect();
-        let _ = writeln!(
-            s,
-            "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"{}\"/>",
-            points.join(" ")
-        );
-        for p in &points {
-            let (px, py) = p.split_once(',').unwrap_or(("0", "0"));
+        for (li, (label, colour, values)) in series.iter().enumerate() {
+            let points: Vec<(f64, f64)> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (x(i), y(*v)))
+                .collect();
+            let joined: Vec<String> = points
+                .iter()
+                .map(|(a, b)| format!("{a:.1},{b:.1}"))
+                .collect();
             let _ = writeln!(
                 s,
-                "<circle cx=\"{px}\" cy=\"{py}\" r=\"3\" fill=\"#1f77b4\"/>"
+                "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>",
+                joined.join(" ")
+            );
+            for (px, py) in &points {
+                let _ = writeln!(
+                    s,
+                    "<circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"3\" fill=\"{colour}\"/>"
+                );
+            }
+            let ly = top + 14.0 + 16.0 * li as f64;
+            let _ = writeln!(
+                s,
+                "<line x1=\"{:.1}\" y1=\"{ly:.1}\" x2=\"{:.1}\" y2=\"{ly:.1}\" stroke=\"{colour}\" stroke-width=\"2\"/><text x=\"{:.1}\" y=\"{:.1}\">{label}</text>",
+                left + 10.0,
+                left + 30.0,
+                left + 36.0,
+                ly + 4.0
             );
         }
         s.push_str("</svg>\n");
@@ -268,25 +399,28 @@ impl Curve {
     }
 
     fn batch(&self) -> Result<RecordBatch> {
-        let schema = Schema::new(vec![
-            Field::new("iteration", DataType::UInt32, false),
-            Field::new("targets", DataType::UInt32, false),
-            Field::new("searched", DataType::UInt32, false),
-            Field::new("solved", DataType::UInt32, false),
-            Field::new("new", DataType::UInt32, false),
-            Field::new("cumulative", DataType::UInt32, false),
-            Field::new("cumulative_rate", DataType::Float64, false),
-        ]);
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(UInt32Array::from(self.iteration.clone())),
-            Arc::new(UInt32Array::from(self.targets.clone())),
-            Arc::new(UInt32Array::from(self.searched.clone())),
-            Arc::new(UInt32Array::from(self.solved.clone())),
-            Arc::new(UInt32Array::from(self.new.clone())),
-            Arc::new(UInt32Array::from(self.cumulative.clone())),
-            Arc::new(Float64Array::from(self.rate.clone())),
-        ];
-        Ok(RecordBatch::try_new(Arc::new(schema), cols)?)
+        let mut fields: Vec<Field> = CURVE_COUNTS
+            .iter()
+            .map(|c| Field::new(*c, DataType::UInt32, false))
+            .collect();
+        fields.extend(
+            CURVE_RATES
+                .iter()
+                .map(|c| Field::new(*c, DataType::Float64, false)),
+        );
+        let mut cols: Vec<ArrayRef> = (0..CURVE_COUNTS.len())
+            .map(|i| {
+                Arc::new(UInt32Array::from_iter_values(
+                    self.rows.iter().map(|r| Self::counts(r)[i]),
+                )) as ArrayRef
+            })
+            .collect();
+        cols.extend((0..CURVE_RATES.len()).map(|i| {
+            Arc::new(Float64Array::from_iter_values(
+                self.rows.iter().map(|r| Self::rates(r)[i]),
+            )) as ArrayRef
+        }));
+        Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
     }
 }
 
@@ -310,17 +444,24 @@ fn csv_field(s: &str) -> String {
 }
 
 fn solutions_csv(first: &BTreeMap<String, Solution>, names: &BTreeMap<String, String>) -> String {
-    let mut s = String::from("id,name,iteration,program,searched_for,rank,hindsight\n");
+    let mut s = String::from(
+        "id,name,iteration,iteration_all_terms,program,searched_for,rank,hindsight,source,all_terms,checked_terms\n",
+    );
     for (id, f) in first {
         let _ = writeln!(
             s,
-            "{id},{},{},{},{},{},{}",
+            "{id},{},{},{},{},{},{},{},{},{},{}",
             csv_field(names.get(id).map_or("", |n| n.as_str())),
             f.iteration,
+            f.iteration_all_terms
+                .map_or(String::new(), |k| k.to_string()),
             csv_field(&f.solve.program),
             f.solve.searched_for,
             f.solve.rank,
-            f.solve.hindsight
+            f.solve.hindsight,
+            f.solve.source,
+            f.solve.all_terms,
+            f.solve.checked_terms
         );
     }
     s
@@ -334,10 +475,14 @@ fn solutions_batch(
         Field::new("id", DataType::Utf8, false),
         Field::new("name", DataType::Utf8, false),
         Field::new("iteration", DataType::UInt32, false),
+        Field::new("iteration_all_terms", DataType::UInt32, true),
         Field::new("program", DataType::Utf8, false),
         Field::new("searched_for", DataType::Utf8, false),
         Field::new("rank", DataType::UInt32, false),
         Field::new("hindsight", DataType::Boolean, false),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("all_terms", DataType::Boolean, false),
+        Field::new("checked_terms", DataType::UInt32, false),
     ]);
     let v: Vec<(&String, &Solution)> = first.iter().collect();
     let cols: Vec<ArrayRef> = vec![
@@ -351,6 +496,9 @@ fn solutions_batch(
         Arc::new(UInt32Array::from_iter_values(
             v.iter().map(|(_, f)| f.iteration),
         )),
+        Arc::new(UInt32Array::from_iter(
+            v.iter().map(|(_, f)| f.iteration_all_terms),
+        )),
         Arc::new(StringArray::from_iter_values(
             v.iter().map(|(_, f)| f.solve.program.as_str()),
         )),
@@ -363,6 +511,15 @@ fn solutions_batch(
         Arc::new(BooleanArray::from_iter(
             v.iter().map(|(_, f)| Some(f.solve.hindsight)),
         )),
+        Arc::new(StringArray::from_iter_values(
+            v.iter().map(|(_, f)| f.solve.source.as_str()),
+        )),
+        Arc::new(BooleanArray::from_iter(
+            v.iter().map(|(_, f)| Some(f.solve.all_terms)),
+        )),
+        Arc::new(UInt32Array::from_iter_values(
+            v.iter().map(|(_, f)| f.solve.checked_terms),
+        )),
     ];
     Ok(RecordBatch::try_new(Arc::new(schema), cols)?)
 }
@@ -371,21 +528,62 @@ fn solutions_batch(
 mod tests {
     use super::*;
 
+    fn row(k: u32, searched: usize, cum: usize, cum_all: usize, cs: usize, csa: usize) -> Row {
+        Row {
+            iteration: k,
+            targets: 200,
+            searched,
+            solved: cum,
+            solved_all_terms: cum_all,
+            new: 1,
+            new_all_terms: 1,
+            cumulative: cum,
+            cumulative_all_terms: cum_all,
+            cumulative_searched: cs,
+            cumulative_searched_all_terms: csa,
+        }
+    }
+
     #[test]
     fn curve_csv_and_svg() {
         let mut c = Curve::default();
-        c.push(1, 200, 100, 3, 3, 3);
-        c.push(2, 200, 100, 4, 2, 5);
+        c.push(row(1, 100, 3, 2, 3, 1));
+        c.push(row(2, 100, 5, 4, 4, 2));
         assert_eq!(
             c.csv(),
-            "iteration,targets,searched,solved,new,cumulative,cumulative_rate\n\
-             1,200,100,3,3,3,0.015000\n2,200,100,4,2,5,0.025000\n"
+            "iteration,targets,searched,solved,solved_all_terms,new,new_all_terms,cumulative,\
+             cumulative_all_terms,cumulative_searched,cumulative_searched_all_terms,rate,\
+             rate_all_terms,searched_rate,searched_rate_all_terms\n\
+             1,200,100,3,2,1,1,3,2,3,1,0.015000,0.010000,0.030000,0.010000\n\
+             2,200,100,5,4,1,1,5,4,4,2,0.025000,0.020000,0.040000,0.020000\n"
         );
         let svg = c.svg();
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-        assert_eq!(svg.matches("<circle").count(), 2);
+        // two series of two points each, and a legend naming both rules
+        assert_eq!(svg.matches("<circle").count(), 4);
+        assert!(svg.contains("all known terms") && svg.contains("paper's rule"));
         assert_eq!(nice_ceiling(2.5), 5.0);
         assert_eq!(nice_ceiling(11.5), 20.0);
         assert_eq!(csv_field("a, \"b\""), "\"a, \"\"b\"\"\"");
+        let b = c.batch().unwrap();
+        assert_eq!(b.num_columns(), CURVE_COUNTS.len() + CURVE_RATES.len());
+    }
+
+    #[test]
+    fn the_shown_solve_prefers_all_terms_then_direct_then_rank() {
+        let solve = |all: bool, hind: bool, rank: u32| Solve {
+            id: "A1".into(),
+            program: "p".into(),
+            searched_for: "A1".into(),
+            rank,
+            hindsight: hind,
+            source: "search".into(),
+            all_terms: all,
+            checked_terms: 40,
+        };
+        assert!(better(&solve(true, true, 9), &solve(false, false, 0)));
+        assert!(better(&solve(true, false, 9), &solve(true, true, 0)));
+        assert!(better(&solve(true, false, 1), &solve(true, false, 2)));
+        assert!(!better(&solve(false, false, 0), &solve(true, true, 9)));
     }
 }

@@ -39,8 +39,10 @@ impl Stage for Sample {
         let s = &loaded.config.sample;
         let mut p = json!({"size": s.size, "mode": s.mode, "seed": s.seed, "iteration": node.iter});
         if s.mode == SampleMode::Fresh {
+            // what `fresh` reads of the synth settings: it sets the count, the split, the seed
+            // and the flavour itself, and `max_draws_factor` never changes what is drawn
             let c = &loaded.config;
-            p["synth"] = loaded.section("synth");
+            p["synth.min_terms"] = json!(c.synth.min_terms);
             p["max_len"] = json!(crate::stages::synth::max_len(loaded));
             p["dsl.limits"] = c.dsl.limits_key();
         }

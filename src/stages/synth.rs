@@ -8,8 +8,9 @@
 //! - `constrained` (the paper's finetuning set): the program must evaluate (so no value above the
 //!   bound), have at least `min_terms` terms; if one value fills more than 90% of the output it is
 //!   kept with probability 0.5; and its output must be new (blake3 of the whole output);
-//! - `baseline` (ablation 1): a fresh draw per meta-iteration, without the 90% rule or the
-//!   uniqueness constraint; the iteration is mixed into the seed and into the key.
+//! - `baseline` (ablation 1): without the 90% rule or the uniqueness constraint; drawn by
+//!   `sample` with `sample.mode = "fresh"`, a new draw per meta-iteration (the one switch for
+//!   ablation 1; `synth` itself always draws the constrained finetuning set).
 
 use super::{Ctx, Stage};
 use crate::dsl::token::{tokens_to_text, Token};
@@ -37,16 +38,20 @@ impl Stage for Synth {
     fn version(&self) -> u32 {
         1
     }
-    fn iterated(&self, loaded: &Loaded) -> bool {
-        loaded.config.synth.flavour == SynthFlavour::Baseline
+    fn iterated(&self, _: &Loaded) -> bool {
+        false
     }
-    fn params(&self, loaded: &Loaded, node: &Node) -> serde_json::Value {
+    fn params(&self, loaded: &Loaded, _: &Node) -> serde_json::Value {
+        // single settings: `max_draws_factor` only decides when to give up, never what is drawn
         let c = &loaded.config;
+        let s = &c.synth;
         json!({
-            "synth": loaded.section("synth"),
+            "synth.pairs": s.pairs,
+            "synth.validation": s.validation,
+            "synth.seed": s.seed,
+            "synth.min_terms": s.min_terms,
             "max_len": max_len(loaded),
             "dsl.limits": c.dsl.limits_key(),
-            "iter": if self.iterated(loaded) { json!(node.iter.unwrap_or(0)) } else { json!(null) },
         })
     }
     fn inputs(&self, _: &Loaded, _: &Node) -> Vec<Node> {
@@ -61,10 +66,7 @@ impl Stage for Synth {
                 cfg.pairs
             );
         }
-        let seed = match (cfg.flavour, ctx.node.iter) {
-            (SynthFlavour::Baseline, Some(k)) => mix_seed(cfg.seed, k),
-            _ => cfg.seed,
-        };
+        let seed = cfg.seed;
         let ev = Evaluator::new(ctx.loaded.config.dsl.limits());
         let out = generate(cfg, seed, max_len(ctx.loaded), &ev, true)?;
         for (k, v) in &out.counts {

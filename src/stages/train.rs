@@ -45,19 +45,35 @@ impl Stage for Train {
         true
     }
     fn params(&self, loaded: &Loaded, node: &Node) -> serde_json::Value {
-        let mut t = loaded.section("train");
-        if let Some(m) = t.as_object_mut() {
-            // where things are is not what they are: the files' digests are in `external`
-            m.remove("stage_dir");
-            m.remove("python");
-            m.remove("init");
-        }
+        // single settings, declared per node: the finetune (train@0) reads `epochs` and `init`,
+        // a meta-iteration (train@k) reads `meta_epochs` and continues from train@(k-1); where
+        // things are (`stage_dir`, `python`, the path of `init`) is not what they are, so the
+        // files' digests and the trainer's environment are in `external`
         let c = &loaded.config;
-        json!({
-            "train": t,
-            "iteration_zero": node.iter.unwrap_or(0) == 0,
+        let t = &c.train;
+        let zero = node.iter.unwrap_or(0) == 0;
+        let mut m = json!({
+            "train.size": t.size,
+            "train.spelling": t.spelling,
+            "train.input_terms": t.input_terms,
+            "train.batch_size": t.batch_size,
+            "train.lr": t.lr,
+            "train.dropout": t.dropout,
+            "train.seed": t.seed,
+            "train.validate_every": t.validate_every,
+            "train.max_program_len": t.max_program_len,
+            "train.force_cpu": t.force_cpu,
+            "iteration_zero": zero,
             "dsl.limits": c.dsl.limits_key(),
-        })
+        });
+        let o = m.as_object_mut().expect("an object");
+        if zero {
+            o.insert("train.epochs".into(), json!(t.epochs));
+            o.insert("train.init".into(), json!(t.init != "random"));
+        } else {
+            o.insert("train.meta_epochs".into(), json!(t.meta_epochs));
+        }
+        m
     }
     fn inputs(&self, _: &Loaded, node: &Node) -> Vec<Node> {
         match node.iter.unwrap_or(0) {
@@ -80,6 +96,7 @@ impl Stage for Train {
             let p = loaded.resolve(Path::new(init));
             m.insert("init".into(), json!(dir_digest(&p)?));
         }
+        m.insert("trainer".into(), trainer_environment(loaded)?);
         Ok(serde_json::Value::Object(m))
     }
     fn run(&self, ctx: &mut Ctx) -> Result<()> {
@@ -139,6 +156,7 @@ impl Stage for Train {
             "metric_first": cfg.input_terms + 1,
             "metric_last": dsl.input_len,
             "force_cpu": cfg.force_cpu,
+            "timings_out": w.join("timings.json"),
         });
         let settings_path = w.join("settings.json");
         std::fs::write(&settings_path, serde_json::to_vec_pretty(&settings)?)?;
@@ -172,6 +190,21 @@ impl Stage for Train {
         ctx.count("validation_pairs", n_val);
         ctx.count("selected_epoch", metrics["selected_epoch"].clone());
         ctx.count("device", metrics["device"].clone());
+        ctx.count("precision", metrics["precision"].clone());
+        // wall times are not reproducible, so they live in the manifest, not in the artifact
+        if let Ok(t) = std::fs::read(w.join("timings.json")) {
+            let t: serde_json::Value = serde_json::from_slice(&t).context("timings.json")?;
+            let epochs = t["epochs"].as_array().cloned().unwrap_or_default();
+            let secs: f64 = epochs
+                .iter()
+                .filter_map(|e| e["train_seconds"].as_f64())
+                .sum();
+            ctx.count("train_seconds", secs);
+            if let Some(last) = epochs.last() {
+                ctx.count("pairs_per_second", last["pairs_per_second"].clone());
+            }
+            ctx.count("epoch_timings", epochs);
+        }
         if let Some(last) = metrics["epochs"].as_array().and_then(|a| a.last()) {
             ctx.count("final_train_loss", last["train_loss"].clone());
             ctx.count("final_val_metric", last["val_metric"].clone());
@@ -231,6 +264,63 @@ pub fn stage_dir(loaded: &Loaded) -> Result<PathBuf> {
         configured.display(),
         built_in.display()
     )
+}
+
+/// What the trainer's output depends on beyond its settings: the interpreter, the torch and
+/// transformers versions, and the device and precision train.py will pick (bf16 on CUDA, fp32
+/// on the CPU). Read without importing torch (importlib.metadata, and torch/version.py for the
+/// CUDA build), so it costs one interpreter start, once per run. Never installs anything: with
+/// no environment yet (before the first `scripts/setup-python.sh`), `"not installed"`.
+fn trainer_environment(loaded: &Loaded) -> Result<serde_json::Value> {
+    let p = &loaded.config.train.python;
+    let python = if p.is_empty() {
+        let venv = std::env::var_os("SEQSYNTH_VENV")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/seqsynth/venv"))
+            })
+            .unwrap_or_default();
+        venv.join("bin/python")
+    } else {
+        loaded.resolve(Path::new(p))
+    };
+    if !python.exists() {
+        return Ok(json!("not installed"));
+    }
+    const PROBE: &str = r#"
+import importlib.metadata as m, importlib.util as u, json, os, re, sys
+def ver(p):
+    try: return m.version(p)
+    except Exception: return None
+cuda = None
+spec = u.find_spec("torch")
+if spec and spec.submodule_search_locations:
+    try:
+        t = open(os.path.join(list(spec.submodule_search_locations)[0], "version.py")).read()
+        g = re.search(r"^cuda[^=]*=\s*'([^']+)'", t, re.M)
+        cuda = g.group(1) if g else None
+    except OSError: pass
+print(json.dumps({"python": sys.version.split()[0], "torch": ver("torch"),
+                  "transformers": ver("transformers"), "torch_cuda": cuda}))
+"#;
+    let out = Command::new(&python)
+        .args(["-c", PROBE])
+        .output()
+        .with_context(|| format!("train.python: starting {}", python.display()))?;
+    if !out.status.success() {
+        bail!(
+            "train.python: {} cannot run: {}",
+            python.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("the environment probe of {}", python.display()))?;
+    let gpu = Path::new("/dev/nvidiactl").exists() || Path::new("/dev/nvidia0").exists();
+    let cuda = !loaded.config.train.force_cpu && gpu && !v["torch_cuda"].is_null();
+    v["device"] = json!(if cuda { "cuda" } else { "cpu" });
+    v["precision"] = json!(if cuda { "bf16" } else { "fp32" });
+    Ok(v)
 }
 
 /// The Python interpreter: `train.python`, else the project's environment (created on first use

@@ -6,8 +6,14 @@
 //! offsets are ignored (DESIGN.md section 1).
 //!
 //! - A candidate *solves* its own target when x̂ equals the target on the whole window.
-//! - Hindsight: a candidate also solves every other target whose window equals x̂'s window
-//!   (`verify.hindsight`, on by default; off is the paper's ablation 4).
+//! - Hindsight: a candidate also solves every other target whose window equals x̂'s window. Those
+//!   rows are always recorded (what counts as solved never depends on a setting); a row is
+//!   `hindsight = false` (direct) when any candidate proposed the program for that very target.
+//!   `verify.hindsight = false` (the paper's ablation 4) is read by `buffer`, which then leaves
+//!   the hindsight rows out of the training data.
+//! - The all-known-terms rule (the headline, DESIGN.md section 6): every solving program is
+//!   evaluated again on `#0 = [1..n]`, n = the target's known terms capped at
+//!   `verify.max_terms`, and must equal all n of them (`all_terms`, `checked_terms`).
 //! - `matched` counts the window positions where x̂ equals its own target: the buffer's priority
 //!   uses it as "the fraction of the target's terms the program reproduces".
 //!
@@ -20,7 +26,7 @@ use crate::pipeline::config::Loaded;
 use crate::pipeline::dag::Node;
 use crate::stages::ingest::read_targets;
 use crate::table::{column, string_lists};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema};
 use rayon::prelude::*;
@@ -35,7 +41,7 @@ impl Stage for Verify {
         "verify"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn iterated(&self, _: &Loaded) -> bool {
         true
@@ -46,8 +52,8 @@ impl Stage for Verify {
     fn params(&self, loaded: &Loaded, _: &Node) -> serde_json::Value {
         let c = &loaded.config;
         json!({
-            "hindsight": c.verify.hindsight,
             "enumerate": c.verify.enumerate,
+            "max_terms": c.verify.max_terms,
             "window": window(loaded),
             "dsl.limits": c.dsl.limits_key(),
         })
@@ -63,6 +69,13 @@ impl Stage for Verify {
     fn run(&self, ctx: &mut Ctx) -> Result<()> {
         let k = ctx.node.iter.unwrap_or(1);
         let (first, last) = window(ctx.loaded);
+        let max_terms = ctx.loaded.config.verify.max_terms;
+        if max_terms < last {
+            bail!(
+                "verify.max_terms = {max_terms} is below dsl.input_len = {last}: the all-known-terms \
+                 rule must check at least the terms the paper's rule checks"
+            );
+        }
         let targets = read_targets(ctx.input("ingest")?)?;
         let target_terms: Vec<Vec<String>> = targets.iter().map(|t| t.terms.to_vec()).collect();
         let ids: Vec<String> = targets
@@ -75,13 +88,21 @@ impl Stage for Verify {
             .map(|(i, s)| (s.as_str(), i))
             .collect();
         let windows = WindowIndex::new(&target_terms, first, last);
-        let mut cands = read_candidates(ctx.input(&format!("search@{k}"))?)?;
+        let mut cands: Vec<(Candidate, &'static str)> =
+            read_candidates(ctx.input(&format!("search@{k}"))?)?
+                .into_iter()
+                .map(|c| (c, SOURCE_SEARCH))
+                .collect();
         if ctx.loaded.config.verify.enumerate {
-            cands.extend(read_candidates(ctx.input("enumerate")?)?);
+            cands.extend(
+                read_candidates(ctx.input("enumerate")?)?
+                    .into_iter()
+                    .map(|c| (c, SOURCE_ENUMERATE)),
+            );
         }
 
         // evaluate each distinct program once
-        let distinct: BTreeSet<&str> = cands.iter().map(|c| c.program.as_str()).collect();
+        let distinct: BTreeSet<&str> = cands.iter().map(|(c, _)| c.program.as_str()).collect();
         let distinct: Vec<&str> = distinct.into_iter().collect();
         let ev = Evaluator::new(ctx.loaded.config.dsl.limits());
         let results: Vec<Outcome> = distinct
@@ -91,13 +112,13 @@ impl Stage for Verify {
         let by_program: HashMap<&str, &Outcome> =
             distinct.iter().copied().zip(results.iter()).collect();
 
-        let hindsight = ctx.loaded.config.verify.hindsight;
         let mut ex = Executions::default();
-        let mut solved = Solved::default();
-        let mut seen: BTreeSet<(usize, &str)> = BTreeSet::new();
+        // one row per (solved target, program), in order of first appearance; a row is direct
+        // when any candidate proposed the program for that very target, whatever came first
+        let mut solved: Vec<Solve> = Vec::new();
+        let mut row_of: HashMap<(usize, &str), usize> = HashMap::new();
         let mut errors: BTreeMap<String, u64> = BTreeMap::new();
-        let mut direct_targets: BTreeSet<&str> = BTreeSet::new();
-        for c in &cands {
+        for (c, source) in &cands {
             let out = by_program[c.program.as_str()];
             let own = index.get(c.id.as_str()).copied();
             let (matched, positions) = match (own, &out.terms) {
@@ -106,47 +127,185 @@ impl Stage for Verify {
                 (None, _) => (0, 0),
             };
             let mut solves_own = false;
-            if let Ok(terms) = &out.terms {
-                for &j in windows.lookup(terms) {
-                    let direct = Some(j) == own;
-                    solves_own |= direct;
-                    if (direct || hindsight) && seen.insert((j, c.program.as_str())) {
-                        solved.push(&ids[j], &c.program, &c.id, c.rank, !direct);
+            match &out.terms {
+                Ok(terms) => {
+                    for &j in windows.lookup(terms) {
+                        let direct = Some(j) == own;
+                        solves_own |= direct;
+                        let row = Solve {
+                            id: ids[j].clone(),
+                            program: c.program.clone(),
+                            searched_for: c.id.clone(),
+                            rank: c.rank,
+                            hindsight: !direct,
+                            source: (*source).to_string(),
+                            all_terms: false,
+                            checked_terms: 0,
+                        };
+                        match row_of.get(&(j, c.program.as_str())) {
+                            None => {
+                                row_of.insert((j, c.program.as_str()), solved.len());
+                                solved.push(row);
+                            }
+                            Some(&r) => {
+                                let old = &solved[r];
+                                let better = (old.hindsight && direct)
+                                    || (old.hindsight == !direct && c.rank < old.rank);
+                                if better {
+                                    solved[r] = row;
+                                }
+                            }
+                        }
                     }
                 }
-            } else if let Err(kind) = &out.terms {
-                *errors.entry(format!("errors_{kind}")).or_default() += 1;
+                Err(kind) => *errors.entry(format!("errors_{kind}")).or_default() += 1,
             }
-            if solves_own {
-                direct_targets.insert(c.id.as_str());
-            }
-            ex.push(c, out, matched, positions, solves_own);
+            ex.push(c, source, out, matched, positions, solves_own);
         }
-        let solved_targets: BTreeSet<&str> = solved.id.iter().map(|s| s.as_str()).collect();
-        let searched: BTreeSet<&str> = cands.iter().map(|c| c.id.as_str()).collect();
+
+        // the all-known-terms rule: each solving program again on [1..n] for each n it needs
+        let known = |j: usize| target_terms[j].len().min(max_terms);
+        let mut wanted: BTreeSet<(&str, usize)> = BTreeSet::new();
+        for (&(j, program), _) in row_of.iter() {
+            wanted.insert((program, known(j)));
+        }
+        let wanted: Vec<(&str, usize)> = wanted.into_iter().collect();
+        let base = ctx.loaded.config.dsl.limits();
+        let long: Vec<std::result::Result<Vec<String>, crate::dsl::ErrorKind>> = wanted
+            .par_iter()
+            .map(|&(program, n)| {
+                let p =
+                    Program::parse(program).with_context(|| format!("candidate {program:?}"))?;
+                let ev = Evaluator::new(all_terms_limits(&base, n));
+                Ok(ev
+                    .eval(&p)
+                    .map(|t| t.iter().map(|x| x.to_string()).collect())
+                    .map_err(|e| e.kind))
+            })
+            .collect::<Result<_>>()?;
+        let long: HashMap<(&str, usize), _> = wanted.iter().copied().zip(long).collect();
+        for (&(j, program), &r) in &row_of {
+            let n = known(j);
+            solved[r].checked_terms = n as u32;
+            solved[r].all_terms =
+                matches!(&long[&(program, n)], Ok(t) if t.as_slice() == &target_terms[j][..n]);
+        }
+
+        let searched: BTreeSet<&str> = cands
+            .iter()
+            .filter(|(_, s)| *s == SOURCE_SEARCH)
+            .map(|(c, _)| c.id.as_str())
+            .collect();
+        let figures = Figures::of(&solved, targets.len(), &searched);
         ctx.count("candidates", cands.len());
         ctx.count("distinct_programs", distinct.len());
-        ctx.count("targets", targets.len());
-        ctx.count("targets_searched", searched.len());
-        ctx.count("targets_solved", solved_targets.len());
-        ctx.count("targets_solved_directly", direct_targets.len());
-        ctx.count(
-            "solve_rate",
-            solved_targets.len() as f64 / targets.len().max(1) as f64,
-        );
+        ctx.count("programs_checked_on_all_terms", wanted.len());
+        for (k, v) in figures.counters() {
+            ctx.count(&k, v);
+        }
         for (k, v) in errors {
             ctx.count(&k, v);
         }
         eprintln!(
-            "verify@{k}: {} of {} targets solved ({} directly), {} candidates, {} distinct programs",
-            solved_targets.len(),
+            "verify@{k}: {} of {} targets solved on all known terms ({} by terms 26..35; {} directly); \
+             of the {} searched: {} / {}; {} candidates, {} distinct programs",
+            figures.all_terms.solved,
             targets.len(),
-            direct_targets.len(),
+            figures.paper.solved,
+            figures.paper.direct,
+            searched.len(),
+            figures.all_terms.searched_solved,
+            figures.paper.searched_solved,
             cands.len(),
             distinct.len()
         );
         ctx.write_table("executions", &ex.batch()?)?;
-        ctx.write_table("solved", &solved.batch()?)
+        ctx.write_table("solved", &solved_batch(&solved)?)
+    }
+}
+
+/// `source` of candidates from `search@k`.
+pub const SOURCE_SEARCH: &str = "search";
+/// `source` of candidates from `enumerate` (with `verify.enumerate = true`).
+pub const SOURCE_ENUMERATE: &str = "enumerate";
+
+/// The limits of the all-known-terms check on `#0 = [1..n]`: the configured ones with the input
+/// length n and the step budget scaled by ⌈(n/L)²⌉ (L = `dsl.input_len`), so a program whose cost
+/// grows quadratically with the input (a fold inside a map) keeps the headroom it had on [1..L].
+pub fn all_terms_limits(base: &crate::dsl::Limits, n: usize) -> crate::dsl::Limits {
+    let l = base.input_len.max(1) as u64;
+    let n64 = n.max(1) as u64;
+    let ratio = n64.div_ceil(l);
+    crate::dsl::Limits {
+        input_len: n,
+        max_steps: base.max_steps.saturating_mul(ratio * ratio),
+        max_abs_exp: base.max_abs_exp,
+    }
+}
+
+/// Solve counts by one rule.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RuleCounts {
+    /// Targets solved (directly or by hindsight).
+    pub solved: usize,
+    /// Targets solved by a program proposed for them.
+    pub direct: usize,
+    /// Searched targets solved.
+    pub searched_solved: usize,
+}
+
+/// The solve figures of one verify artifact, by both rules (DESIGN.md section 6): the single
+/// place they are computed, from the `solved` rows, for the manifest and the report.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Figures {
+    pub targets: usize,
+    pub searched: usize,
+    pub paper: RuleCounts,
+    pub all_terms: RuleCounts,
+}
+
+impl Figures {
+    pub fn of(solved: &[Solve], targets: usize, searched: &BTreeSet<&str>) -> Figures {
+        let mut f = Figures {
+            targets,
+            searched: searched.len(),
+            ..Figures::default()
+        };
+        for (counts, strict) in [(&mut f.paper, false), (&mut f.all_terms, true)] {
+            let rows = || solved.iter().filter(|s| !strict || s.all_terms);
+            let ids: BTreeSet<&str> = rows().map(|s| s.id.as_str()).collect();
+            counts.solved = ids.len();
+            counts.direct = rows()
+                .filter(|s| !s.hindsight)
+                .map(|s| s.id.as_str())
+                .collect::<BTreeSet<_>>()
+                .len();
+            counts.searched_solved = ids.iter().filter(|id| searched.contains(*id)).count();
+        }
+        f
+    }
+
+    /// The manifest counters.
+    pub fn counters(&self) -> Vec<(String, serde_json::Value)> {
+        let rate = |a: usize, b: usize| a as f64 / b.max(1) as f64;
+        let mut v: Vec<(String, serde_json::Value)> = vec![
+            ("targets".into(), self.targets.into()),
+            ("targets_searched".into(), self.searched.into()),
+        ];
+        for (suffix, c) in [("", &self.paper), ("_all_terms", &self.all_terms)] {
+            v.push((format!("targets_solved{suffix}"), c.solved.into()));
+            v.push((format!("targets_solved_directly{suffix}"), c.direct.into()));
+            v.push((format!("searched_solved{suffix}"), c.searched_solved.into()));
+            v.push((
+                format!("solve_rate{suffix}"),
+                rate(c.solved, self.targets).into(),
+            ));
+            v.push((
+                format!("searched_solve_rate{suffix}"),
+                rate(c.searched_solved, self.searched).into(),
+            ));
+        }
+        v
     }
 }
 
@@ -253,6 +412,7 @@ fn evaluate(ev: &Evaluator, program: &str) -> Result<Outcome> {
 #[derive(Default)]
 struct Executions {
     id: Vec<String>,
+    source: Vec<&'static str>,
     rank: Vec<u32>,
     program: Vec<String>,
     error: Vec<Option<&'static str>>,
@@ -263,8 +423,17 @@ struct Executions {
 }
 
 impl Executions {
-    fn push(&mut self, c: &Candidate, out: &Outcome, matched: u32, positions: u32, solved: bool) {
+    fn push(
+        &mut self,
+        c: &Candidate,
+        source: &'static str,
+        out: &Outcome,
+        matched: u32,
+        positions: u32,
+        solved: bool,
+    ) {
         self.id.push(c.id.clone());
+        self.source.push(source);
         self.rank.push(c.rank);
         self.program.push(c.program.clone());
         match &out.terms {
@@ -286,6 +455,7 @@ impl Executions {
         let list = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
         let schema = Schema::new(vec![
             Field::new("id", DataType::Utf8, false),
+            Field::new("source", DataType::Utf8, false),
             Field::new("rank", DataType::UInt32, false),
             Field::new("program", DataType::Utf8, false),
             Field::new("error", DataType::Utf8, true),
@@ -298,6 +468,7 @@ impl Executions {
         let n_terms: Vec<u32> = self.terms.iter().map(|t| t.len() as u32).collect();
         let cols: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from_iter_values(self.id)),
+            Arc::new(StringArray::from_iter_values(self.source)),
             Arc::new(UInt32Array::from(self.rank)),
             Arc::new(StringArray::from_iter_values(self.program)),
             Arc::new(StringArray::from(self.error)),
@@ -311,16 +482,24 @@ impl Executions {
     }
 }
 
-/// A row of the `solved` table.
+/// A row of the `solved` table: a program whose terms 26..35 (the paper's rule) equal a target's.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Solve {
     /// The target solved.
     pub id: String,
     pub program: String,
-    /// The target whose search proposed the program.
+    /// The target whose search proposed the program (the target itself for a direct solve).
     pub searched_for: String,
     pub rank: u32,
+    /// False when any candidate proposed the program for this very target.
     pub hindsight: bool,
+    /// Where the candidate came from: [`SOURCE_SEARCH`] or [`SOURCE_ENUMERATE`].
+    pub source: String,
+    /// The all-known-terms rule: the program on `#0 = [1..checked_terms]` equals every one of the
+    /// target's first `checked_terms` terms.
+    pub all_terms: bool,
+    /// n of the all-known-terms check: the target's known terms, at most `verify.max_terms`.
+    pub checked_terms: u32,
 }
 
 /// Reads the `solved` table of a verify artifact.
@@ -332,6 +511,9 @@ pub fn read_solved(a: &crate::pipeline::store::Artifact) -> Result<Vec<Solve>> {
         let searched = column::<StringArray>(&b, "searched_for")?;
         let rank = column::<UInt32Array>(&b, "rank")?;
         let hindsight = column::<BooleanArray>(&b, "hindsight")?;
+        let source = column::<StringArray>(&b, "source")?;
+        let all_terms = column::<BooleanArray>(&b, "all_terms")?;
+        let checked = column::<UInt32Array>(&b, "checked_terms")?;
         for i in 0..b.num_rows() {
             out.push(Solve {
                 id: id.value(i).to_string(),
@@ -339,48 +521,66 @@ pub fn read_solved(a: &crate::pipeline::store::Artifact) -> Result<Vec<Solve>> {
                 searched_for: searched.value(i).to_string(),
                 rank: rank.value(i),
                 hindsight: hindsight.value(i),
+                source: source.value(i).to_string(),
+                all_terms: all_terms.value(i),
+                checked_terms: checked.value(i),
             });
         }
     }
     Ok(out)
 }
 
-/// The `solved` table as written: one row per (solved target, program).
-#[derive(Default)]
-struct Solved {
-    id: Vec<String>,
-    program: Vec<String>,
-    searched_for: Vec<String>,
-    rank: Vec<u32>,
-    hindsight: Vec<bool>,
+/// The ids of the targets that `search@k` proposed candidates for (the searched targets), from
+/// the `executions` table of a verify artifact.
+pub fn read_searched(a: &crate::pipeline::store::Artifact) -> Result<BTreeSet<String>> {
+    let mut out = BTreeSet::new();
+    for b in a.read_table("executions")? {
+        let id = column::<StringArray>(&b, "id")?;
+        let source = column::<StringArray>(&b, "source")?;
+        for i in 0..b.num_rows() {
+            if source.value(i) == SOURCE_SEARCH {
+                out.insert(id.value(i).to_string());
+            }
+        }
+    }
+    Ok(out)
 }
 
-impl Solved {
-    fn push(&mut self, id: &str, program: &str, searched_for: &str, rank: u32, hindsight: bool) {
-        self.id.push(id.to_string());
-        self.program.push(program.to_string());
-        self.searched_for.push(searched_for.to_string());
-        self.rank.push(rank);
-        self.hindsight.push(hindsight);
-    }
-
-    fn batch(self) -> Result<RecordBatch> {
-        let schema = Schema::new(vec![
-            Field::new("id", DataType::Utf8, false),
-            Field::new("program", DataType::Utf8, false),
-            Field::new("searched_for", DataType::Utf8, false),
-            Field::new("rank", DataType::UInt32, false),
-            Field::new("hindsight", DataType::Boolean, false),
-        ]);
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(self.id)),
-            Arc::new(StringArray::from_iter_values(self.program)),
-            Arc::new(StringArray::from_iter_values(self.searched_for)),
-            Arc::new(UInt32Array::from(self.rank)),
-            Arc::new(BooleanArray::from(self.hindsight)),
-        ];
-        Ok(RecordBatch::try_new(Arc::new(schema), cols)?)
-    }
+/// The `solved` table as written: one row per (solved target, program).
+fn solved_batch(rows: &[Solve]) -> Result<RecordBatch> {
+    let schema = Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("program", DataType::Utf8, false),
+        Field::new("searched_for", DataType::Utf8, false),
+        Field::new("rank", DataType::UInt32, false),
+        Field::new("hindsight", DataType::Boolean, false),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("all_terms", DataType::Boolean, false),
+        Field::new("checked_terms", DataType::UInt32, false),
+    ]);
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.id))),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| &r.program),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| &r.searched_for),
+        )),
+        Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.rank))),
+        Arc::new(BooleanArray::from_iter(
+            rows.iter().map(|r| Some(r.hindsight)),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| &r.source),
+        )),
+        Arc::new(BooleanArray::from_iter(
+            rows.iter().map(|r| Some(r.all_terms)),
+        )),
+        Arc::new(UInt32Array::from_iter_values(
+            rows.iter().map(|r| r.checked_terms),
+        )),
+    ];
+    Ok(RecordBatch::try_new(Arc::new(schema), cols)?)
 }
 
 #[cfg(test)]
