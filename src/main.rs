@@ -70,6 +70,13 @@ fn targets(
             let stage = runner::find_stage(stages, name)?;
             let iter = if stage.iterated(loaded) {
                 let k = asg.iter.unwrap_or(stage.first_iter());
+                if k > dag::MAX_ITER {
+                    bail!(
+                        "iter={k} is beyond the largest meta-iteration seqsynth resolves ({}): \
+                         each iteration adds five nodes to the DAG",
+                        dag::MAX_ITER
+                    );
+                }
                 if k < stage.first_iter() {
                     bail!(
                         "stage {name} starts at iter={} (iter={k} has no node)",
@@ -109,6 +116,10 @@ fn run_pipeline(args: &PipelineArgs) -> Result<ExitCode> {
         eprintln!("removed {cleaned} unfinished staging dir(s) left by an interrupted run");
     }
     let mut r = runner::Runner::new(&loaded, &store, &stages);
+    // one pass over the DAG: each node after its inputs, so every ensure finds them resolved
+    for n in dag::closure_many(&stages, &loaded, &targets)? {
+        r.ensure(&n)?;
+    }
     for t in &targets {
         let a = r.ensure(t)?;
         r.stage(&t.stage)?.export(&loaded, &a)?;
@@ -144,12 +155,7 @@ fn status(args: &PipelineArgs) -> Result<ExitCode> {
         "{:<12} {:<8} {:<12} {:>10} {:>12} {:>9}  why",
         "node", "state", "key", "rows", "bytes", "wall"
     );
-    let mut seen = std::collections::HashSet::new();
-    let mut all = Vec::new();
-    for t in &targets {
-        collect(&r, t, &mut seen, &mut all)?;
-    }
-    for node in all {
+    for node in dag::closure_many(&stages, &loaded, &targets)? {
         match r.status(&node)? {
             runner::NodeStatus::Cached { key, manifest } => println!(
                 "{:<12} {:<8} {:<12} {:>10} {:>12} {:>8.2}s",
@@ -185,23 +191,6 @@ fn status(args: &PipelineArgs) -> Result<ExitCode> {
 }
 
 /// Targets and their inputs, inputs first.
-fn collect(
-    r: &runner::Runner,
-    node: &dag::Node,
-    seen: &mut std::collections::HashSet<dag::Node>,
-    out: &mut Vec<dag::Node>,
-) -> Result<()> {
-    if !seen.insert(node.clone()) {
-        return Ok(());
-    }
-    let stage = r.stage(&node.stage)?;
-    for dep in stage.inputs(r.loaded, node) {
-        collect(r, &dep, seen, out)?;
-    }
-    out.push(node.clone());
-    Ok(())
-}
-
 fn parse_program(src: &str) -> Result<Program> {
     Program::parse(src).with_context(|| format!("parsing {src:?}"))
 }

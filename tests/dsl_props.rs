@@ -262,11 +262,34 @@ fn invariant_cache_on_nested_loops() {
 
 #[test]
 fn deterministic_sampling_long_run() {
-    // A longer randomized run (the fuzz substitute, see docs/dsl.md): 20k sampled programs.
+    // A longer randomized run (the fuzz substitute, see docs/dsl.md): 20k sampled programs, every
+    // one parsed back from its canonical text and evaluated; the same seed must give the same
+    // programs and the same outputs (or errors), another seed other programs.
     let l = limits();
-    for i in 0..20_000 {
-        let t = sample_tokens(&mut rng_for(99, i), 48);
-        let p = Program::from_tokens(&t).unwrap();
-        let _ = eval(&p, &l);
-    }
+    let run = |seed: u64| -> (blake3::Hash, usize) {
+        let mut h = blake3::Hasher::new();
+        let mut ok = 0;
+        for i in 0..20_000 {
+            let t = sample_tokens(&mut rng_for(seed, i), 48);
+            let p = Program::from_tokens(&t).unwrap();
+            let text = p.to_string();
+            assert_eq!(Program::parse(&text).unwrap(), p, "{text}");
+            h.update(text.as_bytes());
+            match eval(&p, &l) {
+                Ok(v) => {
+                    ok += 1;
+                    h.update(seqsynth::dsl::format_terms(&v).as_bytes());
+                }
+                Err(e) => {
+                    h.update(e.kind.name().as_bytes());
+                }
+            }
+            h.update(b"\n");
+        }
+        (h.finalize(), ok)
+    };
+    let (a, ok) = run(99);
+    assert_eq!(run(99).0, a, "sampling and evaluation are deterministic");
+    assert_ne!(run(100).0, a, "another seed draws other programs");
+    assert!(ok > 1_000, "most draws evaluate ({ok} of 20000 did)");
 }

@@ -89,6 +89,28 @@ fn flat_files_with_keywords_and_each_filter() {
 }
 
 #[test]
+fn no_target_kept_is_an_error_and_required_keywords_need_a_keywords_source() {
+    // filters that keep nothing: a clear error, no artifact
+    let p = flat_project(12, "");
+    let e = p.fails(&["run", "stage=ingest", "ingest.min_terms=1000"]);
+    assert!(
+        e.contains("ingest keeps no target") && e.contains("excluded_too_few_terms: 9"),
+        "{e}"
+    );
+    assert!(p.store().join("refs/ingest").symlink_metadata().is_err());
+    // keywords required, but the source has no keywords at all
+    let p = flat_project(12, "");
+    fs::remove_file(p.path().join("oeis/keywords")).unwrap();
+    let e = p.fails(&["run", "stage=ingest", "ingest.keywords=[\"easy\"]"]);
+    assert!(
+        e.contains("requires keywords") && e.contains("has none"),
+        "{e}"
+    );
+    // without a keyword requirement the same source is fine
+    p.ok(&["run", "stage=ingest"]);
+}
+
+#[test]
 fn gzipped_flat_files() {
     let p = flat_project(12, "");
     for f in ["stripped", "names", "keywords"] {

@@ -80,6 +80,17 @@ fn stage_selection_and_errors() {
     fs::write(p.path().join("bad.toml"), "[synth]\npairs = -3\n").unwrap();
     let e = p.fails(&["run", "--config", "bad.toml"]);
     assert!(e.contains("bad.toml:2") && e.contains("synth.pairs"), "{e}");
+    // a deep DAG resolves without recursion (this overflowed the stack), and a node beyond the
+    // largest meta-iteration is a clear error, not an abort
+    let out = p.ok(&["status", "stage=search", "iter=10000"]);
+    assert!(
+        out.contains("search@10000") && out.contains("train@9999"),
+        "{out}"
+    );
+    let e = p.fails(&["status", "stage=search", "iter=100001"]);
+    assert!(e.contains("iter=100001 is beyond"), "{e}");
+    let e = p.fails(&["status", "loop.iterations=100001"]);
+    assert!(e.contains("loop.iterations = 100001"), "{e}");
     // nothing computed before is lost by failed runs
     assert!(built(&p.ok(&["run", "stage=ingest"])).is_empty());
 }

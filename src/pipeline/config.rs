@@ -426,6 +426,13 @@ pub fn load(file: &Path, required: bool, overrides: &[(String, String)]) -> Resu
         .clone()
         .try_into()
         .with_context(|| format!("config {display}"))?;
+    if config.meta.iterations > crate::pipeline::dag::MAX_ITER {
+        bail!(
+            "{display}: loop.iterations = {} is beyond the largest meta-iteration seqsynth resolves ({})",
+            config.meta.iterations,
+            crate::pipeline::dag::MAX_ITER
+        );
+    }
     let base_dir = match file.parent() {
         Some(p) if exists && !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

@@ -7,8 +7,12 @@
 use crate::pipeline::config::Loaded;
 use crate::stages::Stage;
 use anyhow::{bail, Result};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+
+/// The largest meta-iteration a node may have (`iter=` and `loop.iterations`): resolution is
+/// iterative and linear, so this bounds memory and time, not the stack.
+pub const MAX_ITER: u32 = 100_000;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Node {
@@ -69,21 +73,33 @@ fn buildable(
     node: &Node,
     memo: &mut HashMap<Node, bool>,
 ) -> bool {
-    if let Some(&b) = memo.get(node) {
-        return b;
-    }
-    match closure(stages, loaded, node) {
-        Ok(order) => {
-            for n in order {
-                memo.insert(n, true);
+    let mut in_progress: HashSet<Node> = HashSet::new();
+    let mut stack = vec![(node.clone(), false)];
+    while let Some((n, expanded)) = stack.pop() {
+        if memo.contains_key(&n) {
+            continue;
+        }
+        let Some(stage) = stages.iter().find(|s| s.name() == n.stage) else {
+            memo.insert(n, false);
+            continue;
+        };
+        let deps = stage.inputs(loaded, &n);
+        if expanded {
+            // a dependency still in progress is a cycle: not buildable
+            let ok = deps.iter().all(|d| memo.get(d).copied().unwrap_or(false));
+            in_progress.remove(&n);
+            memo.insert(n, ok);
+        } else {
+            in_progress.insert(n.clone());
+            stack.push((n, true));
+            for d in deps {
+                if !memo.contains_key(&d) && !in_progress.contains(&d) {
+                    stack.push((d, false));
+                }
             }
-            true
-        }
-        Err(_) => {
-            memo.insert(node.clone(), false);
-            false
         }
     }
+    memo.get(node).copied().unwrap_or(false)
 }
 
 /// Every node `root` needs, itself included, with each node after all of its inputs (a
@@ -91,6 +107,16 @@ fn buildable(
 /// not by the stack; linear in the number of nodes and edges. Fails on a node of a stage that is
 /// not built, and on a cycle.
 pub fn closure(stages: &[Box<dyn Stage>], loaded: &Loaded, root: &Node) -> Result<Vec<Node>> {
+    closure_many(stages, loaded, std::slice::from_ref(root))
+}
+
+/// The union of the closures of `roots`, each node once, every node after its inputs: one pass
+/// over the DAG, however many roots share it.
+pub fn closure_many(
+    stages: &[Box<dyn Stage>],
+    loaded: &Loaded,
+    roots: &[Node],
+) -> Result<Vec<Node>> {
     // reversed, so that popping visits the inputs in their declared order
     let inputs_of = |n: &Node| -> Result<Vec<Node>> {
         let mut v = crate::pipeline::runner::find_stage(stages, &n.stage)?.inputs(loaded, n);
@@ -100,8 +126,24 @@ pub fn closure(stages: &[Box<dyn Stage>], loaded: &Loaded, root: &Node) -> Resul
     let mut order = Vec::new();
     // 0 = on the stack (being expanded), 1 = done
     let mut state: HashMap<Node, u8> = HashMap::new();
-    let mut stack: Vec<(Node, Vec<Node>)> = vec![(root.clone(), inputs_of(root)?)];
-    state.insert(root.clone(), 0);
+    for root in roots {
+        if state.contains_key(root) {
+            continue;
+        }
+        let mut stack: Vec<(Node, Vec<Node>)> = vec![(root.clone(), inputs_of(root)?)];
+        state.insert(root.clone(), 0);
+        walk(&mut stack, &mut state, &mut order, &inputs_of)?;
+    }
+    Ok(order)
+}
+
+/// The iterative post-order walk of [`closure_many`] from one root.
+fn walk(
+    stack: &mut Vec<(Node, Vec<Node>)>,
+    state: &mut HashMap<Node, u8>,
+    order: &mut Vec<Node>,
+    inputs_of: &dyn Fn(&Node) -> Result<Vec<Node>>,
+) -> Result<()> {
     while let Some((node, pending)) = stack.last_mut() {
         match pending.pop() {
             Some(dep) => match state.get(&dep) {
@@ -121,5 +163,5 @@ pub fn closure(stages: &[Box<dyn Stage>], loaded: &Loaded, root: &Node) -> Resul
             }
         }
     }
-    Ok(order)
+    Ok(())
 }

@@ -86,6 +86,14 @@ impl<'a> Runner<'a> {
         if let Some(a) = self.done.get(node) {
             return Ok(a.clone());
         }
+        let stage = self.stage(&node.stage)?;
+        let ready = stage
+            .inputs(self.loaded, node)
+            .iter()
+            .all(|d| self.done.contains_key(d));
+        if ready {
+            return self.ensure_one(node);
+        }
         for n in super::dag::closure(self.stages, self.loaded, node)? {
             if !self.done.contains_key(&n) {
                 self.ensure_one(&n)?;
@@ -196,7 +204,17 @@ impl Runner<'_> {
         if let Some(s) = self.statuses.get(node) {
             return Ok(s.clone());
         }
-        for n in super::dag::closure(self.stages, self.loaded, node)? {
+        let stage = self.stage(&node.stage)?;
+        let ready = stage
+            .inputs(self.loaded, node)
+            .iter()
+            .all(|d| self.statuses.contains_key(d));
+        let order = if ready {
+            vec![node.clone()]
+        } else {
+            super::dag::closure(self.stages, self.loaded, node)?
+        };
+        for n in order {
             if !self.statuses.contains_key(&n) {
                 let s = self.compute_status(&n)?;
                 self.statuses.insert(n, s);

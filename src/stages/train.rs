@@ -362,3 +362,45 @@ fn dir_digest(dir: &Path) -> Result<String> {
     }
     Ok(h.finalize().to_hex().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::config;
+
+    fn params(overrides: &[(&str, &str)], iter: u32) -> serde_json::Value {
+        let ov: Vec<(String, String)> = overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let l = config::load(Path::new("/nonexistent/pipeline.toml"), false, &ov).unwrap();
+        Train.params(&l, &Node::new("train", Some(iter)))
+    }
+
+    #[test]
+    fn each_node_declares_only_the_epochs_it_trains() {
+        // train@0 does not read meta_epochs; train@k does not read epochs (or init)
+        assert_eq!(params(&[], 0), params(&[("train.meta_epochs", "9")], 0));
+        assert_ne!(params(&[], 0), params(&[("train.epochs", "9")], 0));
+        assert_eq!(params(&[], 3), params(&[("train.epochs", "9")], 3));
+        assert_eq!(params(&[], 3), params(&[("train.init", "/models/t5")], 3));
+        assert_ne!(params(&[], 3), params(&[("train.meta_epochs", "9")], 3));
+        // shared settings are in both
+        assert_ne!(params(&[], 0), params(&[("train.lr", "0.5")], 0));
+        assert_ne!(params(&[], 3), params(&[("train.lr", "0.5")], 3));
+        // where the files are is not what they are
+        assert_eq!(
+            params(&[], 0),
+            params(&[("train.python", "/usr/bin/python3")], 0)
+        );
+    }
+
+    #[test]
+    fn the_dsl_semantics_version_is_in_the_key() {
+        let p = params(&[], 0);
+        assert_eq!(
+            p["dsl.limits"]["semantics"],
+            serde_json::json!(crate::dsl::SEMANTICS_VERSION)
+        );
+    }
+}

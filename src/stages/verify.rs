@@ -150,7 +150,7 @@ impl Stage for Verify {
                             Some(&r) => {
                                 let old = &solved[r];
                                 let better = (old.hindsight && direct)
-                                    || (old.hindsight == !direct && c.rank < old.rank);
+                                    || (old.hindsight != direct && c.rank < old.rank);
                                 if better {
                                     solved[r] = row;
                                 }
