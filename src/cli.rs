@@ -35,7 +35,11 @@ pub enum Command {
     /// bytes and the wall time of the run that made it.
     #[command(after_help = "Examples:\n  \
         seqsynth status\n  \
-        seqsynth status synth.seed=3     # what would rerun after this edit")]
+        seqsynth status synth.seed=3     # what would rerun after this edit
+  \
+        seqsynth status --verify         # also re-hash every file of every cached artifact
+\n\
+        status never changes the store (it does not even create one).")]
     Status(PipelineArgs),
     /// Work with single DSL programs.
     #[command(subcommand)]
@@ -56,6 +60,11 @@ pub struct PipelineArgs {
     /// Fail instead of waiting when another run holds the store's lock.
     #[arg(long)]
     pub no_wait: bool,
+    /// Re-hash every file of every artifact used (the default checks sizes, mtimes and each
+    /// manifest's own checksum, and re-hashes only files whose mtime changed). `status --verify`
+    /// reports what is corrupt; `run --verify` also recomputes it.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -44,18 +44,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// Loads the config and opens the store named by the arguments.
-fn open(args: &PipelineArgs) -> Result<(cli::Assignments, config::Loaded, Store)> {
+fn load(args: &PipelineArgs) -> Result<(cli::Assignments, config::Loaded)> {
     let asg = cli::split_assignments(&args.assignments)?;
     let (path, required) = match &args.config {
         Some(p) => (p.clone(), true),
         None => (PathBuf::from("pipeline.toml"), false),
     };
     let loaded = config::load(&path, required, &asg.overrides)?;
-    let root = match &args.store {
+    Ok((asg, loaded))
+}
+
+fn store_root(args: &PipelineArgs, loaded: &config::Loaded) -> PathBuf {
+    match &args.store {
         Some(s) => s.clone(),
+        None if loaded.config.store.dir.as_os_str().is_empty() => PathBuf::new(),
         None => loaded.resolve(&loaded.config.store.dir),
-    };
-    let store = Store::open(&root)?;
+    }
+}
+
+fn open(args: &PipelineArgs) -> Result<(cli::Assignments, config::Loaded, Store)> {
+    let (asg, loaded) = load(args)?;
+    let root = store_root(args, &loaded);
+    let mut store = Store::open(&root).with_context(|| {
+        format!(
+            "store.dir = {:?}",
+            loaded.config.store.dir.display().to_string()
+        )
+    })?;
+    store.full_check = args.verify;
     Ok((asg, loaded, store))
 }
 
@@ -147,10 +163,15 @@ fn run_pipeline(args: &PipelineArgs) -> Result<ExitCode> {
 }
 
 fn status(args: &PipelineArgs) -> Result<ExitCode> {
-    let (asg, loaded, store) = open(args)?;
+    let (asg, loaded) = load(args)?;
+    let root = store_root(args, &loaded);
+    // read-only: a store that does not exist yet holds nothing, and is not created
+    let store = Store::open_read_only(&root)?.unwrap_or_else(|| Store::read_only_at(&root));
     let stages = stages::registry();
     let targets = targets(&asg, &loaded, &stages)?;
     let mut r = runner::Runner::new(&loaded, &store, &stages);
+    r.verify_full = args.verify;
+    let mut corrupt = 0;
     println!(
         "{:<12} {:<8} {:<12} {:>10} {:>12} {:>9}  why",
         "node", "state", "key", "rows", "bytes", "wall"
@@ -174,8 +195,23 @@ fn status(args: &PipelineArgs) -> Result<ExitCode> {
                 "-",
                 "-",
                 "-",
-                why.join("; ")
+                why.iter()
+                    .map(|w| w.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
+            runner::NodeStatus::Corrupt { key, why } => {
+                corrupt += 1;
+                println!(
+                    "{:<12} {:<8} {:<12} {:>10} {:>12} {:>9}  corrupt: {why} (`seqsynth run --verify` recomputes it)",
+                    node.to_string(),
+                    "corrupt",
+                    &key[..12],
+                    "-",
+                    "-",
+                    "-"
+                )
+            }
             runner::NodeStatus::Waiting { on } => println!(
                 "{:<12} {:<8} {:<12} {:>10} {:>12} {:>9}  waits on {on}",
                 node.to_string(),
@@ -187,10 +223,13 @@ fn status(args: &PipelineArgs) -> Result<ExitCode> {
             ),
         }
     }
+    if corrupt > 0 {
+        eprintln!("{corrupt} corrupt artifact(s)");
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Targets and their inputs, inputs first.
 fn parse_program(src: &str) -> Result<Program> {
     Program::parse(src).with_context(|| format!("parsing {src:?}"))
 }

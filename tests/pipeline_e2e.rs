@@ -227,3 +227,92 @@ fn outputs_are_deterministic_across_thread_counts() {
         assert_eq!(a.manifest(node)["key"], b.manifest(node)["key"], "{node}");
     }
 }
+
+#[test]
+fn status_is_read_only_and_verify_finds_what_the_fast_check_cannot() {
+    let p = project();
+    // status on a store that does not exist yet creates nothing
+    let out = p.ok(&["status"]);
+    assert!(out.contains("never built"), "{out}");
+    assert!(!p.store().exists(), "status created the store");
+    p.ok(&["run"]);
+    let file = p.artifact("ingest").join("targets-00000.parquet");
+    // a flipped byte with the mtime put back: the fast check (size, mtime) cannot see it ...
+    let mtime = fs::metadata(&file).unwrap().modified().unwrap();
+    let mut bytes = fs::read(&file).unwrap();
+    bytes[100] ^= 1;
+    fs::write(&file, &bytes).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert!(p.ok(&["status"]).lines().nth(1).unwrap().contains("cached"));
+    // ... --verify re-hashes, reports it and exits 1, without touching the store
+    let out = p.run(&["status", "--verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("corrupt") && text.contains("targets-00000.parquet"),
+        "{text}"
+    );
+    assert_eq!(fs::read(&file).unwrap(), bytes);
+    assert_eq!(fs::read_dir(p.store().join("trash")).unwrap().count(), 0);
+    // run --verify recomputes it
+    assert_eq!(built(&p.ok(&["run", "--verify"])), vec!["ingest"]);
+    assert!(p
+        .ok(&["status", "--verify"])
+        .lines()
+        .skip(1)
+        .all(|l| l.contains("cached")));
+    // an edited manifest (a row count) is corrupt too, on the fast path
+    let m = p.artifact("synth").join("manifest.json");
+    let text = fs::read_to_string(&m).unwrap();
+    let edited = text.replacen("\"rows\": ", "\"rows\": 1", 1);
+    assert_ne!(text, edited);
+    fs::write(&m, edited).unwrap();
+    let out = p.run(&["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("manifest.json does not match"));
+    // an edited key.json as well
+    assert_eq!(built(&p.ok(&["run"])), vec!["synth"]);
+    let k = p.artifact("synth").join("key.json");
+    let text = fs::read_to_string(&k).unwrap();
+    fs::write(&k, text.replacen("\"synth\"", "\"synthX\"", 1)).unwrap();
+    assert!(String::from_utf8_lossy(&p.run(&["status"]).stdout).contains("key.json"));
+}
+
+#[test]
+fn the_store_never_touches_what_is_not_its_own() {
+    let p = project();
+    // a directory that is not a store (here: the project itself, store.dir = "") is refused
+    let e = p.fails(&["run", "store.dir=\"\""]);
+    assert!(e.contains("store.dir"), "{e}");
+    let e = p.fails(&["run", "store.dir=\".\""]);
+    assert!(e.contains("is not a seqsynth store"), "{e}");
+    assert!(p.path().join("pipeline.toml").is_file());
+    assert!(!p.path().join("objects").exists() && !p.path().join("tmp").exists());
+    // what seqsynth did not make under tmp/ is left alone, and does not fail the run
+    p.ok(&["run", "stage=ingest"]);
+    let tmp = p.store().join("tmp");
+    fs::write(tmp.join("notes.txt"), "mine").unwrap();
+    fs::create_dir_all(tmp.join("my-dir")).unwrap();
+    fs::write(tmp.join("my-dir/data"), "mine").unwrap();
+    // what a dead seqsynth process left is removed
+    let dead = 4_194_305; // above the largest pid Linux allows
+    let stale = tmp.join(format!("{}.{dead}.0", "c".repeat(64)));
+    fs::create_dir_all(&stale).unwrap();
+    fs::write(p.store().join(format!("refs/.synth.{dead}")), "").unwrap();
+    let out = p.run(&["run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fs::read_to_string(tmp.join("notes.txt")).unwrap(), "mine");
+    assert_eq!(fs::read_to_string(tmp.join("my-dir/data")).unwrap(), "mine");
+    assert!(!stale.exists());
+    assert!(!p.store().join(format!("refs/.synth.{dead}")).exists());
+    assert!(p.store().join("seqsynth-store.json").is_file());
+}

@@ -130,6 +130,8 @@ pub struct IngestConfig {
     pub min_terms: usize,
     pub limit: usize,
     pub on_bad_line: OnBadLine,
+    /// A URL source: give up when the server sends nothing for this many seconds.
+    pub timeout_secs: u64,
 }
 
 impl Default for IngestConfig {
@@ -142,6 +144,7 @@ impl Default for IngestConfig {
             min_terms: 36,
             limit: 10_000,
             on_bad_line: OnBadLine::Error,
+            timeout_secs: 60,
         }
     }
 }

@@ -42,11 +42,14 @@ impl KeyParts {
     }
 
     /// Why `self` (the current parts) differs from `old` (the parts of the last build): one
-    /// sentence per difference, in a stable order.
-    pub fn diff(&self, old: &KeyParts) -> Vec<String> {
+    /// reason per difference, in a stable order (like cargo's `DirtyReason`).
+    pub fn diff(&self, old: &KeyParts) -> Vec<DirtyReason> {
         let mut out = Vec::new();
         if self.version != old.version {
-            out.push(format!("code version {} → {}", old.version, self.version));
+            out.push(DirtyReason::CodeVersion {
+                from: old.version,
+                to: self.version,
+            });
         }
         let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
         flatten("", &old.params, &mut a);
@@ -58,26 +61,85 @@ impl KeyParts {
         {
             let (va, vb) = (a.get(k), b.get(k));
             if va != vb {
-                let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "(unset)".into());
-                out.push(format!("{k} {} → {}", show(va), show(vb)));
+                out.push(DirtyReason::Setting {
+                    key: k.clone(),
+                    from: va.cloned(),
+                    to: vb.cloned(),
+                });
             }
         }
         for (name, d) in &self.inputs {
             match old.inputs.get(name) {
                 Some(o) if o == d => {}
-                Some(_) => out.push(format!("input {name} changed")),
-                None => out.push(format!("new input {name}")),
+                Some(_) => out.push(DirtyReason::InputChanged(name.clone())),
+                None => out.push(DirtyReason::InputAdded(name.clone())),
             }
         }
         for name in old.inputs.keys() {
             if !self.inputs.contains_key(name) {
-                out.push(format!("input {name} removed"));
+                out.push(DirtyReason::InputRemoved(name.clone()));
             }
         }
         if self.external != old.external {
-            out.push("external files changed".into());
+            let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
+            flatten("", &old.external, &mut a);
+            flatten("", &self.external, &mut b);
+            let changed: Vec<String> = a
+                .keys()
+                .chain(b.keys())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .filter(|k| !k.is_empty() && a.get(*k) != b.get(*k))
+                .cloned()
+                .collect();
+            out.push(DirtyReason::ExternalChanged(changed));
         }
         out
+    }
+}
+
+/// Why a node must be rebuilt: what differs between its key now and the key of its last build.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DirtyReason {
+    /// No build of this node is recorded.
+    NeverBuilt,
+    /// The stage's code version was bumped.
+    CodeVersion {
+        from: u32,
+        to: u32,
+    },
+    /// A declared setting changed (values as canonical JSON; `None`: unset).
+    Setting {
+        key: String,
+        from: Option<String>,
+        to: Option<String>,
+    },
+    /// An upstream artifact has other bytes.
+    InputChanged(String),
+    InputAdded(String),
+    InputRemoved(String),
+    /// Files outside the store (OEIS sources, stage programs, the trainer's environment): the
+    /// paths of the changed entries.
+    ExternalChanged(Vec<String>),
+}
+
+impl std::fmt::Display for DirtyReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unset)".into());
+        match self {
+            DirtyReason::NeverBuilt => f.write_str("never built"),
+            DirtyReason::CodeVersion { from, to } => write!(f, "code version {from} → {to}"),
+            DirtyReason::Setting { key, from, to } => {
+                write!(f, "{key} {} → {}", show(from), show(to))
+            }
+            DirtyReason::InputChanged(n) => write!(f, "input {n} changed"),
+            DirtyReason::InputAdded(n) => write!(f, "new input {n}"),
+            DirtyReason::InputRemoved(n) => write!(f, "input {n} removed"),
+            DirtyReason::ExternalChanged(v) if v.is_empty() => {
+                f.write_str("external files changed")
+            }
+            DirtyReason::ExternalChanged(v) => write!(f, "external changed: {}", v.join(", ")),
+        }
     }
 }
 
@@ -132,9 +194,21 @@ mod tests {
         assert_eq!(
             new.diff(&parts(10)),
             vec![
-                "search.beams 10 → 20".to_string(),
-                "input train@6 changed".into()
+                DirtyReason::Setting {
+                    key: "search.beams".into(),
+                    from: Some("10".into()),
+                    to: Some("20".into())
+                },
+                DirtyReason::InputChanged("train@6".into())
             ]
+        );
+        let shown: Vec<String> = new.diff(&parts(10)).iter().map(|r| r.to_string()).collect();
+        assert_eq!(shown, vec!["search.beams 10 → 20", "input train@6 changed"]);
+        let mut ext = parts(10);
+        ext.external = serde_json::json!({"train.py": "abc"});
+        assert_eq!(
+            ext.diff(&parts(10)),
+            vec![DirtyReason::ExternalChanged(vec!["train.py".into()])]
         );
         assert!(parts(10).diff(&parts(10)).is_empty());
     }

@@ -31,6 +31,8 @@ pub struct Runner<'a> {
     externals: std::cell::RefCell<HashMap<&'static str, serde_json::Value>>,
     /// Nodes in the order they were resolved, with what happened.
     pub log: Vec<(Node, String, Outcome)>,
+    /// `status --verify`: re-hash every file of a cached artifact.
+    pub verify_full: bool,
 }
 
 impl<'a> Runner<'a> {
@@ -43,6 +45,7 @@ impl<'a> Runner<'a> {
             statuses: HashMap::new(),
             externals: Default::default(),
             log: Vec::new(),
+            verify_full: false,
         }
     }
 
@@ -190,12 +193,12 @@ pub enum NodeStatus {
     },
     ToRun {
         key: String,
-        why: Vec<String>,
+        why: Vec<super::key::DirtyReason>,
     },
+    /// An artifact with the key exists but fails its check.
+    Corrupt { key: String, why: String },
     /// An input is not built, so the key is not known yet.
-    Waiting {
-        on: String,
-    },
+    Waiting { on: String },
 }
 
 impl Runner<'_> {
@@ -252,11 +255,25 @@ impl Runner<'_> {
         }
         let parts = self.key_parts(stage, node, &inputs)?;
         let key = parts.key();
-        if let Some(manifest) = self.store.peek(&key) {
-            return Ok(NodeStatus::Cached {
-                key,
-                manifest: Box::new(manifest),
-            });
+        let checked = if self.verify_full {
+            self.store.verify_full(&key)
+        } else {
+            self.store.peek_checked(&key)
+        };
+        match checked {
+            Ok(Some(manifest)) => {
+                return Ok(NodeStatus::Cached {
+                    key,
+                    manifest: Box::new(manifest),
+                })
+            }
+            Ok(None) => {}
+            Err(why) => {
+                return Ok(NodeStatus::Corrupt {
+                    key,
+                    why: format!("{why:#}"),
+                })
+            }
         }
         let why = match self
             .store
@@ -264,7 +281,7 @@ impl Runner<'_> {
             .and_then(|k| self.store.peek(&k))
         {
             Some(old) => parts.diff(&old.parts),
-            None => vec!["never built".into()],
+            None => vec![super::key::DirtyReason::NeverBuilt],
         };
         Ok(NodeStatus::ToRun { key, why })
     }

@@ -6,7 +6,9 @@
 //! lock                      held (flock) by a running `seqsynth run`
 //! objects/<key>/            one committed artifact: manifest.json, key.json, *.parquet, ...
 //! refs/<node>               symlink to the artifact the last run built for that node (ingest, search@7)
+//! seqsynth-store.json       the marker: this directory is a store (and its format version)
 //! tmp/<key>.<pid>.<n>/      staging; renamed into objects/ only when complete
+//! tmp/<what>-work.<pid>.*/  a stage's scratch directory (train)
 //! downloads/<hash>/         cached downloads (ingest from a URL)
 //! trash/                    artifacts found corrupt, kept for inspection
 //! ```
@@ -14,8 +16,11 @@
 //! A stage writes into a staging directory; the manifest (with the blake3 digest, size and row
 //! count of every file) is written last, then the directory is renamed into `objects/`. A killed
 //! run therefore leaves only a staging directory, which is never trusted and is cleaned up by the
-//! next run. Reading an artifact re-hashes its files against the manifest: a truncated or altered
-//! file makes the artifact corrupt, and it is moved to `trash/` and recomputed.
+//! next run (only what seqsynth made, of processes that are gone). Reading an artifact checks it
+//! against its manifest (which carries its own checksum): sizes always, and the digest of every
+//! file whose mtime changed since commit (`seqsynth status --verify` re-hashes every file). A
+//! truncated or altered file makes the artifact corrupt, and it is moved to `trash/` and
+//! recomputed. Files and directories are fsynced before the rename that publishes an artifact.
 
 use super::key::KeyParts;
 use anyhow::{bail, Context, Result};
@@ -33,6 +38,10 @@ pub struct FileEntry {
     pub bytes: u64,
     /// Row count for Parquet files.
     pub rows: Option<u64>,
+    /// Modification time (ns since the epoch) at commit: the fast check compares size and mtime
+    /// and re-hashes only a file whose mtime changed. Not part of any digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtime_ns: Option<u64>,
 }
 
 /// What a committed artifact is: written last, read first.
@@ -49,9 +58,21 @@ pub struct Manifest {
     pub seqsynth_version: String,
     /// Stage-specific counts (skipped lines, rejections by reason, ...).
     pub counters: BTreeMap<String, serde_json::Value>,
+    /// blake3 of the manifest's own canonical JSON with this field empty: an edited manifest
+    /// (a changed row count, say) is detected like an edited data file.
+    #[serde(default)]
+    pub checksum: String,
 }
 
 impl Manifest {
+    /// The checksum the manifest should carry.
+    pub fn compute_checksum(&self) -> String {
+        let mut m = self.clone();
+        m.checksum = String::new();
+        let text = serde_json::to_string(&m).expect("a manifest serializes");
+        blake3::hash(text.as_bytes()).to_hex().to_string()
+    }
+
     pub fn rows(&self) -> u64 {
         self.files.iter().filter_map(|f| f.rows).sum()
     }
@@ -102,6 +123,10 @@ impl Artifact {
 
 pub struct Store {
     root: PathBuf,
+    /// Opened by `status`: nothing may be created, downloaded or moved.
+    read_only: bool,
+    /// `run --verify`: re-hash every file of every artifact looked up.
+    pub full_check: bool,
 }
 
 /// Held while a run uses the store; released on drop.
@@ -112,15 +137,109 @@ pub struct StoreLock {
 static STAGING_SEQ: AtomicU64 = AtomicU64::new(0);
 
 impl Store {
-    /// Opens (creating if needed) a store at `root`.
+    /// Opens a store at `root`, creating it when `root` does not exist or is an empty directory.
+    /// Any other directory must already be a seqsynth store (it has the [`MARKER`] file, or,
+    /// for stores made before the marker, nothing but a store's own entries): a run never writes
+    /// into, or cleans, a directory that is not its own.
     pub fn open(root: &Path) -> Result<Store> {
+        if root.as_os_str().is_empty() {
+            bail!("store.dir is empty: set it to a directory for seqsynth's artifacts (\"data\")");
+        }
+        let marker = root.join(MARKER);
+        match fs::read_dir(root) {
+            Ok(entries) => {
+                if !marker.is_file() {
+                    let foreign: Vec<String> = entries
+                        .flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .filter(|n| {
+                            !STORE_ENTRIES.contains(&n.as_str())
+                                && !n.starts_with(&format!(".{MARKER}."))
+                        })
+                        .collect();
+                    if !foreign.is_empty() {
+                        let mut shown = foreign.clone();
+                        shown.sort();
+                        shown.truncate(5);
+                        bail!(
+                            "{} is not a seqsynth store (no {MARKER} file) and is not empty ({}{}): \
+                             refusing to use it as store.dir; choose an empty or new directory",
+                            root.display(),
+                            shown.join(", "),
+                            if foreign.len() > 5 { ", ..." } else { "" }
+                        );
+                    }
+                } else {
+                    check_marker(&marker)?;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("opening the store {}", root.display()))
+            }
+        }
+        fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
         for sub in ["objects", "refs", "tmp", "downloads", "trash"] {
             let d = root.join(sub);
+            if let Ok(m) = fs::symlink_metadata(&d) {
+                if !m.is_dir() {
+                    bail!(
+                        "{} must be a directory of the store, not a {}: refusing to use the store",
+                        d.display(),
+                        if m.file_type().is_symlink() {
+                            "symbolic link"
+                        } else {
+                            "file"
+                        }
+                    );
+                }
+            }
             fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+        }
+        if !marker.is_file() {
+            // through a temporary whose name a concurrent first open recognises as ours
+            let mut tmp = tempfile::Builder::new()
+                .prefix(&format!(".{MARKER}."))
+                .tempfile_in(root)
+                .with_context(|| format!("creating {}", marker.display()))?;
+            use std::io::Write;
+            tmp.write_all(MARKER_TEXT.as_bytes())?;
+            tmp.as_file().sync_all()?;
+            tmp.persist(&marker)
+                .with_context(|| format!("writing {}", marker.display()))?;
+            sync_dir(root)?;
         }
         Ok(Store {
             root: root.to_path_buf(),
+            read_only: false,
+            full_check: false,
         })
+    }
+
+    /// Opens an existing store without creating or changing anything (for `status`): `None` when
+    /// there is no store at `root` yet.
+    pub fn open_read_only(root: &Path) -> Result<Option<Store>> {
+        let marker = root.join(MARKER);
+        if marker.is_file() {
+            check_marker(&marker)?;
+        } else if !root.join("objects").is_dir() {
+            return Ok(None);
+        }
+        Ok(Some(Store::read_only_at(root)))
+    }
+
+    /// A read-only view of `root`, which need not exist (then it holds nothing).
+    pub fn read_only_at(root: &Path) -> Store {
+        Store {
+            root: root.to_path_buf(),
+            read_only: true,
+            full_check: false,
+        }
+    }
+
+    /// Whether this is a read-only view (`status`).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     pub fn root(&self) -> &Path {
@@ -140,7 +259,7 @@ impl Store {
         if file.try_lock_exclusive().is_err() {
             if !wait {
                 bail!(
-                    "the store {} is locked by another seqsynth run (pass --wait to wait for it)",
+                    "the store {} is locked by another seqsynth run (run again without --no-wait to wait for it)",
                     self.root.display()
                 );
             }
@@ -154,16 +273,54 @@ impl Store {
         Ok(StoreLock { _file: file })
     }
 
-    /// Removes staging directories left by killed runs. Call with the lock held.
+    /// Removes what killed runs left behind, and only that: staging directories
+    /// (`tmp/<key>.<pid>.<n>`), train work directories (`tmp/train-work.<pid>.*`), half-made
+    /// refs (`refs/.<node>.<pid>`) and downloads (`downloads/<id>.tmp.<pid>`) whose process is
+    /// gone. Anything else is left alone (and reported once). Call with the lock held.
     pub fn clean_staging(&self) -> Result<usize> {
         let mut n = 0;
-        let tmp = self.root.join("tmp");
-        for e in fs::read_dir(&tmp).with_context(|| format!("reading {}", tmp.display()))? {
-            let p = e?.path();
-            fs::remove_dir_all(&p).with_context(|| format!("removing {}", p.display()))?;
-            n += 1;
+        let me = std::process::id();
+        for (sub, parse) in [
+            ("tmp", staging_pid as fn(&str) -> Option<u32>),
+            ("refs", ref_tmp_pid),
+            ("downloads", download_tmp_pid),
+        ] {
+            let dir = self.root.join(sub);
+            for e in fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+                let e = e?;
+                let name = e.file_name().to_string_lossy().into_owned();
+                let Some(pid) = parse(&name) else {
+                    if sub == "tmp" {
+                        eprintln!(
+                            "note: leaving {} alone: seqsynth did not make it",
+                            e.path().display()
+                        );
+                    }
+                    continue;
+                };
+                if pid == me || process_alive(pid) {
+                    continue;
+                }
+                let p = e.path();
+                let ft = e.file_type()?;
+                if ft.is_dir() {
+                    fs::remove_dir_all(&p)
+                } else {
+                    fs::remove_file(&p)
+                }
+                .with_context(|| format!("removing {}", p.display()))?;
+                n += 1;
+            }
         }
         Ok(n)
+    }
+
+    /// A work directory under `tmp/` that [`Store::clean_staging`] recognises (removed on drop).
+    pub fn work_dir(&self, what: &str) -> Result<tempfile::TempDir> {
+        tempfile::Builder::new()
+            .prefix(&format!("{what}-work.{}.", std::process::id()))
+            .tempdir_in(self.root.join("tmp"))
+            .with_context(|| format!("creating a {what} work directory"))
     }
 
     pub fn object_dir(&self, key: &str) -> PathBuf {
@@ -181,7 +338,12 @@ impl Store {
         if !dir.exists() {
             return Ok(None);
         }
-        match verify(&dir, key) {
+        let check = if self.full_check {
+            Check::Full
+        } else {
+            Check::Fast
+        };
+        match verify(&dir, key, check) {
             Ok(manifest) => Ok(Some(Artifact { dir, manifest })),
             Err(why) => {
                 tracing::warn!(
@@ -206,7 +368,28 @@ impl Store {
         }
     }
 
-    /// Reads the manifest of `key` without verifying file digests (for `status`).
+    /// Reads the manifest of `key` with the fast check (manifest checksum, key.json, sizes and
+    /// mtimes; no re-hash of unchanged files), without changing anything (for `status`).
+    /// `Err` says why the artifact is corrupt; `Ok(None)`: there is none.
+    pub fn peek_checked(&self, key: &str) -> Result<Option<Manifest>> {
+        let dir = self.object_dir(key);
+        if !dir.exists() {
+            return Ok(None);
+        }
+        verify(&dir, key, Check::Fast).map(Some)
+    }
+
+    /// The full check of `key`: every file re-hashed (`status --verify`).
+    pub fn verify_full(&self, key: &str) -> Result<Option<Manifest>> {
+        let dir = self.object_dir(key);
+        if !dir.exists() {
+            return Ok(None);
+        }
+        verify(&dir, key, Check::Full).map(Some)
+    }
+
+    /// Reads the manifest of `key` without checking it (the last build of a node, to say why it
+    /// is stale).
     pub fn peek(&self, key: &str) -> Option<Manifest> {
         let text = fs::read_to_string(self.object_dir(key).join("manifest.json")).ok()?;
         serde_json::from_str(&text).ok()
@@ -249,22 +432,31 @@ impl Store {
             wall_secs,
             seqsynth_version: env!("CARGO_PKG_VERSION").to_string(),
             counters,
+            checksum: String::new(),
+        };
+        let manifest = Manifest {
+            checksum: manifest.compute_checksum(),
+            ..manifest
         };
         write_file(
             &staging.dir.join("manifest.json"),
             &serde_json::to_vec_pretty(&manifest)?,
         )?;
+        // durable before published: every file and the directory itself reach the disk before
+        // the rename, so a power loss cannot publish an empty file
+        sync_dir_files(&staging.dir)?;
         let dest = self.object_dir(&key);
         let manifest = if dest.exists() {
             // An equal key means equal content: keep the existing one, after checking it.
             fs::remove_dir_all(&staging.dir).ok();
             staging.done = true;
-            verify(&dest, &key)?
+            verify(&dest, &key, Check::Full)?
         } else {
             fs::rename(&staging.dir, &dest).with_context(|| {
                 format!("renaming {} to {}", staging.dir.display(), dest.display())
             })?;
             staging.done = true;
+            sync_dir(&self.root.join("objects"))?;
             // the files were hashed just above; the manifest describes them
             manifest
         };
@@ -320,8 +512,12 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     tmp.write_all(bytes)
         .with_context(|| format!("writing {}", path.display()))?;
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("syncing {}", path.display()))?;
     tmp.persist(path)
         .with_context(|| format!("renaming into {}", path.display()))?;
+    sync_dir(dir)?;
     Ok(())
 }
 
@@ -356,10 +552,12 @@ fn hash_files(dir: &Path) -> Result<Vec<FileEntry>> {
             } else {
                 None
             };
+            let meta = fs::metadata(&p)?;
             Ok(FileEntry {
                 digest: file_digest(&p)?,
-                bytes: fs::metadata(&p)?.len(),
+                bytes: meta.len(),
                 rows,
+                mtime_ns: mtime_ns(&meta),
                 name,
             })
         })
@@ -377,31 +575,262 @@ fn files_digest(files: &[FileEntry]) -> String {
     h.finalize().to_hex().to_string()
 }
 
+/// How much [`verify`] re-reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// The manifest's checksum, key.json, the file names and sizes; a file is re-hashed only when
+    /// its mtime differs from the one recorded at commit.
+    Fast,
+    /// Every file re-hashed.
+    Full,
+}
+
 /// Checks a committed artifact against its manifest and key.
-fn verify(dir: &Path, key: &str) -> Result<Manifest> {
+fn verify(dir: &Path, key: &str, check: Check) -> Result<Manifest> {
     let mpath = dir.join("manifest.json");
     let text =
         fs::read_to_string(&mpath).with_context(|| format!("reading {}", mpath.display()))?;
     let m: Manifest =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", mpath.display()))?;
+    if m.checksum.is_empty() || m.checksum != m.compute_checksum() {
+        bail!(
+            "manifest.json does not match its checksum (edited, or written by an older seqsynth)"
+        );
+    }
     if m.key != key || m.parts.key() != key {
         bail!("manifest key does not match the directory");
     }
-    let on_disk = hash_files(dir)?;
-    for f in &m.files {
-        match on_disk.iter().find(|g| g.name == f.name) {
-            None => bail!("{} is missing", f.name),
-            Some(g) if g.digest != f.digest || g.bytes != f.bytes => {
-                bail!("{} does not match its digest", f.name)
-            }
-            Some(_) => {}
+    let kpath = dir.join("key.json");
+    let parts: KeyParts = serde_json::from_slice(
+        &fs::read(&kpath).with_context(|| format!("reading {}", kpath.display()))?,
+    )
+    .with_context(|| format!("parsing {}", kpath.display()))?;
+    if parts != m.parts {
+        bail!("key.json does not match the manifest");
+    }
+    let mut names: Vec<String> = Vec::new();
+    for e in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let name = e?.file_name().to_string_lossy().into_owned();
+        if name != "manifest.json" && name != "key.json" {
+            names.push(name);
         }
     }
-    if on_disk.len() != m.files.len() {
+    names.sort();
+    let expected: Vec<&str> = m.files.iter().map(|f| f.name.as_str()).collect();
+    for f in &m.files {
+        if names.binary_search(&f.name).is_err() {
+            bail!("{} is missing", f.name);
+        }
+    }
+    if names.len() != expected.len() {
         bail!("unexpected extra files");
+    }
+    for f in &m.files {
+        let p = dir.join(&f.name);
+        let meta = fs::symlink_metadata(&p).with_context(|| format!("reading {}", p.display()))?;
+        if !meta.is_file() || meta.len() != f.bytes {
+            bail!("{} does not match its digest", f.name);
+        }
+        let unchanged =
+            check == Check::Fast && f.mtime_ns.is_some() && mtime_ns(&meta) == f.mtime_ns;
+        if !unchanged && file_digest(&p)? != f.digest {
+            bail!("{} does not match its digest", f.name);
+        }
     }
     if files_digest(&m.files) != m.digest {
         bail!("artifact digest mismatch");
     }
     Ok(m)
+}
+
+fn mtime_ns(meta: &fs::Metadata) -> Option<u64> {
+    let t = meta.modified().ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    u64::try_from(d.as_nanos()).ok()
+}
+
+/// The file that marks a directory as a seqsynth store.
+pub const MARKER: &str = "seqsynth-store.json";
+/// The store layout version in the marker.
+pub const STORE_FORMAT: u32 = 1;
+const MARKER_TEXT: &str = "{\"seqsynth_store_format\": 1}\n";
+/// What a store directory holds (a directory with only these is a store made before the marker).
+const STORE_ENTRIES: [&str; 7] = [
+    "objects",
+    "refs",
+    "tmp",
+    "downloads",
+    "trash",
+    "lock",
+    MARKER,
+];
+
+fn check_marker(marker: &Path) -> Result<()> {
+    let v: serde_json::Value = serde_json::from_slice(
+        &fs::read(marker).with_context(|| format!("reading {}", marker.display()))?,
+    )
+    .with_context(|| format!("{}: not a seqsynth store marker", marker.display()))?;
+    match v["seqsynth_store_format"].as_u64() {
+        Some(f) if f == STORE_FORMAT as u64 => Ok(()),
+        Some(f) => bail!(
+            "{}: store format {f}, this seqsynth reads format {STORE_FORMAT}",
+            marker.display()
+        ),
+        None => bail!("{}: not a seqsynth store marker", marker.display()),
+    }
+}
+
+/// `<64 hex key>.<pid>.<n>` (staging) or `<what>-work.<pid>.<random>` (work directories).
+fn staging_pid(name: &str) -> Option<u32> {
+    let mut it = name.split('.');
+    let first = it.next()?;
+    let pid = it.next()?.parse().ok()?;
+    let rest = it.next()?;
+    if it.next().is_some() {
+        return None;
+    }
+    let staging = first.len() == 64
+        && first.bytes().all(|b| b.is_ascii_hexdigit())
+        && rest.parse::<u64>().is_ok();
+    let work = first.ends_with("-work") && !rest.is_empty();
+    (staging || work).then_some(pid)
+}
+
+/// `.<node>.<pid>` (a ref being replaced).
+fn ref_tmp_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    let (_, pid) = rest.rsplit_once('.')?;
+    pid.parse().ok()
+}
+
+/// `<id>.tmp.<pid>` (a download in progress).
+fn download_tmp_pid(name: &str) -> Option<u32> {
+    let (head, pid) = name.rsplit_once(".tmp.")?;
+    (!head.is_empty()).then_some(())?;
+    pid.parse().ok()
+}
+
+/// Whether a process with this pid exists (Linux: /proc; elsewhere assume it does, so nothing
+/// is removed that might be in use).
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// fsync every file of a directory, then the directory.
+fn sync_dir_files(dir: &Path) -> Result<()> {
+    for e in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let p = e?.path();
+        if p.is_file() {
+            fs::File::open(&p)
+                .and_then(|f| f.sync_all())
+                .with_context(|| format!("syncing {}", p.display()))?;
+        }
+    }
+    sync_dir(dir)
+}
+
+/// fsync a directory (its entries: a rename into it is durable after this).
+fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("syncing {}", dir.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_own_leftovers_are_recognised() {
+        let key = "a".repeat(64);
+        assert_eq!(staging_pid(&format!("{key}.123.0")), Some(123));
+        assert_eq!(staging_pid("train-work.77.AbC12"), Some(77));
+        assert_eq!(staging_pid("notes.txt"), None);
+        assert_eq!(staging_pid("my-photos"), None);
+        assert_eq!(staging_pid(&format!("{}.123.0", "a".repeat(63))), None);
+        assert_eq!(ref_tmp_pid(".search@3.991"), Some(991));
+        assert_eq!(ref_tmp_pid("search@3"), None);
+        assert_eq!(download_tmp_pid("0123abcd.tmp.55"), Some(55));
+        assert_eq!(download_tmp_pid("0123abcd"), None);
+    }
+
+    fn stale_pid() -> u32 {
+        // a pid that is not running: past the kernel's default pid_max
+        4_194_305
+    }
+
+    #[test]
+    fn clean_removes_dead_leftovers_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s")).unwrap();
+        let root = store.root().to_path_buf();
+        let dead = stale_pid();
+        let key = "b".repeat(64);
+        fs::create_dir_all(root.join(format!("tmp/{key}.{dead}.0"))).unwrap();
+        fs::create_dir_all(root.join(format!("tmp/train-work.{dead}.x1"))).unwrap();
+        fs::write(root.join("tmp/a-plain-file"), "mine").unwrap();
+        fs::create_dir_all(root.join("tmp/someone-elses")).unwrap();
+        let live = root.join(format!("tmp/{key}.{}.0", std::process::id()));
+        fs::create_dir_all(&live).unwrap();
+        fs::write(root.join(format!("refs/.ingest.{dead}")), "").unwrap();
+        fs::write(root.join(format!("downloads/abc.tmp.{dead}")), "").unwrap();
+        assert_eq!(store.clean_staging().unwrap(), 4);
+        let mut left: Vec<String> = fs::read_dir(root.join("tmp"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let mut want = vec![
+            format!("{key}.{}.0", std::process::id()),
+            "a-plain-file".to_string(),
+            "someone-elses".to_string(),
+        ];
+        want.sort();
+        assert_eq!(left, want);
+        assert_eq!(fs::read_dir(root.join("refs")).unwrap().count(), 0);
+        assert_eq!(fs::read_dir(root.join("downloads")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_foreign_directory_is_never_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("thesis.tex"), "precious").unwrap();
+        let e = Store::open(dir.path()).err().unwrap();
+        assert!(
+            format!("{e:#}").contains("is not a seqsynth store"),
+            "{e:#}"
+        );
+        assert!(!dir.path().join("objects").exists());
+        assert!(Store::open(Path::new("")).is_err());
+        // an empty directory becomes one, and is one from then on
+        let empty = tempfile::tempdir().unwrap();
+        Store::open(empty.path()).unwrap();
+        assert!(empty.path().join(MARKER).is_file());
+        fs::write(empty.path().join("notes"), "x").unwrap();
+        Store::open(empty.path()).unwrap();
+        // a symlinked tmp is refused: cleaning it would reach outside the store
+        let s = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        fs::create_dir_all(s.path().join("st")).unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(outside.path(), s.path().join("st/tmp")).unwrap();
+            let e = Store::open(&s.path().join("st")).err().unwrap();
+            assert!(format!("{e:#}").contains("symbolic link"), "{e:#}");
+        }
+    }
+
+    #[test]
+    fn status_reads_never_create_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("nothing-here");
+        assert!(Store::open_read_only(&root).unwrap().is_none());
+        assert!(!root.exists());
+    }
 }

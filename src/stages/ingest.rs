@@ -130,7 +130,11 @@ impl Stage for Ingest {
                 Ok(json!({ "internal": h.finalize().to_hex().to_string(), "files": files.len() }))
             }
             Source::Url(url) => {
-                let dir = download(store, &url)?;
+                if store.is_read_only() && !downloaded(store, &url) {
+                    // `status` never downloads: the key is not known until the data is here
+                    return Ok(json!({ "url": url, "downloaded": false }));
+                }
+                let dir = download(store, &url, loaded.config.ingest.timeout_secs)?;
                 let mut m = serde_json::Map::new();
                 for base in ["stripped", "names"] {
                     let p = find_flat(&dir, base).expect("downloaded");
@@ -146,7 +150,7 @@ impl Stage for Ingest {
         let records = match resolve_source(ctx.loaded)? {
             Source::Flat(dir) => read_flat(&dir, &mut bad)?,
             Source::Internal(dir) => read_internal(&dir, &mut bad)?,
-            Source::Url(url) => read_flat(&download(ctx.store, &url)?, &mut bad)?,
+            Source::Url(url) => read_flat(&download(ctx.store, &url, cfg.timeout_secs)?, &mut bad)?,
         };
         let total = records.len();
         let source = cfg.source.as_str();
@@ -600,21 +604,45 @@ pub fn filter(
     )
 }
 
-/// Downloads `stripped.gz` and `names.gz` from `base` into the store (once per URL).
-fn download(store: &Store, base: &str) -> Result<PathBuf> {
+fn download_dir(store: &Store, base: &str) -> PathBuf {
     let id = blake3::hash(base.as_bytes()).to_hex()[..16].to_string();
-    let dir = store.downloads_dir().join(&id);
+    store.downloads_dir().join(id)
+}
+
+/// Whether `base` has been downloaded completely.
+fn downloaded(store: &Store, base: &str) -> bool {
+    download_dir(store, base).join("complete").is_file()
+}
+
+/// Downloads `stripped.gz` and `names.gz` from `base` into the store (once per URL). Each file
+/// must be complete gzip (decompressed to the end) before the download is marked complete; a
+/// failed or stalled download leaves nothing behind, and the next run tries again.
+fn download(store: &Store, base: &str, timeout_secs: u64) -> Result<PathBuf> {
+    let dir = download_dir(store, base);
     if dir.join("complete").is_file() {
         return Ok(dir);
     }
+    let id = dir
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
     let tmp = store
         .downloads_dir()
         .join(format!("{id}.tmp.{}", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    for file in ["stripped.gz", "names.gz"] {
-        let url = format!("{}/{file}", base.trim_end_matches('/'));
-        fetch(&url, &tmp.join(file))?;
+    let got = (|| -> Result<()> {
+        for file in ["stripped.gz", "names.gz"] {
+            let url = format!("{}/{file}", base.trim_end_matches('/'));
+            fetch(&url, &tmp.join(file), timeout_secs)?;
+            check_gzip(&url, &tmp.join(file))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = got {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e.context("ingest.source: the download was discarded; the next run retries"));
     }
     fs::write(tmp.join("complete"), base)?;
     let _ = fs::remove_dir_all(&dir);
@@ -622,11 +650,36 @@ fn download(store: &Store, base: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-fn fetch(url: &str, dest: &Path) -> Result<()> {
-    let resp = ureq::get(url)
-        .timeout(std::time::Duration::from_secs(600))
-        .call()
-        .with_context(|| format!("downloading {url}"))?;
+/// Fails unless `path` is a gzip stream that decompresses to its end.
+fn check_gzip(url: &str, path: &Path) -> Result<()> {
+    let mut head = [0u8; 2];
+    let mut f = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    use std::io::Read;
+    let n = f.read(&mut head)?;
+    if n < 2 || head != [0x1f, 0x8b] {
+        let mut start = vec![0u8; 64];
+        let mut f = fs::File::open(path)?;
+        let k = f.read(&mut start)?;
+        bail!(
+            "{url} did not serve gzip data (it starts with {:?})",
+            String::from_utf8_lossy(&start[..k])
+        );
+    }
+    let mut d = flate2::read::MultiGzDecoder::new(fs::File::open(path)?);
+    std::io::copy(&mut d, &mut std::io::sink())
+        .with_context(|| format!("{url}: the gzip data is truncated or corrupt"))?;
+    Ok(())
+}
+
+fn fetch(url: &str, dest: &Path, timeout_secs: u64) -> Result<()> {
+    let t = std::time::Duration::from_secs(timeout_secs.max(1));
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(t)
+        .timeout_read(t)
+        .build();
+    let resp = agent.get(url).call().with_context(|| {
+        format!("downloading {url} (no answer within ingest.timeout_secs = {timeout_secs} s?)")
+    })?;
     let len = resp
         .header("Content-Length")
         .and_then(|s| s.parse::<u64>().ok());
@@ -643,7 +696,11 @@ fn fetch(url: &str, dest: &Path) -> Result<()> {
     pb.set_message(url.to_string());
     let mut out = fs::File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
     let mut reader = pb.wrap_read(resp.into_reader());
-    let n = std::io::copy(&mut reader, &mut out).with_context(|| format!("downloading {url}"))?;
+    let n = std::io::copy(&mut reader, &mut out).with_context(|| {
+        format!(
+            "downloading {url}: the server stopped sending (ingest.timeout_secs = {timeout_secs} s)"
+        )
+    })?;
     pb.finish_and_clear();
     if let Some(l) = len {
         if n != l {

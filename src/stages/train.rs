@@ -102,8 +102,7 @@ impl Stage for Train {
     fn run(&self, ctx: &mut Ctx) -> Result<()> {
         let cfg = &ctx.loaded.config.train;
         let iter = ctx.node.iter.unwrap_or(0);
-        let work = tempfile::tempdir_in(ctx.store.root().join("tmp"))
-            .context("creating the train work directory")?;
+        let work = ctx.store.work_dir("train")?;
         let w = work.path();
         let tokenizer = w.join("seqsynth-tokenizer.json");
         let synth = ctx.input("synth")?;
