@@ -115,12 +115,16 @@ pub struct LimitArgs {
 }
 
 impl LimitArgs {
-    pub fn limits(&self) -> crate::dsl::Limits {
-        crate::dsl::Limits {
+    /// The limits, checked: `--len`, `--max-steps` and `--max-abs-exp` out of range are errors.
+    pub fn limits(&self) -> anyhow::Result<crate::dsl::Limits> {
+        let l = crate::dsl::Limits {
             input_len: self.len,
             max_steps: self.max_steps,
             max_abs_exp: self.max_abs_exp,
-        }
+        };
+        l.validate()
+            .map_err(|why| anyhow::anyhow!("--len/--max-steps/--max-abs-exp: {why}"))?;
+        Ok(l)
     }
 }
 

@@ -234,35 +234,100 @@ fn parse_program(src: &str) -> Result<Program> {
     Program::parse(src).with_context(|| format!("parsing {src:?}"))
 }
 
-/// `dsl eval -`: one program per stdin line, one output line each (terms, or `error: ...`).
+/// `dsl eval -`: one program per stdin line, one output line each (terms, or `error: ...`). A
+/// line that is not UTF-8 or longer than the program limit is an error line, and the batch goes
+/// on; a closed stdout (`| head`) ends it quietly.
 fn eval_lines(limits: &dsl::Limits) -> Result<()> {
-    use std::io::{BufRead, Write};
+    use std::io::{BufRead, Read, Write};
     let ev = Evaluator::new(limits.clone());
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    for line in std::io::stdin().lock().lines() {
-        let line = line.context("reading stdin")?;
-        match Program::parse(&line) {
-            Ok(p) => match ev.eval(&p) {
-                Ok(t) => writeln!(out, "{}", dsl::format_terms(&t))?,
-                Err(e) => writeln!(out, "error: {e}")?,
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let max = dsl::syntax::MAX_PROGRAM_BYTES;
+    let mut buf = Vec::new();
+    let mut n = 0u64;
+    loop {
+        buf.clear();
+        n += 1;
+        let got = (&mut input)
+            .take(max as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .context("reading stdin")?;
+        if got == 0 {
+            break;
+        }
+        let complete = buf.last() == Some(&b'\n');
+        if !complete && buf.len() > max {
+            // skip the rest of an over-long line without holding it
+            let mut skipped = buf.len() as u64;
+            loop {
+                let chunk = input.fill_buf().context("reading stdin")?;
+                if chunk.is_empty() {
+                    break;
+                }
+                match chunk.iter().position(|&b| b == b'\n') {
+                    Some(i) => {
+                        skipped += i as u64;
+                        input.consume(i + 1);
+                        break;
+                    }
+                    None => {
+                        let l = chunk.len();
+                        skipped += l as u64;
+                        input.consume(l);
+                    }
+                }
+            }
+            let line =
+                format!("error: line {n}: {skipped} bytes, longer than the limit of {max} bytes");
+            if !emit(&mut out, &line)? {
+                return Ok(());
+            }
+            continue;
+        }
+        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+            buf.pop();
+        }
+        let line = match std::str::from_utf8(&buf) {
+            Err(e) => format!("error: line {n} is not UTF-8 ({e})"),
+            Ok(text) => match Program::parse(text) {
+                Ok(p) => match ev.eval(&p) {
+                    Ok(t) => dsl::format_terms(&t),
+                    Err(e) => format!("error: {e}"),
+                },
+                Err(e) => format!("error: parse: {e}"),
             },
-            Err(e) => writeln!(out, "error: parse: {e}")?,
+        };
+        if !emit(&mut out, &line)? {
+            return Ok(());
         }
     }
-    out.flush()?;
-    Ok(())
+    match out.flush() {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
+/// Writes one line; `false` when the reader has gone (a closed pipe is not an error).
+fn emit(out: &mut impl std::io::Write, line: &str) -> Result<bool> {
+    match writeln!(out, "{line}") {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e).context("writing stdout"),
+    }
 }
 
 fn run_dsl(cmd: DslCommand) -> Result<ExitCode> {
     match cmd {
         DslCommand::Eval { program, limits } if program == "-" => {
-            eval_lines(&limits.limits())?;
+            eval_lines(&limits.limits()?)?;
             Ok(ExitCode::SUCCESS)
         }
         DslCommand::Eval { program, limits } => {
+            let limits = limits.limits()?;
             let p = parse_program(&program)?;
-            match dsl::eval(&p, &limits.limits()) {
+            match dsl::eval(&p, &limits) {
                 Ok(terms) => {
                     println!("{}", dsl::format_terms(&terms));
                     Ok(ExitCode::SUCCESS)
@@ -274,8 +339,13 @@ fn run_dsl(cmd: DslCommand) -> Result<ExitCode> {
             }
         }
         DslCommand::Python { program, limits } => {
+            let limits = limits.limits()?;
             let p = parse_program(&program)?;
-            print!("{}", dsl::python::script(&p, &limits.limits()));
+            let mut out = std::io::stdout().lock();
+            emit(
+                &mut out,
+                dsl::python::script(&p, &limits).trim_end_matches('\n'),
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         DslCommand::Sample {
@@ -284,14 +354,21 @@ fn run_dsl(cmd: DslCommand) -> Result<ExitCode> {
             max_len,
             limits,
         } => {
-            let ev = Evaluator::new(limits.limits());
+            let ev = Evaluator::new(limits.limits()?);
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
             for i in 0..n {
                 let p = dsl::sample::sample_program(&mut dsl::sample::rng_for(seed, i), max_len);
                 let out = match ev.eval(&p) {
                     Ok(t) => dsl::format_terms(&t),
                     Err(e) => format!("error: {e}"),
                 };
-                println!("{p}\n    {out}");
+                if !emit(&mut stdout, &format!("{p}\n    {out}"))? {
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+            match std::io::Write::flush(&mut stdout) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                r => r?,
             }
             Ok(ExitCode::SUCCESS)
         }

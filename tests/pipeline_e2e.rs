@@ -177,6 +177,11 @@ fn concurrent_runs_leave_the_store_consistent() {
     fs2::FileExt::lock_exclusive(&lock).unwrap();
     let e = p.fails(&["run", "--no-wait"]);
     assert!(e.contains("locked by another seqsynth run"), "{e}");
+    // and names the way out that exists (there is no --wait flag)
+    assert!(
+        e.contains("without --no-wait") && !e.contains("pass --wait"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -29,6 +29,33 @@ pub struct Limits {
     pub max_abs_exp: u32,
 }
 
+/// The largest `input_len` (the input list is materialised: 16 bytes a term).
+pub const MAX_INPUT_LEN: usize = 1_000_000;
+/// The largest `max_abs_exp` (the bound 10^E is computed exactly).
+pub const MAX_ABS_EXP: u32 = 10_000;
+
+impl Limits {
+    /// Checks that the limits can be honoured: names the setting and its range otherwise.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.input_len == 0 || self.input_len > MAX_INPUT_LEN {
+            return Err(format!(
+                "input length {} is out of range 1..={MAX_INPUT_LEN}",
+                self.input_len
+            ));
+        }
+        if self.max_abs_exp == 0 || self.max_abs_exp > MAX_ABS_EXP {
+            return Err(format!(
+                "max_abs_exp {} is out of range 1..={MAX_ABS_EXP}",
+                self.max_abs_exp
+            ));
+        }
+        if self.max_steps == 0 {
+            return Err("max_steps must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {

@@ -48,11 +48,32 @@ pub enum ParseError {
     },
     #[error("unexpected end of program after {len} tokens: expected one of: {expected}")]
     Incomplete { len: usize, expected: String },
+    #[error("token {index} (byte {offset}): calls nested deeper than {max} levels")]
+    TooDeep {
+        index: usize,
+        offset: usize,
+        max: usize,
+    },
+    #[error("program text of {len} bytes is longer than the limit of {max} bytes")]
+    TooLong { len: usize, max: usize },
 }
+
+/// The deepest nesting of parentheses a program may have. Programs of the DSL's samplers and
+/// searches are far shallower (48 tokens); the bound keeps every recursive walk of a tree (the
+/// builder, the evaluator, the printers, the Python rendering) well inside its stack.
+pub const MAX_NESTING: usize = 100;
+/// The longest program text accepted.
+pub const MAX_PROGRAM_BYTES: usize = 64 * 1024;
 
 impl Program {
     /// Parses canonical or compact program text.
     pub fn parse(src: &str) -> Result<Program, ParseError> {
+        if src.len() > MAX_PROGRAM_BYTES {
+            return Err(ParseError::TooLong {
+                len: src.len(),
+                max: MAX_PROGRAM_BYTES,
+            });
+        }
         let spanned = lex(src)?;
         Program::from_spanned(&spanned)
     }
@@ -69,7 +90,20 @@ impl Program {
 
     fn from_spanned(spanned: &[Spanned]) -> Result<Program, ParseError> {
         let mut state = State::new();
+        let mut depth = 0usize;
         for (index, s) in spanned.iter().enumerate() {
+            match s.token {
+                Token::LParen => depth += 1,
+                Token::RParen => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            if depth > MAX_NESTING {
+                return Err(ParseError::TooDeep {
+                    index,
+                    offset: s.offset,
+                    max: MAX_NESTING,
+                });
+            }
             state
                 .push(s.token)
                 .map_err(|rejected| ParseError::Rejected {

@@ -429,6 +429,9 @@ pub fn load(file: &Path, required: bool, overrides: &[(String, String)]) -> Resu
         .clone()
         .try_into()
         .with_context(|| format!("config {display}"))?;
+    if let Err(why) = config.dsl.limits().validate() {
+        bail!("{display}: dsl (input_len, max_steps, max_abs_exp): {why}");
+    }
     if config.meta.iterations > crate::pipeline::dag::MAX_ITER {
         bail!(
             "{display}: loop.iterations = {} is beyond the largest meta-iteration seqsynth resolves ({})",
