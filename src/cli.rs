@@ -87,6 +87,17 @@ pub enum DslCommand {
         #[command(flatten)]
         limits: LimitArgs,
     },
+    /// The grammar as a co-process: for each program prefix read from stdin (one per line), print
+    /// the tokens that may come next and still let the program close within --max-len tokens
+    /// (`</s>` once the prefix is a whole program, `error: ...` for an invalid prefix). Used by
+    /// the trainer's grammar-constrained greedy validation.
+    #[command(
+        after_help = "Example:\n  echo 'lambda [ #0 ] ( map (' | seqsynth dsl next --max-len 48"
+    )]
+    Next {
+        #[arg(long, default_value_t = 48)]
+        max_len: usize,
+    },
     /// Print N random programs with their terms.
     #[command(after_help = "Example:\n  seqsynth dsl sample 5 --seed 42")]
     Sample {

@@ -309,6 +309,59 @@ fn eval_lines(limits: &dsl::Limits) -> Result<()> {
     }
 }
 
+/// `dsl next`: the allowed next tokens of each prefix on stdin, one line each, flushed per line
+/// (the caller reads each answer before it writes the next prefix).
+fn next_tokens(max_len: usize) -> Result<()> {
+    use std::io::{BufRead, Write};
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout().lock();
+    for line in stdin.lock().split(b'\n') {
+        let line = line.context("reading stdin")?;
+        let answer = match std::str::from_utf8(&line) {
+            Err(_) => "error: not UTF-8".to_string(),
+            Ok(text) if text.len() > dsl::syntax::MAX_PROGRAM_BYTES => {
+                "error: longer than the program limit".to_string()
+            }
+            Ok(text) => next_answer(text.trim_end_matches('\r'), max_len),
+        };
+        if !emit(&mut out, &answer)? {
+            return Ok(());
+        }
+        match out.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            r => r?,
+        }
+    }
+    Ok(())
+}
+
+fn next_answer(prefix: &str, max_len: usize) -> String {
+    let tokens = match dsl::lex::lex(prefix) {
+        Ok(t) => t,
+        Err(e) => return format!("error: {e}"),
+    };
+    let mut state = dsl::State::new();
+    for s in &tokens {
+        if let Err(e) = state.push(s.token) {
+            return format!("error: {e}");
+        }
+    }
+    if state.is_complete() {
+        return "</s>".into();
+    }
+    let room = max_len.saturating_sub(state.len() + 1);
+    let mut fits = dsl::TokenSet::default();
+    for t in state.allowed().iter() {
+        if state.completion_after(t).is_some_and(|c| c <= room) {
+            fits.insert(t);
+        }
+    }
+    if fits.is_empty() {
+        fits = state.fastest();
+    }
+    fits.to_string()
+}
+
 /// Writes one line; `false` when the reader has gone (a closed pipe is not an error).
 fn emit(out: &mut impl std::io::Write, line: &str) -> Result<bool> {
     match writeln!(out, "{line}") {
@@ -337,6 +390,10 @@ fn run_dsl(cmd: DslCommand) -> Result<ExitCode> {
                     Ok(ExitCode::from(1))
                 }
             }
+        }
+        DslCommand::Next { max_len } => {
+            next_tokens(max_len)?;
+            Ok(ExitCode::SUCCESS)
         }
         DslCommand::Python { program, limits } => {
             let limits = limits.limits()?;

@@ -106,6 +106,24 @@ fn train_tiny_then_onnx_and_torch_agree() {
     assert_eq!(epochs.len(), 2);
     assert!(epochs[1]["train_loss"].as_f64() < epochs[0]["train_loss"].as_f64());
     assert!(epochs.iter().all(|e| e["val_metric"].is_number()));
+    // model selection decodes within the grammar: every validation program is a whole program
+    assert!(
+        epochs.iter().all(|e| e["val_parsed"].as_f64() == Some(1.0)),
+        "{epochs:?}"
+    );
+    // wall times are in the manifest, not in the artifact (a retrain gives the same bytes)
+    assert!(epochs.iter().all(|e| e.get("train_seconds").is_none()));
+    let counters = &p.manifest("train@0")["counters"];
+    assert!(counters["train_seconds"].as_f64().is_some(), "{counters}");
+    assert_eq!(counters["precision"], "fp32");
+    // ties go to the later epoch
+    let metrics: Vec<f64> = epochs
+        .iter()
+        .map(|e| e["val_metric"].as_f64().unwrap())
+        .collect();
+    let best = metrics.iter().cloned().fold(f64::MIN, f64::max);
+    let last_best = metrics.iter().rposition(|&m| m == best).unwrap() + 1;
+    assert_eq!(m["selected_epoch"], last_best as u64);
 
     // Rust and Python give the same ids for the same text
     let vocab = Vocab::load(&dir.join("tokenizer.json")).unwrap();

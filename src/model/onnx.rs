@@ -73,6 +73,32 @@ pub fn find_onnxruntime() -> Result<PathBuf> {
     )
 }
 
+/// The execution provider a search with `device` will run on, decided without loading ONNX
+/// Runtime (so that computing a key stays cheap): `Auto` is CUDA when a GPU is visible and the
+/// installed ONNX Runtime has its CUDA provider library beside it. Part of the search key, since
+/// CUDA and CPU kernels round differently and so can rank beams differently.
+pub fn expected_provider(device: Device) -> &'static str {
+    match device {
+        Device::Cpu => "cpu",
+        Device::Cuda => "cuda",
+        Device::Auto => {
+            let gpu = Path::new("/dev/nvidiactl").exists() || Path::new("/dev/nvidia0").exists();
+            let cuda_lib = find_onnxruntime()
+                .ok()
+                .and_then(|l| {
+                    l.parent()
+                        .map(|d| d.join("libonnxruntime_providers_cuda.so"))
+                })
+                .is_some_and(|p| p.is_file());
+            if gpu && cuda_lib {
+                "cuda"
+            } else {
+                "cpu"
+            }
+        }
+    }
+}
+
 /// The train stage's Python environment: `SEQSYNTH_VENV`, default `$HOME/.cache/seqsynth/venv`.
 pub fn python_env_dir() -> PathBuf {
     match std::env::var("SEQSYNTH_VENV") {

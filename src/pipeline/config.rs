@@ -204,6 +204,9 @@ pub struct TrainConfig {
     pub dropout: f64,
     pub seed: u64,
     pub validate_every: u32,
+    /// Model selection decodes greedily within the DSL's grammar (as the search does); false:
+    /// the paper's unconstrained greedy decoding.
+    pub validate_grammar: bool,
     pub max_program_len: u32,
     pub force_cpu: bool,
     pub stage_dir: String,
@@ -224,6 +227,7 @@ impl Default for TrainConfig {
             dropout: 0.1,
             seed: 0,
             validate_every: 1,
+            validate_grammar: true,
             max_program_len: 64,
             force_cpu: false,
             stage_dir: "stages/train".into(),

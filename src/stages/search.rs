@@ -48,6 +48,7 @@ impl Stage for Search {
             "batch": s.batch,
             "limit": s.limit,
             "input_terms": loaded.config.train.input_terms,
+            "provider": crate::model::onnx::expected_provider(s.device),
         })
     }
     fn inputs(&self, _: &Loaded, node: &Node) -> Vec<Node> {

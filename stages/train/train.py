@@ -155,6 +155,60 @@ def greedy(model, vocab, inputs, max_len, device, batch=64):
     return out
 
 
+HEADER = ["lambda", "[", "#0", "]", "("]
+
+
+def greedy_constrained(model, vocab, inputs, max_len, device, seqsynth, batch=64):
+    """Greedy decoding restricted to the DSL's grammar, as the Rust search is: at each step the
+    best-scoring token among those the grammar allows next and that still let the program close
+    within max_len tokens (asked of `seqsynth dsl next`, the one automaton of the project). The
+    fixed header `lambda [ #0 ] (` is given, not decoded. Every result is a whole program unless
+    the grammar gives no token the vocabulary has."""
+    model.eval()
+    proc = subprocess.Popen([seqsynth, "dsl", "next", "--max-len", str(max_len)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+    out = []
+    try:
+        with torch.no_grad():
+            for i in range(0, len(inputs), batch):
+                chunk = inputs[i : i + batch]
+                ids = pad_to(chunk, vocab.pad).to(device)
+                mask = (ids != vocab.pad).long()
+                hidden = model.get_encoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+                progs = [list(HEADER) for _ in chunk]
+                active = list(range(len(chunk)))
+                while active:
+                    for j in active:
+                        proc.stdin.write(" ".join(progs[j]) + "\n")
+                    proc.stdin.flush()
+                    allowed = {}
+                    for j in active:
+                        line = proc.stdout.readline().strip()
+                        if line == "</s>" or line.startswith("error") or len(progs[j]) >= max_len:
+                            continue
+                        ok = [vocab.ids[t] for t in line.split() if t in vocab.ids]
+                        if ok:
+                            allowed[j] = ok
+                    active = [j for j in active if j in allowed]
+                    if not active:
+                        break
+                    # every active program has the same length: one token per step each
+                    dec = torch.tensor([[vocab.pad] + [vocab.ids[t] for t in progs[j]] for j in active],
+                                       dtype=torch.long, device=device)
+                    rows = torch.tensor(active, dtype=torch.long, device=device)
+                    logits = model(encoder_outputs=(hidden[rows],), attention_mask=mask[rows],
+                                   decoder_input_ids=dec).logits[:, -1, :].float()
+                    for r, j in enumerate(active):
+                        cand = torch.tensor(allowed[j], dtype=torch.long, device=device)
+                        best = allowed[j][int(torch.argmax(logits[r, cand]))]
+                        progs[j].append(vocab.inv[best])
+                out.extend(" ".join(p) for p in progs)
+    finally:
+        proc.stdin.close()
+        proc.wait()
+    return out
+
+
 def evaluate_programs(seqsynth, programs, dsl):
     """Terms of each program through seqsynth's own evaluator (None for errors)."""
     args = [seqsynth, "dsl", "eval", "-", "--len", str(dsl["input_len"]),
@@ -354,7 +408,10 @@ def main():
                   "pairs_per_second": count / train_s if train_s > 0 else None}
         if vx and (epoch % s["validate_every"] == 0 or epoch == s["epochs"]):
             t1 = time.time()
-            progs = greedy(model, vocab, vx, s["max_program_len"], device)
+            if s.get("validate_grammar"):
+                progs = greedy_constrained(model, vocab, vx, s["max_program_len"], device, s["seqsynth"])
+            else:
+                progs = greedy(model, vocab, vx, s["max_program_len"], device)
             preds = evaluate_programs(s["seqsynth"], progs, s["dsl"])
             row["val_metric"] = metric(preds, vterms, s["metric_first"], s["metric_last"])
             row["val_parsed"] = sum(p is not None for p in preds) / len(preds)
