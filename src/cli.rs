@@ -27,7 +27,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         seqsynth run                          # everything configured\n  \
         seqsynth run stage=ingest             # one stage (and its inputs)\n  \
-        seqsynth run stage=synth iter=3 synth.flavour=baseline\n  \
+        seqsynth run stage=synth synth.pairs=2000\n  \
         seqsynth run ingest.limit=500 synth.pairs=2000 --store /tmp/store\n  \
         seqsynth run --config my.toml ingest.keywords='[\"easy\"]'")]
     Run(PipelineArgs),

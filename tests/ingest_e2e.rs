@@ -335,3 +335,98 @@ fn shared_oeis_data_gives_ten_thousand_targets() {
     sorted.sort();
     assert_eq!(sorted, ids(&rows), "sorted by A-number");
 }
+
+/// Serves each request with `respond(path)` (status line and body) until `n` requests are served.
+fn serve(
+    n: usize,
+    respond: impl Fn(&str) -> Option<(String, Vec<u8>)> + Send + 'static,
+) -> (std::net::SocketAddr, std::thread::JoinHandle<Vec<String>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let h = std::thread::spawn(move || {
+        let mut served = Vec::new();
+        for _ in 0..n {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let k = s.read(&mut buf).unwrap();
+            let req = String::from_utf8_lossy(&buf[..k]).to_string();
+            let path = req.split_whitespace().nth(1).unwrap().to_string();
+            match respond(&path) {
+                Some((status, body)) => {
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = s.write_all(&body);
+                }
+                // stall: headers promised, then silence until the client gives up
+                None => {
+                    let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+                    std::thread::sleep(std::time::Duration::from_secs(4));
+                }
+            }
+            served.push(path);
+        }
+        served
+    });
+    (addr, h)
+}
+
+#[test]
+fn a_bad_download_is_discarded_and_retried() {
+    let src = tempfile::tempdir().unwrap();
+    flat_fixture(src.path(), 12);
+    gzip(&src.path().join("stripped"));
+    gzip(&src.path().join("names"));
+    // an HTML error page served with status 200 instead of the gzip file
+    let (addr, h) = serve(1, |_| {
+        Some((
+            "200 OK".into(),
+            b"<html><body>Service unavailable</body></html>".to_vec(),
+        ))
+    });
+    let p = Project::new(&config(&format!("http://{addr}/oeis"), ""));
+    let e = p.fails(&["run", "stage=ingest"]);
+    h.join().unwrap();
+    assert!(
+        e.contains("did not serve gzip") && e.contains("<html>"),
+        "{e}"
+    );
+    assert_eq!(
+        fs::read_dir(p.store().join("downloads")).unwrap().count(),
+        0
+    );
+    // a stalled server: a clear error after ingest.timeout_secs, nothing kept
+    let (addr2, h) = serve(1, |_| None);
+    let e = p.fails(&[
+        "run",
+        "stage=ingest",
+        &format!("ingest.source=http://{addr2}/oeis"),
+        "ingest.timeout_secs=1",
+    ]);
+    h.join().unwrap();
+    assert!(e.contains("ingest.timeout_secs"), "{e}");
+    assert_eq!(
+        fs::read_dir(p.store().join("downloads")).unwrap().count(),
+        0
+    );
+    // the next run (the server fixed) downloads again and succeeds
+    let root = src.path().to_path_buf();
+    let listener_addr = addr;
+    drop(listener_addr);
+    let (addr3, h) = serve(2, move |path| {
+        Some((
+            "200 OK".into(),
+            fs::read(root.join(path.trim_start_matches("/oeis/"))).unwrap(),
+        ))
+    });
+    p.ok(&[
+        "run",
+        "stage=ingest",
+        &format!("ingest.source=http://{addr3}/oeis"),
+    ]);
+    assert_eq!(h.join().unwrap().len(), 2);
+    assert_eq!(targets(&p).len(), 10);
+}

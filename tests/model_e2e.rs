@@ -427,14 +427,17 @@ fn one_meta_iteration_search_verify_buffer_sample_train() {
     );
 
     // an edit of the buffer's decay reruns buffer, sample and train, not search or verify
-    let out = p.ok(&["run", "buffer.decay=0.25"]);
+    let run = p.run(&["run", "buffer.decay=0.25"]);
+    assert!(run.status.success());
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
     let rebuilt = built(&out);
+    let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(!rebuilt.contains(&"search@1".to_string()));
     assert!(!rebuilt.contains(&"verify@1".to_string()));
     // iteration 1 has no decayed entries yet: the priorities, and so everything after, are equal
     assert_eq!(
         rebuilt,
         vec!["buffer@1"],
-        "early cutoff after an identical buffer"
+        "early cutoff after an identical buffer; the run said:\n{stderr}"
     );
 }

@@ -128,7 +128,20 @@ impl<'a> Runner<'a> {
             return Ok(a);
         }
         tracing::info!("{name}: running ({})", &key[..12]);
-        eprintln!("running {name} ({})", &key[..12]);
+        let why: Vec<String> = match self
+            .store
+            .get_ref(&name)
+            .and_then(|k| self.store.peek(&k).map(|m| (k, m)))
+        {
+            Some((k, _)) if k == key => vec!["its artifact was corrupt".into()],
+            Some((_, old)) => parts
+                .diff(&old.parts)
+                .iter()
+                .map(|w| w.to_string())
+                .collect(),
+            None => vec![super::key::DirtyReason::NeverBuilt.to_string()],
+        };
+        eprintln!("running {name} ({}): {}", &key[..12], why.join("; "));
         let staging = self.store.staging(&key)?;
         let start = Instant::now();
         let mut ctx = Ctx {
