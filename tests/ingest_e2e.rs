@@ -414,8 +414,6 @@ fn a_bad_download_is_discarded_and_retried() {
     );
     // the next run (the server fixed) downloads again and succeeds
     let root = src.path().to_path_buf();
-    let listener_addr = addr;
-    drop(listener_addr);
     let (addr3, h) = serve(2, move |path| {
         Some((
             "200 OK".into(),
