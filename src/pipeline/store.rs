@@ -58,19 +58,40 @@ pub struct Manifest {
     pub seqsynth_version: String,
     /// Stage-specific counts (skipped lines, rejections by reason, ...).
     pub counters: BTreeMap<String, serde_json::Value>,
-    /// blake3 of the manifest's own canonical JSON with this field empty: an edited manifest
-    /// (a changed row count, say) is detected like an edited data file.
+    /// blake3 of the manifest file's own text with this field's value empty: an edited manifest
+    /// (a changed row count, say) is detected like an edited data file. Computed over the bytes
+    /// on disk, not over a re-serialization, so that it never depends on how floats round-trip.
     #[serde(default)]
     pub checksum: String,
 }
 
+const CHECKSUM_FIELD: &str = "\"checksum\": \"";
+
 impl Manifest {
-    /// The checksum the manifest should carry.
-    pub fn compute_checksum(&self) -> String {
-        let mut m = self.clone();
-        m.checksum = String::new();
-        let text = serde_json::to_string(&m).expect("a manifest serializes");
-        blake3::hash(text.as_bytes()).to_hex().to_string()
+    /// The manifest file's bytes, with its checksum filled in (and `self.checksum` set).
+    pub fn to_file_text(&mut self) -> Vec<u8> {
+        self.checksum = String::new();
+        let text = serde_json::to_string_pretty(self).expect("a manifest serializes");
+        let sum = blake3::hash(text.as_bytes()).to_hex().to_string();
+        let at = text.rfind(CHECKSUM_FIELD).expect("the checksum field") + CHECKSUM_FIELD.len();
+        self.checksum = sum.clone();
+        let mut out = text[..at].to_string();
+        out.push_str(&sum);
+        out.push_str(&text[at..]);
+        out.into_bytes()
+    }
+
+    /// Whether a manifest file's text carries the checksum of its own bytes.
+    pub fn text_is_intact(text: &str) -> bool {
+        let Some(at) = text.rfind(CHECKSUM_FIELD).map(|i| i + CHECKSUM_FIELD.len()) else {
+            return false;
+        };
+        let Some(len) = text[at..].find('"') else {
+            return false;
+        };
+        let sum = &text[at..at + len];
+        let blank = format!("{}{}", &text[..at], &text[at + len..]);
+        sum.len() == 64 && blake3::hash(blank.as_bytes()).to_hex().as_str() == sum
     }
 
     pub fn rows(&self) -> u64 {
@@ -434,14 +455,9 @@ impl Store {
             counters,
             checksum: String::new(),
         };
-        let manifest = Manifest {
-            checksum: manifest.compute_checksum(),
-            ..manifest
-        };
-        write_file(
-            &staging.dir.join("manifest.json"),
-            &serde_json::to_vec_pretty(&manifest)?,
-        )?;
+        let mut manifest = manifest;
+        let text = manifest.to_file_text();
+        write_file(&staging.dir.join("manifest.json"), &text)?;
         // durable before published: every file and the directory itself reach the disk before
         // the rename, so a power loss cannot publish an empty file
         sync_dir_files(&staging.dir)?;
@@ -592,7 +608,7 @@ fn verify(dir: &Path, key: &str, check: Check) -> Result<Manifest> {
         fs::read_to_string(&mpath).with_context(|| format!("reading {}", mpath.display()))?;
     let m: Manifest =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", mpath.display()))?;
-    if m.checksum.is_empty() || m.checksum != m.compute_checksum() {
+    if !Manifest::text_is_intact(&text) {
         bail!(
             "manifest.json does not match its checksum (edited, or written by an older seqsynth)"
         );
@@ -745,6 +761,39 @@ fn sync_dir(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_manifest_checksum_is_over_its_own_bytes() {
+        let mut m = Manifest {
+            key: "k".into(),
+            node: "n".into(),
+            parts: KeyParts {
+                stage: "s".into(),
+                version: 1,
+                params: serde_json::Value::Null,
+                inputs: BTreeMap::new(),
+                external: serde_json::Value::Null,
+            },
+            files: vec![],
+            digest: "d".into(),
+            // floats that a best-effort parser may not read back exactly
+            wall_secs: 0.1 + 0.2,
+            seqsynth_version: "0".into(),
+            counters: BTreeMap::from([(
+                "t".to_string(),
+                serde_json::json!([1.0000000000000002, 3.141592653589793e-300]),
+            )]),
+            checksum: String::new(),
+        };
+        let text = String::from_utf8(m.to_file_text()).unwrap();
+        assert!(Manifest::text_is_intact(&text));
+        assert_eq!(m.checksum.len(), 64);
+        assert!(text.contains(&m.checksum));
+        assert!(!Manifest::text_is_intact(
+            &text.replacen("\"n\"", "\"m\"", 1)
+        ));
+        assert!(!Manifest::text_is_intact(&text.replace(&m.checksum, "")));
+    }
 
     #[test]
     fn only_our_own_leftovers_are_recognised() {
