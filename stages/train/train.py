@@ -219,6 +219,14 @@ def evaluate_programs(seqsynth, programs, dsl):
     return [None if l.startswith("error") else ([] if l == "" else l.split(",")) for l in lines]
 
 
+def parse_failures(seqsynth, programs):
+    """How many of the programs are not programs of the DSL (through seqsynth's own parser)."""
+    text = "\n".join(p if p.strip() else "-" for p in programs) + "\n"
+    res = subprocess.run([seqsynth, "dsl", "eval", "-", "--max-steps", "1"], input=text,
+                         capture_output=True, text=True, check=True)
+    return sum(l.startswith("error: parse") for l in res.stdout.split("\n")[: len(programs)])
+
+
 def metric(predicted, targets, first, last):
     """% of target terms first..last (1-based) that the predicted outputs reproduce."""
     hit = total = 0
@@ -414,7 +422,9 @@ def main():
                 progs = greedy(model, vocab, vx, s["max_program_len"], device)
             preds = evaluate_programs(s["seqsynth"], progs, s["dsl"])
             row["val_metric"] = metric(preds, vterms, s["metric_first"], s["metric_last"])
-            row["val_parsed"] = sum(p is not None for p in preds) / len(preds)
+            # valid programs, and programs that also evaluate without an error on [1..L]
+            row["val_parsed"] = 1 - parse_failures(s["seqsynth"], progs) / len(progs)
+            row["val_evaluated"] = sum(p is not None for p in preds) / len(preds)
             timing["val_seconds"] = time.time() - t1
             # ties go to the later epoch: it has trained longer on the same data (with the
             # local default's metric of 0 the earliest epoch would otherwise always be kept)
