@@ -209,36 +209,12 @@ fn internal_format_tree() {
 
 #[test]
 fn download_from_a_local_http_server() {
-    use std::io::{Read, Write};
-    use std::net::TcpListener;
     let src = tempfile::tempdir().unwrap();
     flat_fixture(src.path(), 12);
     gzip(&src.path().join("stripped"));
     gzip(&src.path().join("names"));
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let root = src.path().to_path_buf();
     // serves exactly the two expected requests, then stops
-    let server = std::thread::spawn(move || {
-        let mut served = Vec::new();
-        for _ in 0..2 {
-            let (mut s, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 4096];
-            let n = s.read(&mut buf).unwrap();
-            let req = String::from_utf8_lossy(&buf[..n]).to_string();
-            let path = req.split_whitespace().nth(1).unwrap().to_string();
-            let body = fs::read(root.join(path.trim_start_matches("/oeis/"))).unwrap();
-            write!(
-                s,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            )
-            .unwrap();
-            s.write_all(&body).unwrap();
-            served.push(path);
-        }
-        served
-    });
+    let (addr, server) = serve_files(2, src.path().to_path_buf());
     let p = Project::new(&config(&format!("http://{addr}/oeis"), ""));
     p.ok(&["run", "stage=ingest"]);
     assert_eq!(
@@ -374,6 +350,19 @@ fn serve(
     (addr, h)
 }
 
+/// Serves `/oeis/<file>` from `root` for `n` requests.
+fn serve_files(
+    n: usize,
+    root: std::path::PathBuf,
+) -> (std::net::SocketAddr, std::thread::JoinHandle<Vec<String>>) {
+    serve(n, move |path| {
+        Some((
+            "200 OK".into(),
+            fs::read(root.join(path.trim_start_matches("/oeis/"))).unwrap(),
+        ))
+    })
+}
+
 #[test]
 fn a_bad_download_is_discarded_and_retried() {
     let src = tempfile::tempdir().unwrap();
@@ -413,13 +402,7 @@ fn a_bad_download_is_discarded_and_retried() {
         0
     );
     // the next run (the server fixed) downloads again and succeeds
-    let root = src.path().to_path_buf();
-    let (addr3, h) = serve(2, move |path| {
-        Some((
-            "200 OK".into(),
-            fs::read(root.join(path.trim_start_matches("/oeis/"))).unwrap(),
-        ))
-    });
+    let (addr3, h) = serve_files(2, src.path().to_path_buf());
     p.ok(&[
         "run",
         "stage=ingest",
