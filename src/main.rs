@@ -234,72 +234,89 @@ fn parse_program(src: &str) -> Result<Program> {
     Program::parse(src).with_context(|| format!("parsing {src:?}"))
 }
 
+/// One line of stdin, read with a bounded buffer.
+enum Line {
+    /// The line without its `\n` / `\r\n`.
+    Text(Vec<u8>),
+    /// Longer than the limit: its length in bytes (it was skipped, not held).
+    TooLong(u64),
+}
+
+/// Reads the next line of at most `max` bytes (line ending not counted); `None` at the end.
+fn read_line_bounded(input: &mut impl std::io::BufRead, max: usize) -> Result<Option<Line>> {
+    use std::io::{BufRead, Read};
+    let mut buf = Vec::new();
+    let got = input
+        .by_ref()
+        .take(max as u64 + 2)
+        .read_until(b'\n', &mut buf)
+        .context("reading stdin")?;
+    if got == 0 {
+        return Ok(None);
+    }
+    let complete = buf.last() == Some(&b'\n');
+    while matches!(buf.last(), Some(b'\n' | b'\r')) {
+        buf.pop();
+    }
+    if buf.len() <= max {
+        return Ok(Some(Line::Text(buf)));
+    }
+    if complete {
+        return Ok(Some(Line::TooLong(buf.len() as u64)));
+    }
+    // skip the rest of an over-long line without holding it
+    let mut skipped = buf.len() as u64;
+    loop {
+        let chunk = input.fill_buf().context("reading stdin")?;
+        if chunk.is_empty() {
+            break;
+        }
+        match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                skipped += i as u64;
+                input.consume(i + 1);
+                break;
+            }
+            None => {
+                let l = chunk.len();
+                skipped += l as u64;
+                input.consume(l);
+            }
+        }
+    }
+    Ok(Some(Line::TooLong(skipped)))
+}
+
 /// `dsl eval -`: one program per stdin line, one output line each (terms, or `error: ...`). A
 /// line that is not UTF-8 or longer than the program limit is an error line, and the batch goes
 /// on; a closed stdout (`| head`) ends it quietly.
 fn eval_lines(limits: &dsl::Limits) -> Result<()> {
-    use std::io::{BufRead, Read, Write};
+    use std::io::Write;
     let ev = Evaluator::new(limits.clone());
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let max = dsl::syntax::MAX_PROGRAM_BYTES;
-    let mut buf = Vec::new();
     let mut n = 0u64;
-    loop {
-        buf.clear();
+    while let Some(line) = read_line_bounded(&mut input, max)? {
         n += 1;
-        let got = (&mut input)
-            .take(max as u64 + 1)
-            .read_until(b'\n', &mut buf)
-            .context("reading stdin")?;
-        if got == 0 {
-            break;
-        }
-        let complete = buf.last() == Some(&b'\n');
-        if !complete && buf.len() > max {
-            // skip the rest of an over-long line without holding it
-            let mut skipped = buf.len() as u64;
-            loop {
-                let chunk = input.fill_buf().context("reading stdin")?;
-                if chunk.is_empty() {
-                    break;
-                }
-                match chunk.iter().position(|&b| b == b'\n') {
-                    Some(i) => {
-                        skipped += i as u64;
-                        input.consume(i + 1);
-                        break;
-                    }
-                    None => {
-                        let l = chunk.len();
-                        skipped += l as u64;
-                        input.consume(l);
-                    }
-                }
+        let answer = match line {
+            Line::TooLong(len) => {
+                format!("error: line {n}: {len} bytes, longer than the limit of {max} bytes")
             }
-            let line =
-                format!("error: line {n}: {skipped} bytes, longer than the limit of {max} bytes");
-            if !emit(&mut out, &line)? {
-                return Ok(());
-            }
-            continue;
-        }
-        while matches!(buf.last(), Some(b'\n' | b'\r')) {
-            buf.pop();
-        }
-        let line = match std::str::from_utf8(&buf) {
-            Err(e) => format!("error: line {n} is not UTF-8 ({e})"),
-            Ok(text) => match Program::parse(text) {
-                Ok(p) => match ev.eval(&p) {
-                    Ok(t) => dsl::format_terms(&t),
-                    Err(e) => format!("error: {e}"),
+            Line::Text(buf) => match std::str::from_utf8(&buf) {
+                Err(e) => format!("error: line {n} is not UTF-8 ({e})"),
+                Ok(text) => match Program::parse(text) {
+                    Ok(p) => match ev.eval(&p) {
+                        Ok(t) => dsl::format_terms(&t),
+                        Err(e) => format!("error: {e}"),
+                    },
+                    Err(e) => format!("error: parse: {e}"),
                 },
-                Err(e) => format!("error: parse: {e}"),
             },
         };
-        if !emit(&mut out, &line)? {
+        if !emit(&mut out, &answer)? {
             return Ok(());
         }
     }
@@ -312,17 +329,17 @@ fn eval_lines(limits: &dsl::Limits) -> Result<()> {
 /// `dsl next`: the allowed next tokens of each prefix on stdin, one line each, flushed per line
 /// (the caller reads each answer before it writes the next prefix).
 fn next_tokens(max_len: usize) -> Result<()> {
-    use std::io::{BufRead, Write};
+    use std::io::Write;
     let stdin = std::io::stdin();
+    let mut input = stdin.lock();
     let mut out = std::io::stdout().lock();
-    for line in stdin.lock().split(b'\n') {
-        let line = line.context("reading stdin")?;
-        let answer = match std::str::from_utf8(&line) {
-            Err(_) => "error: not UTF-8".to_string(),
-            Ok(text) if text.len() > dsl::syntax::MAX_PROGRAM_BYTES => {
-                "error: longer than the program limit".to_string()
-            }
-            Ok(text) => next_answer(text.trim_end_matches('\r'), max_len),
+    while let Some(line) = read_line_bounded(&mut input, dsl::syntax::MAX_PROGRAM_BYTES)? {
+        let answer = match line {
+            Line::TooLong(_) => "error: longer than the program limit".to_string(),
+            Line::Text(buf) => match std::str::from_utf8(&buf) {
+                Err(_) => "error: not UTF-8".to_string(),
+                Ok(text) => next_answer(text, max_len),
+            },
         };
         if !emit(&mut out, &answer)? {
             return Ok(());

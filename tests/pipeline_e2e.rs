@@ -198,6 +198,10 @@ fn corrupted_artifacts_are_detected_and_recomputed() {
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("is corrupt"), "{stderr}");
+    assert!(
+        stderr.contains("running ingest") && stderr.contains("its artifact was corrupt"),
+        "{stderr}"
+    );
     assert_eq!(built(&String::from_utf8_lossy(&out.stdout)), vec!["ingest"]);
     assert_eq!(fs::read(&file).unwrap(), original, "recomputed identically");
     assert_eq!(p.manifest("ingest")["digest"], digest_before);

@@ -237,7 +237,15 @@ fn every_solve_path_produces_its_row() {
     assert!(
         solutions
             .lines()
-            .any(|l| l.starts_with("A000003,") && l.ends_with(",search,false,45")),
+            .any(|l| l.starts_with("A000003,") && l.ends_with(",search,false,45,")),
+        "{solutions}"
+    );
+
+    // the headline's program is named beside the row
+    assert!(
+        solutions
+            .lines()
+            .any(|l| l.starts_with("A000001,") && l.ends_with(&format!(",true,60,{SQUARES}"))),
         "{solutions}"
     );
 

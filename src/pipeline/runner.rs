@@ -120,6 +120,7 @@ impl<'a> Runner<'a> {
         let parts = self.key_parts(stage, node, &inputs)?;
         let key = parts.key();
         let name = node.to_string();
+        let existed = self.store.object_dir(&key).exists();
         if let Some(a) = self.store.lookup(&key)? {
             tracing::info!("{name}: cached ({})", &key[..12]);
             self.store.set_ref(&name, &key)?;
@@ -133,7 +134,8 @@ impl<'a> Runner<'a> {
             .get_ref(&name)
             .and_then(|k| self.store.peek(&k).map(|m| (k, m)))
         {
-            Some((k, _)) if k == key => vec!["its artifact was corrupt".into()],
+            // (lookup has just moved a corrupt artifact with this key to trash/)
+            _ if existed => vec!["its artifact was corrupt".into()],
             Some((_, old)) => parts
                 .diff(&old.parts)
                 .iter()

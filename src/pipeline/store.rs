@@ -319,7 +319,9 @@ impl Store {
                     }
                     continue;
                 };
-                if pid == me || process_alive(pid) {
+                // (this process has staged nothing yet: an entry with its pid is a dead
+                // process's whose pid was reused, as PID 1 is in every container)
+                if pid != me && process_alive(pid) {
                     continue;
                 }
                 let p = e.path();
@@ -423,7 +425,11 @@ impl Store {
             .root
             .join("tmp")
             .join(format!("{key}.{}.{n}", std::process::id()));
-        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        // a fresh directory, never a leftover with the same name (the pid of a dead run)
+        if dir.exists() {
+            fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        }
+        fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(Staging { dir, done: false })
     }
 
@@ -737,7 +743,7 @@ fn process_alive(pid: u32) -> bool {
 }
 
 /// fsync every file of a directory, then the directory.
-fn sync_dir_files(dir: &Path) -> Result<()> {
+pub fn sync_dir_files(dir: &Path) -> Result<()> {
     for e in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let p = e?.path();
         if p.is_file() {
@@ -750,7 +756,7 @@ fn sync_dir_files(dir: &Path) -> Result<()> {
 }
 
 /// fsync a directory (its entries: a rename into it is durable after this).
-fn sync_dir(dir: &Path) -> Result<()> {
+pub fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
     fs::File::open(dir)
         .and_then(|f| f.sync_all())
@@ -825,18 +831,21 @@ mod tests {
         fs::create_dir_all(root.join(format!("tmp/train-work.{dead}.x1"))).unwrap();
         fs::write(root.join("tmp/a-plain-file"), "mine").unwrap();
         fs::create_dir_all(root.join("tmp/someone-elses")).unwrap();
-        let live = root.join(format!("tmp/{key}.{}.0", std::process::id()));
+        // a live process's (pid 1 is always alive; this test does not run as pid 1)
+        let live = root.join(format!("tmp/{key}.1.0"));
         fs::create_dir_all(&live).unwrap();
+        // this process has staged nothing: an entry with its pid is a dead run's
+        fs::create_dir_all(root.join(format!("tmp/{key}.{}.7", std::process::id()))).unwrap();
         fs::write(root.join(format!("refs/.ingest.{dead}")), "").unwrap();
         fs::write(root.join(format!("downloads/abc.tmp.{dead}")), "").unwrap();
-        assert_eq!(store.clean_staging().unwrap(), 4);
+        assert_eq!(store.clean_staging().unwrap(), 5);
         let mut left: Vec<String> = fs::read_dir(root.join("tmp"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
         let mut want = vec![
-            format!("{key}.{}.0", std::process::id()),
+            format!("{key}.1.0"),
             "a-plain-file".to_string(),
             "someone-elses".to_string(),
         ];

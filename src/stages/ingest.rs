@@ -645,8 +645,11 @@ fn download(store: &Store, base: &str, timeout_secs: u64) -> Result<PathBuf> {
         return Err(e.context("ingest.source: the download was discarded; the next run retries"));
     }
     fs::write(tmp.join("complete"), base)?;
+    // durable before it is trusted: a power loss cannot leave `complete` beside truncated data
+    crate::pipeline::store::sync_dir_files(&tmp)?;
     let _ = fs::remove_dir_all(&dir);
     fs::rename(&tmp, &dir).with_context(|| format!("renaming into {}", dir.display()))?;
+    crate::pipeline::store::sync_dir(&store.downloads_dir())?;
     Ok(dir)
 }
 

@@ -92,12 +92,20 @@ impl Stage for Report {
                     iteration: k,
                     iteration_all_terms: None,
                     solve: s.clone(),
+                    program_all_terms: None,
                 });
                 if f.iteration == k && better(s, &f.solve) {
                     f.solve = s.clone();
                 }
-                if s.all_terms && f.iteration_all_terms.is_none() {
+                if s.all_terms && f.iteration_all_terms.is_none_or(|i| i == k) {
                     f.iteration_all_terms = Some(k);
+                    let replace = match &f.program_all_terms {
+                        None => true,
+                        Some(p) => better(s, p),
+                    };
+                    if replace {
+                        f.program_all_terms = Some(s.clone());
+                    }
                 }
             }
             paper.extend(this.iter().map(|s| s.to_string()));
@@ -182,6 +190,9 @@ struct Solution {
     /// The first iteration with a solve that holds on all known terms.
     iteration_all_terms: Option<u32>,
     solve: Solve,
+    /// The best solve of that iteration that holds on all known terms (the headline's program;
+    /// the same as `solve` when the first solve already holds).
+    program_all_terms: Option<Solve>,
 }
 
 /// One iteration of the solve curve. Rates are over all targets and over the targets searched
@@ -445,12 +456,12 @@ fn csv_field(s: &str) -> String {
 
 fn solutions_csv(first: &BTreeMap<String, Solution>, names: &BTreeMap<String, String>) -> String {
     let mut s = String::from(
-        "id,name,iteration,iteration_all_terms,program,searched_for,rank,hindsight,source,all_terms,checked_terms\n",
+        "id,name,iteration,iteration_all_terms,program,searched_for,rank,hindsight,source,all_terms,checked_terms,program_all_terms\n",
     );
     for (id, f) in first {
         let _ = writeln!(
             s,
-            "{id},{},{},{},{},{},{},{},{},{},{}",
+            "{id},{},{},{},{},{},{},{},{},{},{},{}",
             csv_field(names.get(id).map_or("", |n| n.as_str())),
             f.iteration,
             f.iteration_all_terms
@@ -461,7 +472,12 @@ fn solutions_csv(first: &BTreeMap<String, Solution>, names: &BTreeMap<String, St
             f.solve.hindsight,
             f.solve.source,
             f.solve.all_terms,
-            f.solve.checked_terms
+            f.solve.checked_terms,
+            csv_field(
+                f.program_all_terms
+                    .as_ref()
+                    .map_or("", |p| p.program.as_str())
+            )
         );
     }
     s
@@ -483,6 +499,7 @@ fn solutions_batch(
         Field::new("source", DataType::Utf8, false),
         Field::new("all_terms", DataType::Boolean, false),
         Field::new("checked_terms", DataType::UInt32, false),
+        Field::new("program_all_terms", DataType::Utf8, true),
     ]);
     let v: Vec<(&String, &Solution)> = first.iter().collect();
     let cols: Vec<ArrayRef> = vec![
@@ -520,6 +537,9 @@ fn solutions_batch(
         Arc::new(UInt32Array::from_iter_values(
             v.iter().map(|(_, f)| f.solve.checked_terms),
         )),
+        Arc::new(StringArray::from_iter(v.iter().map(|(_, f)| {
+            f.program_all_terms.as_ref().map(|p| p.program.as_str())
+        }))),
     ];
     Ok(RecordBatch::try_new(Arc::new(schema), cols)?)
 }

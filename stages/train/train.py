@@ -183,7 +183,10 @@ def greedy_constrained(model, vocab, inputs, max_len, device, seqsynth, batch=64
                     proc.stdin.flush()
                     allowed = {}
                     for j in active:
-                        line = proc.stdout.readline().strip()
+                        line = proc.stdout.readline()
+                        if not line:
+                            raise RuntimeError(f"seqsynth dsl next ended early (exit {proc.poll()})")
+                        line = line.strip()
                         if line == "</s>" or line.startswith("error") or len(progs[j]) >= max_len:
                             continue
                         ok = [vocab.ids[t] for t in line.split() if t in vocab.ids]
@@ -205,7 +208,9 @@ def greedy_constrained(model, vocab, inputs, max_len, device, seqsynth, batch=64
                 out.extend(" ".join(p) for p in progs)
     finally:
         proc.stdin.close()
-        proc.wait()
+        code = proc.wait()
+    if code != 0:
+        raise RuntimeError(f"seqsynth dsl next failed (exit {code})")
     return out
 
 
