@@ -291,7 +291,6 @@ fn read_line_bounded(input: &mut impl std::io::BufRead, max: usize) -> Result<Op
 /// line that is not UTF-8 or longer than the program limit is an error line, and the batch goes
 /// on; a closed stdout (`| head`) ends it quietly.
 fn eval_lines(limits: &dsl::Limits) -> Result<()> {
-    use std::io::Write;
     let ev = Evaluator::new(limits.clone());
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -320,16 +319,13 @@ fn eval_lines(limits: &dsl::Limits) -> Result<()> {
             return Ok(());
         }
     }
-    match out.flush() {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => Ok(r?),
-    }
+    flush_quietly(&mut out)?;
+    Ok(())
 }
 
 /// `dsl next`: the allowed next tokens of each prefix on stdin, one line each, flushed per line
 /// (the caller reads each answer before it writes the next prefix).
 fn next_tokens(max_len: usize) -> Result<()> {
-    use std::io::Write;
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut out = std::io::stdout().lock();
@@ -341,12 +337,8 @@ fn next_tokens(max_len: usize) -> Result<()> {
                 Ok(text) => next_answer(text, max_len),
             },
         };
-        if !emit(&mut out, &answer)? {
+        if !emit(&mut out, &answer)? || !flush_quietly(&mut out)? {
             return Ok(());
-        }
-        match out.flush() {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-            r => r?,
         }
     }
     Ok(())
@@ -366,17 +358,22 @@ fn next_answer(prefix: &str, max_len: usize) -> String {
     if state.is_complete() {
         return "</s>".into();
     }
-    let room = max_len.saturating_sub(state.len() + 1);
-    let mut fits = dsl::TokenSet::default();
-    for t in state.allowed().iter() {
-        if state.completion_after(t).is_some_and(|c| c <= room) {
-            fits.insert(t);
-        }
-    }
+    // a prefix already past the limit (never one of ours) closes as fast as it can
+    let fits = state.allowed_within(max_len);
     if fits.is_empty() {
-        fits = state.fastest();
+        state.fastest().to_string()
+    } else {
+        fits.to_string()
     }
-    fits.to_string()
+}
+
+/// Flushes; `false` when the reader has gone (a closed pipe is not an error).
+fn flush_quietly(out: &mut impl std::io::Write) -> Result<bool> {
+    match out.flush() {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e).context("writing stdout"),
+    }
 }
 
 /// Writes one line; `false` when the reader has gone (a closed pipe is not an error).
@@ -440,10 +437,7 @@ fn run_dsl(cmd: DslCommand) -> Result<ExitCode> {
                     return Ok(ExitCode::SUCCESS);
                 }
             }
-            match std::io::Write::flush(&mut stdout) {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                r => r?,
-            }
+            flush_quietly(&mut stdout)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -6,19 +6,16 @@
 //! The real ingest, verify, buffer and report stages run through the real runner and store; only
 //! `search` is replaced by a stage that writes the fabricated candidates (no model needed).
 
-use arrow_array::{
-    Array, ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array,
-};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_array::{Array, BooleanArray, StringArray, UInt32Array};
 use seqsynth::pipeline::config::{self, Loaded};
 use seqsynth::pipeline::dag::Node;
 use seqsynth::pipeline::runner::Runner;
 use seqsynth::pipeline::store::{Artifact, Store};
+use seqsynth::stages::search::Candidates;
 use seqsynth::stages::{self, Ctx, Stage};
 use seqsynth::table::column;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
 
 const SQUARES: &str = "lambda [ #0 ] ( map ( lambda [ #1 ] ( * ( #1 #1 ) ) #0 ) )";
 const IDENTITY: &str = "lambda [ #0 ] ( #0 )";
@@ -73,24 +70,11 @@ impl Stage for FakeSearch {
         vec![Node::new("ingest", None)]
     }
     fn run(&self, ctx: &mut Ctx) -> anyhow::Result<()> {
-        let c = candidates();
-        let schema = Schema::new(vec![
-            Field::new("id", DataType::Utf8, false),
-            Field::new("rank", DataType::UInt32, false),
-            Field::new("program", DataType::Utf8, false),
-            Field::new("score", DataType::Float64, false),
-            Field::new("length", DataType::UInt32, false),
-        ]);
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(c.iter().map(|x| x.0))),
-            Arc::new(UInt32Array::from_iter_values(c.iter().map(|x| x.1))),
-            Arc::new(StringArray::from_iter_values(c.iter().map(|x| x.2))),
-            Arc::new(Float64Array::from_iter_values(c.iter().map(|_| -1.0))),
-            Arc::new(UInt32Array::from_iter_values(
-                c.iter().map(|x| x.2.split(' ').count() as u32),
-            )),
-        ];
-        ctx.write_table("candidates", &RecordBatch::try_new(Arc::new(schema), cols)?)
+        let mut rows = Candidates::default();
+        for (id, rank, program) in candidates() {
+            rows.push(id, rank, program, -1.0, program.split(' ').count() as u32);
+        }
+        ctx.write_table("candidates", &rows.batch()?)
     }
 }
 

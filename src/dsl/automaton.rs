@@ -176,6 +176,21 @@ impl State {
         set
     }
 
+    /// The tokens allowed next after which the program can still close within `max_len` tokens
+    /// in all (the length-feasibility rule of the beam search and of `seqsynth dsl next`).
+    pub fn allowed_within(&self, max_len: usize) -> TokenSet {
+        let mut set = TokenSet::default();
+        for t in self.allowed().iter() {
+            if self
+                .completion_after(t)
+                .is_some_and(|c| self.len() + 1 + c <= max_len)
+            {
+                set.insert(t);
+            }
+        }
+        set
+    }
+
     /// The tokens allowed next that keep the shortest completion as short as possible: the
     /// sampler's choices once its length limit is reached ("close the program fastest").
     pub fn fastest(&self) -> TokenSet {

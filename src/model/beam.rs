@@ -105,18 +105,12 @@ impl Search {
                 });
                 continue;
             }
-            for t in beam.state.allowed().iter() {
-                let fits = beam
-                    .state
-                    .completion_after(t)
-                    .is_some_and(|c| beam.state.len() + 1 + c <= max_len);
-                if fits {
-                    out.push(Expansion {
-                        beam: b,
-                        token: Some(t),
-                        score: beam.score + row[ids.dsl[t.index()] as usize] as f64,
-                    });
-                }
+            for t in beam.state.allowed_within(max_len).iter() {
+                out.push(Expansion {
+                    beam: b,
+                    token: Some(t),
+                    score: beam.score + row[ids.dsl[t.index()] as usize] as f64,
+                });
             }
         }
         // stable: equal scores keep the (beam, token) order they were generated in
@@ -359,14 +353,12 @@ mod tests {
                 out.push(prefix.clone());
                 return;
             }
-            for t in s.allowed().iter() {
-                if s.len() + 1 + s.completion_after(t).unwrap() <= max_len {
-                    let mut n = s.clone();
-                    n.push(t).unwrap();
-                    prefix.push(t);
-                    walk(&n, prefix, max_len, out);
-                    prefix.pop();
-                }
+            for t in s.allowed_within(max_len).iter() {
+                let mut n = s.clone();
+                n.push(t).unwrap();
+                prefix.push(t);
+                walk(&n, prefix, max_len, out);
+                prefix.pop();
             }
         }
         let mut out = Vec::new();
@@ -441,9 +433,8 @@ mod tests {
         while !s.is_complete() {
             let lp = Fake::logp(0, &prefix, vocab);
             let best = s
-                .allowed()
+                .allowed_within(24)
                 .iter()
-                .filter(|&t| s.len() + 1 + s.completion_after(t).unwrap() <= 24)
                 .max_by(|&a, &b| {
                     lp[ids.dsl[a.index()] as usize]
                         .total_cmp(&lp[ids.dsl[b.index()] as usize])

@@ -8,3 +8,9 @@
 pub mod beam;
 pub mod onnx;
 pub mod tokenizer;
+
+/// Whether an NVIDIA GPU is visible to this process (its device nodes exist). Cheap, so the keys
+/// of `train` and `search` can say which device they will run on without loading a runtime.
+pub fn gpu_visible() -> bool {
+    std::path::Path::new("/dev/nvidiactl").exists() || std::path::Path::new("/dev/nvidia0").exists()
+}

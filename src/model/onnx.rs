@@ -82,7 +82,7 @@ pub fn expected_provider(device: Device) -> &'static str {
         Device::Cpu => "cpu",
         Device::Cuda => "cuda",
         Device::Auto => {
-            let gpu = Path::new("/dev/nvidiactl").exists() || Path::new("/dev/nvidia0").exists();
+            let gpu = super::gpu_visible();
             let cuda_lib = find_onnxruntime()
                 .ok()
                 .and_then(|l| {

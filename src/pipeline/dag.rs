@@ -132,36 +132,25 @@ pub fn closure_many(
         }
         let mut stack: Vec<(Node, Vec<Node>)> = vec![(root.clone(), inputs_of(root)?)];
         state.insert(root.clone(), 0);
-        walk(&mut stack, &mut state, &mut order, &inputs_of)?;
-    }
-    Ok(order)
-}
-
-/// The iterative post-order walk of [`closure_many`] from one root.
-fn walk(
-    stack: &mut Vec<(Node, Vec<Node>)>,
-    state: &mut HashMap<Node, u8>,
-    order: &mut Vec<Node>,
-    inputs_of: &dyn Fn(&Node) -> Result<Vec<Node>>,
-) -> Result<()> {
-    while let Some((node, pending)) = stack.last_mut() {
-        match pending.pop() {
-            Some(dep) => match state.get(&dep) {
-                Some(1) => {}
-                Some(_) => bail!("the pipeline has a cycle through {dep} (needed by {node})"),
+        while let Some((node, pending)) = stack.last_mut() {
+            match pending.pop() {
+                Some(dep) => match state.get(&dep) {
+                    Some(1) => {}
+                    Some(_) => bail!("the pipeline has a cycle through {dep} (needed by {node})"),
+                    None => {
+                        let deps = inputs_of(&dep)?;
+                        state.insert(dep.clone(), 0);
+                        stack.push((dep, deps));
+                    }
+                },
                 None => {
-                    let deps = inputs_of(&dep)?;
-                    state.insert(dep.clone(), 0);
-                    stack.push((dep, deps));
+                    let node = node.clone();
+                    stack.pop();
+                    state.insert(node.clone(), 1);
+                    order.push(node);
                 }
-            },
-            None => {
-                let node = node.clone();
-                stack.pop();
-                state.insert(node.clone(), 1);
-                order.push(node);
             }
         }
     }
-    Ok(())
+    Ok(order)
 }

@@ -551,7 +551,9 @@ pub fn file_digest(path: &Path) -> Result<String> {
     Ok(h.finalize().to_hex().to_string())
 }
 
-fn hash_files(dir: &Path) -> Result<Vec<FileEntry>> {
+/// The sorted names of an artifact's output files (all but manifest.json and key.json), which
+/// must be plain files.
+fn output_names(dir: &Path) -> Result<Vec<String>> {
     let mut names: Vec<String> = Vec::new();
     for e in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let e = e?;
@@ -565,7 +567,11 @@ fn hash_files(dir: &Path) -> Result<Vec<FileEntry>> {
         names.push(name);
     }
     names.sort();
-    names
+    Ok(names)
+}
+
+fn hash_files(dir: &Path) -> Result<Vec<FileEntry>> {
+    output_names(dir)?
         .into_iter()
         .map(|name| {
             let p = dir.join(&name);
@@ -630,21 +636,13 @@ fn verify(dir: &Path, key: &str, check: Check) -> Result<Manifest> {
     if parts != m.parts {
         bail!("key.json does not match the manifest");
     }
-    let mut names: Vec<String> = Vec::new();
-    for e in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let name = e?.file_name().to_string_lossy().into_owned();
-        if name != "manifest.json" && name != "key.json" {
-            names.push(name);
-        }
-    }
-    names.sort();
-    let expected: Vec<&str> = m.files.iter().map(|f| f.name.as_str()).collect();
+    let names = output_names(dir)?;
     for f in &m.files {
         if names.binary_search(&f.name).is_err() {
             bail!("{} is missing", f.name);
         }
     }
-    if names.len() != expected.len() {
+    if names.len() != m.files.len() {
         bail!("unexpected extra files");
     }
     for f in &m.files {

@@ -655,17 +655,14 @@ fn download(store: &Store, base: &str, timeout_secs: u64) -> Result<PathBuf> {
 
 /// Fails unless `path` is a gzip stream that decompresses to its end.
 fn check_gzip(url: &str, path: &Path) -> Result<()> {
-    let mut head = [0u8; 2];
-    let mut f = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     use std::io::Read;
-    let n = f.read(&mut head)?;
-    if n < 2 || head != [0x1f, 0x8b] {
-        let mut start = vec![0u8; 64];
-        let mut f = fs::File::open(path)?;
-        let k = f.read(&mut start)?;
+    let f = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut start = Vec::new();
+    f.take(64).read_to_end(&mut start)?;
+    if !start.starts_with(&[0x1f, 0x8b]) {
         bail!(
             "{url} did not serve gzip data (it starts with {:?})",
-            String::from_utf8_lossy(&start[..k])
+            String::from_utf8_lossy(&start)
         );
     }
     let mut d = flate2::read::MultiGzDecoder::new(fs::File::open(path)?);

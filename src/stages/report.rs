@@ -9,9 +9,9 @@
 //!   iteration; in it, one that holds on all known terms, then a direct one, then the best rank),
 //!   with its name, iteration, whether it came by hindsight and whether it holds on all known terms.
 //!
-//! Every figure is computed from the `solved` and `executions` tables of the verify artifacts,
-//! here and nowhere else (the verify manifest's counters come from the same rows by
-//! [`crate::stages::verify::Figures`]).
+//! Every figure is computed from the `solved` and `executions` tables of the verify artifacts
+//! (the targets solved by [`crate::stages::verify::solved_ids`], as the verify manifest's
+//! counters are).
 //!
 //! After each run that asks for it, the files are also copied to `exports/report/` beside the
 //! config (see [`Report::export`]).
@@ -21,7 +21,7 @@ use crate::pipeline::config::Loaded;
 use crate::pipeline::dag::Node;
 use crate::pipeline::store::Artifact;
 use crate::stages::ingest::read_targets;
-use crate::stages::verify::{read_searched, read_solved, Solve};
+use crate::stages::verify::{read_searched, read_solved, solved_ids, Solve};
 use anyhow::{Context, Result};
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema};
@@ -76,12 +76,8 @@ impl Stage for Report {
             let v = ctx.input(&format!("verify@{k}"))?;
             let solved = read_solved(v)?;
             let this_searched = read_searched(v)?;
-            let this: BTreeSet<&str> = solved.iter().map(|s| s.id.as_str()).collect();
-            let this_strict: BTreeSet<&str> = solved
-                .iter()
-                .filter(|s| s.all_terms)
-                .map(|s| s.id.as_str())
-                .collect();
+            let this = solved_ids(&solved, false);
+            let this_strict = solved_ids(&solved, true);
             let new = this.iter().filter(|id| !paper.contains(**id)).count();
             let new_strict = this_strict
                 .iter()

@@ -275,13 +275,7 @@ pub fn stage_dir(loaded: &Loaded) -> Result<PathBuf> {
 fn trainer_environment(loaded: &Loaded) -> Result<serde_json::Value> {
     let p = &loaded.config.train.python;
     let python = if p.is_empty() {
-        let venv = std::env::var_os("SEQSYNTH_VENV")
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/seqsynth/venv"))
-            })
-            .unwrap_or_default();
-        venv.join("bin/python")
+        crate::model::onnx::python_env_dir().join("bin/python")
     } else {
         loaded.resolve(Path::new(p))
     };
@@ -317,8 +311,8 @@ print(json.dumps({"python": sys.version.split()[0], "torch": ver("torch"),
     }
     let mut v: serde_json::Value = serde_json::from_slice(&out.stdout)
         .with_context(|| format!("the environment probe of {}", python.display()))?;
-    let gpu = Path::new("/dev/nvidiactl").exists() || Path::new("/dev/nvidia0").exists();
-    let cuda = !loaded.config.train.force_cpu && gpu && !v["torch_cuda"].is_null();
+    let cuda =
+        !loaded.config.train.force_cpu && crate::model::gpu_visible() && !v["torch_cuda"].is_null();
     v["device"] = json!(if cuda { "cuda" } else { "cpu" });
     v["precision"] = json!(if cuda { "bf16" } else { "fp32" });
     Ok(v)
