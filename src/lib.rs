@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod dsl;
+pub mod enumerator;
 pub mod model;
 pub mod pipeline;
 pub mod stages;

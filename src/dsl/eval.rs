@@ -318,6 +318,39 @@ impl Evaluator {
         }
     }
 
+    /// Applies an int-valued primitive (`+ - * / % ** min max sqrt`) to evaluated arguments,
+    /// with the magnitude bound: exactly what evaluation does at an application, steps aside.
+    /// `b` is ignored by `sqrt`. Other evaluators of the DSL (the bottom-up enumerator) call it
+    /// so that their results are the evaluator's by construction.
+    pub fn apply(&self, p: Prim, a: &Num, b: &Num) -> Result<Num, ErrorKind> {
+        let r = match p {
+            Prim::Add => Ok(a.add(b)),
+            Prim::Sub => Ok(a.sub(b)),
+            Prim::Mul => Ok(a.mul(b)),
+            Prim::Div => a.div_round(b),
+            Prim::Mod => a.mod_floor(b).map_err(|_| ArithError::DivByZero),
+            Prim::Pow => a.pow(b, self.max_bits),
+            Prim::Min => Ok(a.clone().min(b.clone())),
+            Prim::Max => Ok(a.clone().max(b.clone())),
+            Prim::Sqrt => a.sqrt(),
+            _ => unreachable!("not an int primitive: {p:?}"),
+        };
+        match r {
+            Ok(v) => self.check(v),
+            Err(ArithError::DivByZero) if p == Prim::Mod => Err(ErrorKind::ModByZero),
+            Err(ArithError::DivByZero) => Err(ErrorKind::DivByZero),
+            Err(ArithError::NegativeExponent) => Err(ErrorKind::NegativeExponent),
+            Err(ArithError::NegativeSqrt) => Err(ErrorKind::NegativeSqrt),
+            Err(ArithError::Overflow) => Err(ErrorKind::Overflow),
+        }
+    }
+
+    /// The magnitude bound 10^max_abs_exp when it fits a `u64` (below 10^19); `None` when every
+    /// `i64` is within it.
+    pub fn small_bound(&self) -> Option<u64> {
+        self.small_bound
+    }
+
     fn check(&self, v: Num) -> Result<Num, ErrorKind> {
         let within = match (&v, self.small_bound) {
             (Num::Small(_), None) => true,
@@ -495,26 +528,7 @@ impl Run<'_> {
     /// Applies an int-valued primitive to evaluated arguments (the step is already counted);
     /// `b` is ignored by `sqrt`.
     fn arith(&self, p: Prim, a: &Num, b: &Num) -> Result<Num, ErrorKind> {
-        let r = match p {
-            Prim::Add => Ok(a.add(b)),
-            Prim::Sub => Ok(a.sub(b)),
-            Prim::Mul => Ok(a.mul(b)),
-            Prim::Div => a.div_round(b),
-            Prim::Mod => a.mod_floor(b).map_err(|_| ArithError::DivByZero),
-            Prim::Pow => a.pow(b, self.ev.max_bits),
-            Prim::Min => Ok(a.clone().min(b.clone())),
-            Prim::Max => Ok(a.clone().max(b.clone())),
-            Prim::Sqrt => a.sqrt(),
-            _ => unreachable!("not an int primitive: {p:?}"),
-        };
-        match r {
-            Ok(v) => self.ev.check(v),
-            Err(ArithError::DivByZero) if p == Prim::Mod => Err(ErrorKind::ModByZero),
-            Err(ArithError::DivByZero) => Err(ErrorKind::DivByZero),
-            Err(ArithError::NegativeExponent) => Err(ErrorKind::NegativeExponent),
-            Err(ArithError::NegativeSqrt) => Err(ErrorKind::NegativeSqrt),
-            Err(ArithError::Overflow) => Err(ErrorKind::Overflow),
-        }
+        self.ev.apply(p, a, b)
     }
 
     /// Binds `#k` (and `#k+1`) for a lambda call.

@@ -291,24 +291,40 @@ impl Default for VerifyConfig {
     }
 }
 
-/// The `enumerate` stage: exhaustive enumeration of short programs, without a model.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+/// The `enumerate` stage: bottom-up enumeration with observational equivalence, without a model
+/// (docs/enumerate.md).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct EnumerateConfig {
-    /// Longest program in tokens, the `lambda [ #0 ] (` header included.
-    pub max_len: usize,
-    /// Stop after this many programs (shortest first).
-    pub max_programs: usize,
-    /// Candidates kept per target (shortest first).
+    /// The largest expression size in AST nodes (a fold counts `fold_size` plus its body).
+    pub max_size: u32,
+    /// Wall-time limit in seconds (0: none). A level that would pass it is not started.
+    pub max_seconds: f64,
+    /// Limit on the bytes of the vector store; the level that would pass it is matched only.
+    pub max_bytes: u64,
+    /// The size of a fold's scaffolding (`reduce`, `filter`, the lambdas).
+    pub fold_size: u32,
+    /// The primitives expressions apply.
+    pub ops: Vec<String>,
+    /// The index sets folds (sums and products) range over: `prefix` (k <= n), `before`
+    /// (k < n), `divisors` (d | n).
+    pub folds: Vec<String>,
+    /// Candidates kept per target and kind of match (all terms, window, prefix).
     pub per_target: usize,
 }
 
 impl Default for EnumerateConfig {
     fn default() -> Self {
         EnumerateConfig {
-            max_len: 28,
-            max_programs: 2_000_000,
-            per_target: 10,
+            max_size: 11,
+            max_seconds: 600.0,
+            max_bytes: 4 << 30,
+            fold_size: 2,
+            ops: ["+", "-", "*", "/", "%", "**", "min", "max", "sqrt"]
+                .map(String::from)
+                .to_vec(),
+            folds: ["prefix", "before", "divisors"].map(String::from).to_vec(),
+            per_target: 3,
         }
     }
 }
@@ -484,6 +500,9 @@ fn hint(path: &str) -> &'static str {
     match path {
         "synth.flavour" => {
             " (synth.flavour was removed: ablation 1 is the one switch sample.mode = \"fresh\")"
+        }
+        "enumerate.max_len" | "enumerate.max_programs" => {
+            " (the enumerator is bottom-up now: its budget is enumerate.max_size, in AST nodes)"
         }
         _ => "",
     }

@@ -1,31 +1,28 @@
-//! `enumerate`: candidates without a model, by exhaustive enumeration of short programs.
+//! `enumerate`: candidates without a model, by bottom-up enumeration with observational
+//! equivalence ([`crate::enumerator`], docs/enumerate.md).
 //!
-//! Every well-typed program of at most `enumerate.max_len` tokens is generated through the DSL's
-//! next-token automaton (shortest first, then in token order), up to `enumerate.max_programs`.
-//! Programs are evaluated on `#0 = [1..L]` and kept only when their output is new
-//! (observational equivalence: of programs with the same output, the shortest stands for all).
-//! A program is a candidate for a target when its output equals the target's first
-//! `train.input_terms` terms, the part of the sequence the policy sees; the `verify` stage then
-//! judges terms 26..35, as for the policy's candidates.
+//! Every target is matched (so hindsight is free): a program is a candidate for a target when
+//! its terms equal the target's on all `dsl.input_len` positions, on the window (the paper's
+//! rule), or on the first `train.input_terms` terms only (a near miss, for the buffer). Per
+//! target, up to `enumerate.per_target` of each kind, the shortest first.
 //!
-//! The output has the schema of `search` (`candidates`), with `score` = −length, so that a
-//! shorter program ranks first. With `verify.enumerate = true`, `verify@k` adds these candidates
-//! to `search@k`'s: the enumerated programs then enter the buffer too.
-//!
-//! Candidate generation is sequential and evaluation is parallel in fixed chunks, so the output is
-//! the same for any thread count.
+//! The output has the schema of `search` (`candidates`), with `rank` in that order and `score` =
+//! −size; `levels` holds the per-size figures (also in the manifest). With
+//! `verify.enumerate = true`, `verify@k` adds these candidates to `search@k`'s.
 
 use super::{Ctx, Stage};
-use crate::dsl::token::{tokens_to_text, Token};
-use crate::dsl::{Evaluator, Program, State};
-use crate::pipeline::config::Loaded;
+use crate::dsl::{Evaluator, Num, Prim};
+use crate::enumerator::expr::IndexSet;
+use crate::enumerator::{self, Progress, Settings};
+use crate::pipeline::config::{EnumerateConfig, Loaded};
 use crate::pipeline::dag::Node;
 use crate::stages::ingest::read_targets;
 use crate::stages::search::Candidates;
-use anyhow::{bail, Result};
-use rayon::prelude::*;
+use anyhow::{anyhow, bail, Context, Result};
+use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use arrow_schema::{DataType, Field, Schema};
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 pub struct Enumerate;
 
@@ -34,7 +31,7 @@ impl Stage for Enumerate {
         "enumerate"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn iterated(&self, _: &Loaded) -> bool {
         false
@@ -51,153 +48,189 @@ impl Stage for Enumerate {
         vec![Node::new("ingest", None)]
     }
     fn run(&self, ctx: &mut Ctx) -> Result<()> {
-        let cfg = ctx.loaded.config.enumerate.clone();
-        let prefix = ctx.loaded.config.train.input_terms;
-        if cfg.per_target == 0 {
-            bail!("enumerate.per_target must be at least 1");
-        }
-        let programs = enumerate_programs(cfg.max_len, cfg.max_programs);
-        let generated = programs.len();
-        // targets by their first `prefix` terms
+        let limits = ctx.loaded.config.dsl.limits();
+        let split = ctx.loaded.config.train.input_terms;
+        let settings = settings(&ctx.loaded.config.enumerate)?;
+        enumerator::validate(&settings, limits.input_len, split).map_err(|e| anyhow!(e))?;
         let targets = read_targets(ctx.input("ingest")?)?;
-        let mut by_prefix: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, t) in targets.iter().enumerate() {
-            if t.terms.len() >= prefix {
-                let head: Vec<&str> = t.terms.iter().take(prefix).collect();
-                by_prefix.entry(head.join(",")).or_default().push(i);
-            }
-        }
-        let ev = Evaluator::new(ctx.loaded.config.dsl.limits());
-        let mut seen: HashSet<[u8; 16]> = HashSet::new();
-        let mut per_target: Vec<Vec<(String, u32)>> = vec![Vec::new(); targets.len()];
-        let (mut errors, mut duplicates) = (0u64, 0u64);
-        for chunk in programs.chunks(4096) {
-            let outputs: Vec<Option<Vec<String>>> = chunk
-                .par_iter()
-                .map(|tokens| {
-                    let p = Program::from_tokens(tokens).expect("enumerated programs are valid");
-                    ev.eval(&p)
-                        .ok()
-                        .map(|t| t.iter().map(|n| n.to_string()).collect())
-                })
-                .collect();
-            for (tokens, out) in chunk.iter().zip(outputs) {
-                let Some(out) = out else {
-                    errors += 1;
-                    continue;
-                };
-                if !seen.insert(crate::stages::synth::hash_text(&out.join(","))) {
-                    duplicates += 1;
-                    continue;
-                }
-                if out.len() < prefix {
-                    continue;
-                }
-                if let Some(ts) = by_prefix.get(&out[..prefix].join(",")) {
-                    for &t in ts {
-                        if per_target[t].len() < cfg.per_target {
-                            per_target[t].push((tokens_to_text(tokens), tokens.len() as u32));
-                        }
-                    }
-                }
-            }
-        }
+        let terms: Vec<Vec<Num>> = targets
+            .iter()
+            .map(|t| {
+                t.terms
+                    .iter()
+                    .take(limits.input_len)
+                    .map(|s| s.parse::<Num>())
+                    .collect::<Result<Vec<Num>, _>>()
+            })
+            .collect::<Result<_, _>>()
+            .context("a target term is not an integer")?;
+        let ev = Evaluator::new(limits);
+        let bar = LevelBar::new();
+        let outcome = enumerator::enumerate(&settings, &ev, split, terms, &|p| bar.show(p))
+            .map_err(|e| anyhow!(e))?;
+        bar.finish();
+
         let mut rows = Candidates::default();
         let mut with_candidates = 0;
-        for (t, cands) in targets.iter().zip(&per_target) {
+        for (t, cands) in targets.iter().zip(&outcome.candidates) {
             with_candidates += usize::from(!cands.is_empty());
-            for (rank, (program, len)) in cands.iter().enumerate() {
-                let id = format!("A{:06}", t.number);
-                rows.push(&id, rank as u32, program, -(*len as f64), *len);
+            let id = format!("A{:06}", t.number);
+            for (rank, c) in cands.iter().enumerate() {
+                let len = c.program.split_whitespace().count() as u32;
+                rows.push(&id, rank as u32, &c.program, -f64::from(c.size), len);
             }
         }
-        ctx.count("programs", generated);
-        ctx.count("errors", errors);
-        ctx.count("duplicate_outputs", duplicates);
-        ctx.count("distinct_outputs", seen.len());
+        let last = outcome.levels.last();
         ctx.count("targets", targets.len());
         ctx.count("targets_with_candidates", with_candidates);
-        eprintln!(
-            "enumerate: {generated} programs of at most {} tokens, {} distinct outputs, candidates for {with_candidates} of {} targets",
-            cfg.max_len,
-            seen.len(),
-            targets.len()
+        ctx.count("solved_window", last.map_or(0, |l| l.solved_window));
+        ctx.count("solved_all_terms", last.map_or(0, |l| l.solved_all));
+        ctx.count("distinct_vectors", last.map_or(0, |l| l.cumulative));
+        ctx.count("completed_size", outcome.completed);
+        ctx.count("stop", outcome.stop.name());
+        ctx.count("stop_reason", outcome.reason.clone());
+        ctx.count(
+            "levels",
+            serde_json::to_value(&outcome.levels).context("the level table")?,
         );
+        eprintln!(
+            "enumerate: sizes 1..{} ({}), {} distinct vectors; candidates for {with_candidates} of {} targets: {} by the window, {} on all {} terms",
+            outcome.completed,
+            outcome.reason,
+            last.map_or(0, |l| l.cumulative),
+            targets.len(),
+            last.map_or(0, |l| l.solved_window),
+            last.map_or(0, |l| l.solved_all),
+            ctx.loaded.config.dsl.input_len,
+        );
+        ctx.write_table("levels", &levels_batch(&outcome.levels)?)?;
         ctx.write_table("candidates", &rows.batch()?)
     }
 }
 
-/// Every complete program of at most `max_len` tokens, shortest first and in token order within a
-/// length, stopping after `limit` programs.
-pub fn enumerate_programs(max_len: usize, limit: usize) -> Vec<Vec<Token>> {
-    let mut out = Vec::new();
-    for len in State::new().min_completion()..=max_len {
-        let mut prefix = Vec::with_capacity(len);
-        exactly(&State::new(), &mut prefix, len, limit, &mut out);
-        if out.len() >= limit {
-            break;
+/// The enumerator's settings from the config section; names the setting that is wrong.
+pub fn settings(c: &EnumerateConfig) -> Result<Settings> {
+    let mut ops = Vec::new();
+    for o in &c.ops {
+        match Prim::from_symbol(o) {
+            Some(p) if enumerator::OPS.contains(&p) => ops.push(p),
+            _ => bail!(
+                "enumerate.ops: {o:?} is not an integer primitive; the choices are {}",
+                enumerator::OPS.map(|p| p.symbol()).join(" ")
+            ),
         }
     }
-    out
-}
-
-/// Appends the programs of exactly `len` tokens that extend `prefix` (in state `s`).
-fn exactly(
-    s: &State,
-    prefix: &mut Vec<Token>,
-    len: usize,
-    limit: usize,
-    out: &mut Vec<Vec<Token>>,
-) {
-    if out.len() >= limit {
-        return;
-    }
-    if s.is_complete() {
-        if prefix.len() == len {
-            out.push(prefix.clone());
+    let mut folds = Vec::new();
+    for f in &c.folds {
+        match IndexSet::from_name(f) {
+            Some(s) => folds.push(s),
+            None => bail!(
+                "enumerate.folds: {f:?} is not an index set; the choices are {}",
+                IndexSet::ALL.map(|s| s.name()).join(" ")
+            ),
         }
-        return;
     }
-    for t in s.allowed().iter() {
-        let Some(rest) = s.completion_after(t) else {
-            continue;
-        };
-        if s.len() + 1 + rest > len {
-            continue;
-        }
-        let mut next = s.clone();
-        next.push(t).expect("allowed token");
-        prefix.push(t);
-        exactly(&next, prefix, len, limit, out);
-        prefix.pop();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn enumeration_is_complete_ordered_and_valid() {
-        let all = enumerate_programs(20, usize::MAX);
-        // shortest first, every program valid and distinct
-        assert_eq!(
-            tokens_to_text(&all[0]),
-            "lambda [ #0 ] ( #0 )",
-            "the shortest program"
+    if !(c.max_seconds >= 0.0 && c.max_seconds.is_finite()) {
+        bail!(
+            "enumerate.max_seconds must be a number of seconds >= 0 (0: no limit), not {}",
+            c.max_seconds
         );
-        for w in all.windows(2) {
-            assert!(w[0].len() <= w[1].len());
+    }
+    Ok(Settings {
+        max_size: c.max_size,
+        max_seconds: c.max_seconds,
+        max_bytes: c.max_bytes,
+        fold_size: c.fold_size,
+        ops,
+        folds,
+        per_target: c.per_target,
+    })
+}
+
+/// The per-level table (wall times and peak memory vary between runs: they are in the manifest
+/// only, so the artifact's bytes depend on the inputs alone).
+fn levels_batch(levels: &[enumerator::Level]) -> Result<RecordBatch> {
+    let schema = Schema::new(vec![
+        Field::new("size", DataType::UInt32, false),
+        Field::new("mode", DataType::Utf8, false),
+        Field::new("evaluated", DataType::UInt64, false),
+        Field::new("errors", DataType::UInt64, false),
+        Field::new("new", DataType::UInt64, false),
+        Field::new("cumulative", DataType::UInt64, false),
+        Field::new("solved_window", DataType::UInt64, false),
+        Field::new("solved_all_terms", DataType::UInt64, false),
+        Field::new("store_bytes", DataType::UInt64, false),
+    ]);
+    let u64s = |f: fn(&enumerator::Level) -> u64| -> ArrayRef {
+        Arc::new(UInt64Array::from_iter_values(levels.iter().map(f)))
+    };
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(UInt32Array::from_iter_values(levels.iter().map(|l| l.size))),
+        Arc::new(StringArray::from_iter_values(levels.iter().map(|l| l.mode))),
+        u64s(|l| l.evaluated),
+        u64s(|l| l.errors),
+        u64s(|l| l.new),
+        u64s(|l| l.cumulative),
+        u64s(|l| l.solved_window as u64),
+        u64s(|l| l.solved_all as u64),
+        u64s(|l| l.store_bytes),
+    ];
+    Ok(RecordBatch::try_new(Arc::new(schema), cols)?)
+}
+
+/// A progress bar per level (hidden when stderr is not a terminal), and one log line per level.
+struct LevelBar {
+    bar: std::sync::Mutex<Option<indicatif::ProgressBar>>,
+}
+
+impl LevelBar {
+    fn new() -> Self {
+        LevelBar {
+            bar: std::sync::Mutex::new(None),
         }
-        let texts: HashSet<String> = all.iter().map(|p| tokens_to_text(p)).collect();
-        assert_eq!(texts.len(), all.len());
-        for p in &all {
-            Program::from_tokens(p).unwrap();
+    }
+
+    fn show(&self, p: Progress) {
+        let mut bar = self.bar.lock().expect("the progress bar");
+        match p {
+            Progress::Start(size, work) => {
+                let b = indicatif::ProgressBar::new(work);
+                b.set_style(
+                    indicatif::ProgressStyle::with_template(&format!(
+                        "enumerate size {size:>2} {{bar:30}} {{human_pos}}/{{human_len}} {{per_sec}} eta {{eta}}"
+                    ))
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                *bar = Some(b);
+            }
+            Progress::Advance(n) => {
+                if let Some(b) = &*bar {
+                    b.inc(n);
+                }
+            }
+            Progress::Done(l) => {
+                if let Some(b) = bar.take() {
+                    b.finish_and_clear();
+                }
+                eprintln!(
+                    "enumerate: size {:>2} ({}): {} computed, {} new, {} distinct; targets {} by the window, {} on all terms; {:.1} s, store {:.0} MB",
+                    l.size,
+                    l.mode,
+                    l.evaluated,
+                    l.new,
+                    l.cumulative,
+                    l.solved_window,
+                    l.solved_all,
+                    l.seconds,
+                    l.store_bytes as f64 / 1e6
+                );
+            }
         }
-        // the same count as a free walk of the automaton (26 programs of at most 20 tokens)
-        assert_eq!(all.len(), 26);
-        // the limit cuts the list
-        assert_eq!(enumerate_programs(30, 10).len(), 10);
-        assert!(enumerate_programs(6, 100).is_empty());
+    }
+
+    fn finish(&self) {
+        if let Some(b) = self.bar.lock().expect("the progress bar").take() {
+            b.finish_and_clear();
+        }
     }
 }

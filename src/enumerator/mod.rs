@@ -1,0 +1,993 @@
+//! Bottom-up enumeration with observational equivalence (docs/enumerate.md).
+//!
+//! Expressions `E` in the scope of `#1` are built by size, smallest first, and each is kept only
+//! when its vector of values at `#1 = 1..L` is new: of all expressions with the same vector, the
+//! first (smallest, then in a fixed order) stands for all. Every kept vector is matched against
+//! the targets, and a match is spelled as the program `map ( lambda [ #1 ] ( E ) #0 )`.
+//!
+//! Size counts AST nodes: constants, `#1` and primitive applications are one each; a fold over an
+//! index set (`IndexSet`: k ≤ n, k < n, d | n) counts `fold_size` plus its body, whatever its
+//! spelled length (the scaffolding of `reduce`, `filter` and two lambdas is the same for every
+//! fold). Level s holds:
+//! - `sqrt` of level s-1, and `p(a, b)` for `a` of level i and `b` of level s-1-i (commutative
+//!   primitives once per unordered pair);
+//! - folds (sum from 0, product from 1) over each index set of a fold-free body of level
+//!   s - fold_size.
+//!
+//! Exact semantics: the fast path is `i64`, with an exact fallback through the evaluator's own
+//! primitive; a vector with an error anywhere (division by zero, a value beyond the bound, the
+//! step budget of the whole program) is an error, as in `verify`. Steps are counted exactly as
+//! the evaluator counts them (each expression carries its total over the L positions).
+//!
+//! Determinism: a level's candidates are computed in parallel, and of several with one vector the
+//! one with the smallest order key (kind, left id, right id) is kept, whatever the thread count;
+//! the kept ones are then numbered in order-key order.
+//!
+//! Budgets stop at a level boundary: the last level (`max_size`, or the level the memory budget
+//! cannot store) is only matched, not stored; a level that would pass the wall-time limit is not
+//! started, and one that passes it while running is discarded.
+
+pub mod expr;
+pub mod targets;
+pub mod vals;
+
+use crate::dsl::{Evaluator, Num, Prim};
+use expr::{fold_steps, FoldOp, IndexSet, Node};
+use rayon::prelude::*;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtOrd};
+use std::sync::Mutex;
+use std::time::Instant;
+use targets::{key, Category, IdBuild, TargetIndex};
+use vals::{Arith, Computed, Vals};
+
+/// The primitives an expression may apply, in their fixed order.
+pub const OPS: [Prim; 9] = [
+    Prim::Add,
+    Prim::Sub,
+    Prim::Mul,
+    Prim::Div,
+    Prim::Mod,
+    Prim::Pow,
+    Prim::Min,
+    Prim::Max,
+    Prim::Sqrt,
+];
+
+/// What to enumerate and the budgets.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The largest expression size (AST nodes); this level is matched, not stored.
+    pub max_size: u32,
+    /// Wall-time limit in seconds (0: none).
+    pub max_seconds: f64,
+    /// Limit on the bytes of the vector store (vectors, their expressions and the seen set).
+    pub max_bytes: u64,
+    /// Size of a fold's scaffolding.
+    pub fold_size: u32,
+    /// The primitives (a subset of [`OPS`]).
+    pub ops: Vec<Prim>,
+    /// The index sets folds range over (none: no folds).
+    pub folds: Vec<IndexSet>,
+    /// Candidates kept per target.
+    pub per_target: usize,
+}
+
+/// Why the enumeration ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    MaxSize,
+    Time,
+    Memory,
+}
+
+impl Stop {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stop::MaxSize => "max_size",
+            Stop::Time => "max_seconds",
+            Stop::Memory => "max_bytes",
+        }
+    }
+}
+
+/// The figures of one size level.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Level {
+    pub size: u32,
+    /// `stored` (kept for larger sizes) or `matched` (the last level: matched only).
+    pub mode: &'static str,
+    /// Expressions computed.
+    pub evaluated: u64,
+    /// Of those, with an evaluation error.
+    pub errors: u64,
+    /// New distinct vectors (for a matched level: new evaluations, not deduplicated within it).
+    pub new: u64,
+    /// Distinct vectors stored after the level.
+    pub cumulative: u64,
+    /// Targets with a candidate by the paper's rule (the window), after the level.
+    pub solved_window: usize,
+    /// Targets with a candidate equal on every one of the L terms, after the level.
+    pub solved_all: usize,
+    pub seconds: f64,
+    /// Bytes of the vector store after the level.
+    pub store_bytes: u64,
+    /// The process's peak resident memory so far, where the OS tells it (Linux).
+    pub peak_rss: u64,
+}
+
+/// One candidate program for one target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    pub category: Category,
+    pub size: u32,
+    order: u128,
+    key: u128,
+    pub program: String,
+}
+
+/// What an enumeration produced.
+pub struct Outcome {
+    pub levels: Vec<Level>,
+    pub stop: Stop,
+    /// The largest size completed.
+    pub completed: u32,
+    /// Why it stopped, in words.
+    pub reason: String,
+    /// Per target (in input order): its candidates, best first (all terms, then the window,
+    /// then the prefix; smaller first within each).
+    pub candidates: Vec<Vec<Candidate>>,
+}
+
+/// Progress events (for a progress bar).
+pub enum Progress<'a> {
+    /// A level starts: its size and how many expressions it computes.
+    Start(u32, u64),
+    /// That many more computed.
+    Advance(u64),
+    /// A level is done.
+    Done(&'a Level),
+}
+
+/// Checks the settings; names the setting that is wrong.
+pub fn validate(s: &Settings, input_len: usize, split: usize) -> Result<(), String> {
+    if s.max_size == 0 {
+        return Err("enumerate.max_size must be at least 1".into());
+    }
+    if s.per_target == 0 {
+        return Err("enumerate.per_target must be at least 1".into());
+    }
+    if s.fold_size == 0 && !s.folds.is_empty() {
+        return Err("enumerate.fold_size must be at least 1".into());
+    }
+    if input_len > MAX_LEN {
+        return Err(format!(
+            "enumerate keeps a vector of dsl.input_len = {input_len} values per expression; at most {MAX_LEN}"
+        ));
+    }
+    if split == 0 || split >= input_len {
+        return Err(format!(
+            "enumerate matches the window after train.input_terms = {split} terms of dsl.input_len = {input_len}: it must be in 1..{input_len}"
+        ));
+    }
+    Ok(())
+}
+
+/// The longest input the enumerator takes.
+pub const MAX_LEN: usize = 1000;
+
+const BIG: u32 = 1 << 31;
+const SHARDS: usize = 64;
+/// Expressions computed per parallel task.
+const TASK: u64 = 1 << 15;
+
+/// Distinct expressions, in id order, with their vectors.
+struct Arena {
+    len: usize,
+    nodes: Vec<Node>,
+    /// Total steps over the L positions.
+    steps: Vec<u64>,
+    folded: Vec<bool>,
+    /// Index into `small` (× len) or, with the `BIG` bit, into `big`.
+    slot: Vec<u32>,
+    small: Vec<i64>,
+    big: Vec<Vec<Num>>,
+    /// Id range per size (index 0 unused).
+    levels: Vec<(u32, u32)>,
+    seen: HashSet<u128, IdBuild>,
+}
+
+impl Arena {
+    fn vals(&self, id: u32) -> Vals<'_> {
+        let s = self.slot[id as usize];
+        if s & BIG != 0 {
+            Vals::Big(&self.big[(s & !BIG) as usize])
+        } else {
+            let i = s as usize * self.len;
+            Vals::Small(&self.small[i..i + self.len])
+        }
+    }
+
+    fn level(&self, size: u32) -> std::ops::Range<u32> {
+        match self.levels.get(size as usize) {
+            Some(&(a, b)) => a..b,
+            None => 0..0,
+        }
+    }
+
+    fn count(&self) -> u64 {
+        self.nodes.len() as u64
+    }
+
+    /// Bytes held: vectors, per-expression data and the seen set.
+    fn bytes(&self) -> u64 {
+        let big: u64 = self
+            .big
+            .iter()
+            .map(|v| 24 + v.iter().map(num_bytes).sum::<u64>())
+            .sum();
+        self.small.len() as u64 * 8 + big + self.count() * PER_ENTRY + self.seen.len() as u64 * 20
+    }
+}
+
+/// Bytes per stored expression besides its vector: node, steps, flag, slot.
+const PER_ENTRY: u64 = 12 + 8 + 1 + 4;
+/// Bytes per pending expression of a level being built, besides its vector.
+const PER_PENDING: u64 = 16 + 16 + 12 + 8 + 1 + 4 + 24;
+
+fn num_bytes(n: &Num) -> u64 {
+    match n {
+        Num::Small(_) => 16,
+        Num::Big(b) => 16 + 32 + b.bits() / 8,
+    }
+}
+
+/// A unit of parallel work: candidates of one kind.
+#[derive(Clone, Debug)]
+enum Job {
+    Unary(Prim, std::ops::Range<u32>),
+    /// Left ids × right ids; `half`: only b ≥ a (a commutative primitive within one level).
+    Binary {
+        prim: Prim,
+        left: std::ops::Range<u32>,
+        right: std::ops::Range<u32>,
+        half: bool,
+    },
+    Fold(IndexSet, FoldOp, std::ops::Range<u32>),
+}
+
+impl Job {
+    fn work(&self) -> u64 {
+        match self {
+            Job::Unary(_, r) | Job::Fold(_, _, r) => r.len() as u64,
+            Job::Binary {
+                left, right, half, ..
+            } => {
+                if *half {
+                    left.clone()
+                        .map(|a| (right.end - a.max(right.start)) as u64)
+                        .sum()
+                } else {
+                    left.len() as u64 * right.len() as u64
+                }
+            }
+        }
+    }
+}
+
+fn commutative(p: Prim) -> bool {
+    matches!(p, Prim::Add | Prim::Mul | Prim::Min | Prim::Max)
+}
+
+fn kind(p: Prim) -> u128 {
+    OPS.iter().position(|&o| o == p).expect("an enumerated primitive") as u128
+}
+
+fn fold_kind(set: IndexSet, op: FoldOp) -> u128 {
+    16 + 2 * set as u128 + op as u128
+}
+
+fn order(kind: u128, a: u32, b: u32) -> u128 {
+    (kind << 64) | ((a as u128) << 32) | b as u128
+}
+
+/// A candidate expression that passed the checks, with its vector in the task's buffer.
+struct Found<'a> {
+    node: Node,
+    order: u128,
+    steps: u64,
+    folded: bool,
+    key: u128,
+    vals: Vals<'a>,
+}
+
+/// An expression of the level being built.
+struct Pending {
+    key: u128,
+    order: u128,
+    node: Node,
+    steps: u64,
+    folded: bool,
+    /// Index into the shard's `small` (× len) or, with `BIG`, its `big`.
+    slot: u32,
+}
+
+#[derive(Default)]
+struct Shard {
+    map: HashMap<u128, u32, IdBuild>,
+    entries: Vec<Pending>,
+    small: Vec<i64>,
+    big: Vec<Vec<Num>>,
+}
+
+/// A match found while building a level.
+struct Hit {
+    target: u32,
+    category: Category,
+    order: u128,
+    key: u128,
+    /// The expression (its children are in the arena).
+    node: Node,
+}
+
+/// Collects a task's hits, in increasing order, keeping per target and category only the first
+/// `per_target` distinct vectors (the only ones that can be kept) and none for a target and
+/// category that earlier levels already filled.
+struct Hits<'a> {
+    full: &'a [[bool; 3]],
+    per_target: usize,
+    kept: HashMap<(u32, Category), Vec<u128>>,
+    hits: Vec<Hit>,
+}
+
+impl<'a> Hits<'a> {
+    fn new(full: &'a [[bool; 3]], per_target: usize) -> Self {
+        Hits {
+            full,
+            per_target,
+            kept: HashMap::new(),
+            hits: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, h: Hit) {
+        if self.full[h.target as usize][h.category as usize] {
+            return;
+        }
+        let keys = self.kept.entry((h.target, h.category)).or_default();
+        if keys.len() >= self.per_target || keys.contains(&h.key) {
+            return;
+        }
+        keys.push(h.key);
+        self.hits.push(h);
+    }
+}
+
+struct Counts {
+    evaluated: AtomicU64,
+    errors: AtomicU64,
+    new: AtomicU64,
+}
+
+/// Runs the enumeration against `targets` (each target's known terms).
+pub fn enumerate(
+    settings: &Settings,
+    ev: &Evaluator,
+    split: usize,
+    targets: Vec<Vec<Num>>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Outcome, String> {
+    let len = ev.limits().input_len;
+    validate(settings, len, split)?;
+    let started = Instant::now();
+    let deadline = (settings.max_seconds > 0.0)
+        .then(|| started + std::time::Duration::from_secs_f64(settings.max_seconds));
+    let index = TargetIndex::new(targets, split, len);
+    let mut arena = Arena {
+        len,
+        nodes: Vec::new(),
+        steps: Vec::new(),
+        folded: Vec::new(),
+        slot: Vec::new(),
+        small: Vec::new(),
+        big: Vec::new(),
+        levels: vec![(0, 0)],
+        seen: HashSet::default(),
+    };
+    let sets: Vec<(IndexSet, Vec<Vec<u32>>)> = settings
+        .folds
+        .iter()
+        .map(|&s| (s, s.members(len)))
+        .collect();
+    let mut best: Vec<Vec<Candidate>> = vec![Vec::new(); index.len()];
+    let mut levels: Vec<Level> = Vec::new();
+    let mut stop = Stop::MaxSize;
+    let mut reason = format!("reached enumerate.max_size = {}", settings.max_size);
+    let mut completed = 0;
+    // seconds per computed expression, from the last level large enough to time
+    let mut rate: Option<f64> = None;
+    let mut size = 1;
+    let mut match_only_from = settings.max_size;
+    while size <= settings.max_size {
+        let jobs = jobs(&arena, settings, &sets, size);
+        let work: u64 = jobs.iter().map(Job::work).sum();
+        if let (Some(d), Some(r)) = (deadline, rate) {
+            let eta = r * work as f64;
+            if Instant::now() + std::time::Duration::from_secs_f64(eta) > d {
+                stop = Stop::Time;
+                reason = format!(
+                    "size {size} would compute {work} expressions, about {eta:.0} s, past enumerate.max_seconds = {}",
+                    settings.max_seconds
+                );
+                break;
+            }
+        }
+        // can the level be stored?
+        let mut stored = size < match_only_from;
+        if stored {
+            let estimate = estimate_new(&levels, work);
+            let need = arena.bytes() + estimate * (2 * len as u64 * 8 + PER_ENTRY + PER_PENDING + 20);
+            if need > settings.max_bytes {
+                stored = false;
+                match_only_from = size;
+            }
+        }
+        let level_started = Instant::now();
+        progress(Progress::Start(size, work));
+        let full: Vec<[bool; 3]> = best
+            .iter()
+            .map(|c| {
+                let n = |k| c.iter().filter(|c| c.category == k).count() >= settings.per_target;
+                [n(Category::All), n(Category::Window), n(Category::Prefix)]
+            })
+            .collect();
+        let mut result = build_level(
+            &arena, settings, &sets, ev, &index, &jobs, stored, deadline, size, &full, progress,
+        );
+        if matches!(result, LevelResult::OutOfMemory) {
+            // the estimate was short: the level is the last one, matched only
+            stored = false;
+            match_only_from = size;
+            result = build_level(
+                &arena, settings, &sets, ev, &index, &jobs, false, deadline, size, &full, progress,
+            );
+        }
+        let (hits, counts) = match result {
+            LevelResult::Done(hits, counts) => (hits, counts),
+            LevelResult::TimeUp => {
+                stop = Stop::Time;
+                reason = format!(
+                    "size {size} passed enumerate.max_seconds = {} while running; it is discarded",
+                    settings.max_seconds
+                );
+                break;
+            }
+            LevelResult::OutOfMemory => unreachable!("a matched level stores nothing"),
+        };
+        let (hits, new) = match counts {
+            LevelCounts::Stored(shards, evaluated, errors) => {
+                let new = commit(&mut arena, shards, size);
+                let hits = match_level(&arena, &index, size, &full, settings.per_target);
+                (hits, (new, evaluated, errors))
+            }
+            LevelCounts::Matched(evaluated, errors, new) => (hits, (new, evaluated, errors)),
+        };
+        merge(&arena, &mut best, hits, size, settings.per_target);
+        let seconds = level_started.elapsed().as_secs_f64();
+        if new.1 >= 100_000 {
+            rate = Some(seconds / new.1 as f64);
+        }
+        let level = Level {
+            size,
+            mode: if stored { "stored" } else { "matched" },
+            evaluated: new.1,
+            errors: new.2,
+            new: new.0,
+            cumulative: arena.count(),
+            solved_window: best
+                .iter()
+                .filter(|c| c.iter().any(|c| c.category <= Category::Window))
+                .count(),
+            solved_all: best
+                .iter()
+                .filter(|c| c.iter().any(|c| c.category == Category::All))
+                .count(),
+            seconds,
+            store_bytes: arena.bytes(),
+            peak_rss: peak_rss(),
+        };
+        progress(Progress::Done(&level));
+        levels.push(level);
+        completed = size;
+        if !stored {
+            if size < settings.max_size {
+                stop = Stop::Memory;
+                reason = format!(
+                    "storing size {size} would pass enumerate.max_bytes = {}; it was matched only",
+                    settings.max_bytes
+                );
+            }
+            break;
+        }
+        size += 1;
+    }
+    for c in &mut best {
+        c.sort_by(|a, b| (a.category, a.size, a.order).cmp(&(b.category, b.size, b.order)));
+        c.truncate(settings.per_target);
+    }
+    Ok(Outcome {
+        levels,
+        stop,
+        completed,
+        reason,
+        candidates: best,
+    })
+}
+
+/// New distinct vectors a level may add: the last level's count times its growth, at most the
+/// level's work.
+fn estimate_new(levels: &[Level], work: u64) -> u64 {
+    let news: Vec<u64> = levels
+        .iter()
+        .filter(|l| l.mode == "stored")
+        .map(|l| l.new.max(1))
+        .collect();
+    let est = match news.as_slice() {
+        [.., a, b] => (*b as f64 * (*b as f64 / *a as f64).max(1.0)) as u64,
+        [b] => *b * 10,
+        [] => 0,
+    };
+    est.min(work)
+}
+
+/// The jobs of level `size`, in order-key order.
+fn jobs(arena: &Arena, s: &Settings, sets: &[(IndexSet, Vec<Vec<u32>>)], size: u32) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    if size == 1 {
+        return jobs; // the leaves are built by `build_level`
+    }
+    let chunks = |r: std::ops::Range<u32>, per: u64| -> Vec<std::ops::Range<u32>> {
+        let step = (TASK / per.max(1)).max(1) as u32;
+        (r.start..r.end)
+            .step_by(step as usize)
+            .map(|a| a..(a + step).min(r.end))
+            .collect()
+    };
+    for &p in OPS.iter().filter(|p| s.ops.contains(p)) {
+        if p == Prim::Sqrt {
+            for c in chunks(arena.level(size - 1), 1) {
+                jobs.push(Job::Unary(p, c));
+            }
+            continue;
+        }
+        for i in 1..size - 1 {
+            let j = size - 1 - i;
+            if commutative(p) && i > j {
+                continue;
+            }
+            let (left, right) = (arena.level(i), arena.level(j));
+            for c in chunks(left, right.len() as u64) {
+                jobs.push(Job::Binary {
+                    prim: p,
+                    left: c,
+                    right: right.clone(),
+                    half: commutative(p) && i == j,
+                });
+            }
+        }
+    }
+    if size > s.fold_size {
+        for (set, _) in sets {
+            for op in FoldOp::ALL {
+                for c in chunks(arena.level(size - s.fold_size), 1) {
+                    jobs.push(Job::Fold(*set, op, c));
+                }
+            }
+        }
+    }
+    jobs
+}
+
+enum LevelCounts {
+    Stored(Vec<Shard>, u64, u64),
+    Matched(u64, u64, u64),
+}
+
+enum LevelResult {
+    Done(Vec<Hit>, LevelCounts),
+    TimeUp,
+    OutOfMemory,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_level(
+    arena: &Arena,
+    s: &Settings,
+    sets: &[(IndexSet, Vec<Vec<u32>>)],
+    ev: &Evaluator,
+    index: &TargetIndex,
+    jobs: &[Job],
+    stored: bool,
+    deadline: Option<Instant>,
+    size: u32,
+    full: &[[bool; 3]],
+    progress: &(dyn Fn(Progress) + Sync),
+) -> LevelResult {
+    let len = arena.len;
+    let max_steps = ev.limits().max_steps;
+    let shards: Vec<Mutex<Shard>> = (0..SHARDS).map(|_| Mutex::default()).collect();
+    let counts = Counts {
+        evaluated: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        new: AtomicU64::new(0),
+    };
+    let pending_bytes = AtomicU64::new(0);
+    let budget = s.max_bytes.saturating_sub(arena.bytes());
+    let (time_up, out_of_memory) = (AtomicBool::new(false), AtomicBool::new(false));
+    let hits: Mutex<Vec<Hit>> = Mutex::new(Vec::new());
+    let ar = Arith::new(ev);
+    // what to do with a candidate that computed to a fresh vector
+    let accept = |f: Found, local_hits: &mut Hits| {
+        if arena.seen.contains(&f.key) {
+            return;
+        }
+        if !stored {
+            counts.new.fetch_add(1, AtOrd::Relaxed);
+            index.matches(f.vals, f.key, |t, category| {
+                local_hits.push(Hit {
+                    target: t,
+                    category,
+                    order: f.order,
+                    key: f.key,
+                    node: f.node,
+                })
+            });
+            return;
+        }
+        let mut sh = shards[(f.key >> 64) as usize % SHARDS]
+            .lock()
+            .expect("a shard lock");
+        let sh = &mut *sh;
+        if let Some(&i) = sh.map.get(&f.key) {
+            let e = &mut sh.entries[i as usize];
+            if f.order < e.order {
+                (e.order, e.node, e.steps, e.folded) = (f.order, f.node, f.steps, f.folded);
+            }
+            return;
+        }
+        let slot = match f.vals {
+            Vals::Small(v) => {
+                sh.small.extend_from_slice(v);
+                (sh.small.len() / len - 1) as u32
+            }
+            Vals::Big(v) => {
+                sh.big.push(v.to_vec());
+                (sh.big.len() - 1) as u32 | BIG
+            }
+        };
+        sh.map.insert(f.key, sh.entries.len() as u32);
+        sh.entries.push(Pending {
+            key: f.key,
+            order: f.order,
+            node: f.node,
+            steps: f.steps,
+            folded: f.folded,
+            slot,
+        });
+        let b = pending_bytes.fetch_add(len as u64 * 8 + PER_PENDING + 20, AtOrd::Relaxed);
+        if 2 * b > budget {
+            out_of_memory.store(true, AtOrd::Relaxed);
+        }
+    };
+    // one candidate: checks, computes, accepts
+    let run_one = |node: Node,
+                   order: u128,
+                   steps: u64,
+                   folded: bool,
+                   buf: &mut [i64],
+                   local: &mut Hits,
+                   compute: &dyn Fn(&mut [i64]) -> Computed| {
+        if 1 + len as u64 + steps > max_steps {
+            counts.errors.fetch_add(1, AtOrd::Relaxed);
+            return;
+        }
+        let big;
+        let vals = match compute(buf) {
+            Computed::Small => Vals::Small(buf),
+            Computed::Big(v) => {
+                big = v;
+                Vals::Big(&big)
+            }
+            Computed::Error => {
+                counts.errors.fetch_add(1, AtOrd::Relaxed);
+                return;
+            }
+        };
+        let key = key(vals, index.split());
+        accept(
+            Found {
+                node,
+                order,
+                steps,
+                folded,
+                key,
+                vals,
+            },
+            local,
+        );
+    };
+    let l = len as u64;
+    let task = |job: &Job| {
+        if time_up.load(AtOrd::Relaxed) || out_of_memory.load(AtOrd::Relaxed) {
+            return;
+        }
+        if deadline.is_some_and(|d| Instant::now() > d) {
+            time_up.store(true, AtOrd::Relaxed);
+            return;
+        }
+        let mut buf = vec![0i64; len];
+        let mut local = Hits::new(full, s.per_target);
+        let work = job.work();
+        match job {
+            Job::Unary(p, ids) => {
+                for a in ids.clone() {
+                    let va = arena.vals(a);
+                    run_one(
+                        Node::Unary(*p, a),
+                        order(kind(*p), a, 0),
+                        arena.steps[a as usize] + l,
+                        arena.folded[a as usize],
+                        &mut buf,
+                        &mut local,
+                        &|out| ar.binary(*p, va, va, out),
+                    );
+                }
+            }
+            Job::Binary {
+                prim,
+                left,
+                right,
+                half,
+            } => {
+                let p = *prim;
+                for a in left.clone() {
+                    let va = arena.vals(a);
+                    let from = if *half { a.max(right.start) } else { right.start };
+                    for b in from..right.end {
+                        // a - a, a / a, a % a, min and max of a with itself: never new
+                        if a == b && matches!(p, Prim::Sub | Prim::Div | Prim::Mod | Prim::Min | Prim::Max) {
+                            continue;
+                        }
+                        let vb = arena.vals(b);
+                        run_one(
+                            Node::Binary(p, a, b),
+                            order(kind(p), a, b),
+                            arena.steps[a as usize] + arena.steps[b as usize] + l,
+                            arena.folded[a as usize] || arena.folded[b as usize],
+                            &mut buf,
+                            &mut local,
+                            &|out| ar.binary(p, va, vb, out),
+                        );
+                    }
+                }
+            }
+            Job::Fold(set, op, ids) => {
+                let members = &sets.iter().find(|(s, _)| s == set).expect("a set").1;
+                for a in ids.clone() {
+                    if arena.folded[a as usize] {
+                        continue;
+                    }
+                    let body_steps = arena.steps[a as usize] / l;
+                    let steps: u64 = members
+                        .iter()
+                        .map(|m| fold_steps(*set, l, m.len() as u64, body_steps))
+                        .sum();
+                    let va = arena.vals(a);
+                    run_one(
+                        Node::Fold(*set, *op, a),
+                        order(fold_kind(*set, *op), a, 0),
+                        steps,
+                        true,
+                        &mut buf,
+                        &mut local,
+                        &|out| ar.fold(op.prim(), op.init(), members, va, out),
+                    );
+                }
+            }
+        }
+        counts.evaluated.fetch_add(work, AtOrd::Relaxed);
+        progress(Progress::Advance(work));
+        if !local.hits.is_empty() {
+            hits.lock().expect("hits lock").append(&mut local.hits);
+        }
+    };
+    if size == 1 {
+        // the leaves: #1, then the constants 0..9
+        let mut local = Hits::new(full, s.per_target);
+        let mut buf = vec![0i64; len];
+        let leaves: Vec<Node> = std::iter::once(Node::Var)
+            .chain((0..10).map(Node::Const))
+            .collect();
+        for (i, node) in leaves.into_iter().enumerate() {
+            run_one(
+                node,
+                i as u128,
+                0,
+                false,
+                &mut buf,
+                &mut local,
+                &|out: &mut [i64]| {
+                    for (n, o) in out.iter_mut().enumerate() {
+                        *o = match node {
+                            Node::Var => n as i64 + 1,
+                            Node::Const(c) => c as i64,
+                            _ => unreachable!("a leaf"),
+                        };
+                    }
+                    Computed::Small
+                },
+            );
+        }
+        counts.evaluated.fetch_add(11, AtOrd::Relaxed);
+        hits.lock().expect("hits lock").append(&mut local.hits);
+    } else {
+        jobs.par_iter().for_each(task);
+    }
+    if time_up.load(AtOrd::Relaxed) {
+        return LevelResult::TimeUp;
+    }
+    if out_of_memory.load(AtOrd::Relaxed) {
+        return LevelResult::OutOfMemory;
+    }
+    let evaluated = counts.evaluated.load(AtOrd::Relaxed);
+    let errors = counts.errors.load(AtOrd::Relaxed);
+    let hits = hits.into_inner().expect("hits lock");
+    if stored {
+        let shards = shards
+            .into_iter()
+            .map(|m| m.into_inner().expect("a shard lock"))
+            .collect();
+        LevelResult::Done(hits, LevelCounts::Stored(shards, evaluated, errors))
+    } else {
+        let new = counts.new.load(AtOrd::Relaxed);
+        LevelResult::Done(hits, LevelCounts::Matched(evaluated, errors, new))
+    }
+}
+
+/// The program of a node whose children are in the arena.
+fn spell_new(arena: &Arena, node: Node) -> String {
+    let mut nodes = Vec::new();
+    let id = copy_tree(arena, node, &mut nodes, &mut HashMap::new());
+    expr::program(&nodes, id)
+}
+
+fn copy_tree(arena: &Arena, node: Node, out: &mut Vec<Node>, memo: &mut HashMap<u32, u32>) -> u32 {
+    let mut child = |id: u32, out: &mut Vec<Node>| -> u32 {
+        if let Some(&c) = memo.get(&id) {
+            return c;
+        }
+        let c = copy_tree(arena, arena.nodes[id as usize], out, memo);
+        memo.insert(id, c);
+        c
+    };
+    let n = match node {
+        Node::Const(_) | Node::Var => node,
+        Node::Unary(p, a) => Node::Unary(p, child(a, out)),
+        Node::Binary(p, a, b) => {
+            let a = child(a, out);
+            Node::Binary(p, a, child(b, out))
+        }
+        Node::Fold(s, o, a) => Node::Fold(s, o, child(a, out)),
+    };
+    out.push(n);
+    out.len() as u32 - 1
+}
+
+/// Numbers a stored level's expressions in order-key order and moves them into the arena.
+fn commit(arena: &mut Arena, shards: Vec<Shard>, size: u32) -> u64 {
+    let mut all: Vec<(u128, u32, u32)> = shards
+        .iter()
+        .enumerate()
+        .flat_map(|(s, sh)| {
+            sh.entries
+                .iter()
+                .enumerate()
+                .map(move |(i, e)| (e.order, s as u32, i as u32))
+        })
+        .collect();
+    all.par_sort_unstable();
+    let start = arena.nodes.len() as u32;
+    let len = arena.len;
+    arena.small.reserve_exact(all.len() * len);
+    arena.seen.reserve(all.len());
+    for &(_, s, i) in &all {
+        let sh = &shards[s as usize];
+        let e = &sh.entries[i as usize];
+        arena.nodes.push(e.node);
+        arena.steps.push(e.steps);
+        arena.folded.push(e.folded);
+        arena.seen.insert(e.key);
+        if e.slot & BIG != 0 {
+            arena.big.push(sh.big[(e.slot & !BIG) as usize].clone());
+            arena.slot.push((arena.big.len() - 1) as u32 | BIG);
+        } else {
+            let from = e.slot as usize * len;
+            arena.slot.push((arena.small.len() / len) as u32);
+            arena.small.extend_from_slice(&sh.small[from..from + len]);
+        }
+    }
+    arena.levels.push((start, arena.nodes.len() as u32));
+    debug_assert_eq!(arena.levels.len() as u32, size + 1);
+    all.len() as u64
+}
+
+/// Matches a stored level's vectors against the targets.
+fn match_level(
+    arena: &Arena,
+    index: &TargetIndex,
+    size: u32,
+    full: &[[bool; 3]],
+    per_target: usize,
+) -> Vec<Hit> {
+    let ids: Vec<u32> = arena.level(size).collect();
+    let split = index.split();
+    ids.par_chunks(4096)
+        .flat_map_iter(|chunk| {
+            let mut out = Hits::new(full, per_target);
+            for &id in chunk {
+                let v = arena.vals(id);
+                let k = key(v, split);
+                index.matches(v, k, |t, category| {
+                    out.push(Hit {
+                        target: t,
+                        category,
+                        order: id as u128,
+                        key: k,
+                        node: arena.nodes[id as usize],
+                    })
+                });
+            }
+            out.hits
+        })
+        .collect()
+}
+
+/// Adds a level's hits to the per-target candidates: per target and category, the first
+/// `per_target` distinct vectors; only those are spelled.
+fn merge(
+    arena: &Arena,
+    best: &mut [Vec<Candidate>],
+    mut hits: Vec<Hit>,
+    size: u32,
+    per_target: usize,
+) {
+    hits.par_sort_unstable_by_key(|h| (h.target, h.category, h.order));
+    for h in hits {
+        let c = &mut best[h.target as usize];
+        if c.iter().any(|c| c.key == h.key) {
+            continue;
+        }
+        if c.iter().filter(|c| c.category == h.category).count() >= per_target {
+            continue;
+        }
+        c.push(Candidate {
+            category: h.category,
+            size,
+            order: h.order,
+            key: h.key,
+            program: spell_new(arena, h.node),
+        });
+    }
+}
+
+/// Peak resident memory of this process in bytes (0 where unknown).
+pub fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
