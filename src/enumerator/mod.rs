@@ -34,7 +34,7 @@ pub mod vals;
 use crate::dsl::{Evaluator, Num, Prim};
 use expr::{fold_steps, FoldOp, IndexSet, Node};
 use rayon::prelude::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtOrd};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -69,8 +69,10 @@ pub struct Settings {
     pub ops: Vec<Prim>,
     /// The index sets folds range over (none: no folds).
     pub folds: Vec<IndexSet>,
-    /// Candidates kept per target.
+    /// Candidates kept per target and category.
     pub per_target: usize,
+    /// The inverse step's largest first operand (0: no inverse step).
+    pub inverse_size: u32,
 }
 
 /// Why the enumeration ended.
@@ -126,9 +128,21 @@ pub struct Candidate {
     pub program: String,
 }
 
+/// The figures of the inverse step.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Inverse {
+    /// Matches found.
+    pub found: u64,
+    /// Targets solved after it, by the window and on all L terms.
+    pub solved_window: usize,
+    pub solved_all: usize,
+    pub seconds: f64,
+}
+
 /// What an enumeration produced.
 pub struct Outcome {
     pub levels: Vec<Level>,
+    pub inverse: Option<Inverse>,
     pub stop: Stop,
     /// The largest size completed.
     pub completed: u32,
@@ -194,7 +208,10 @@ struct Arena {
     big: Vec<Vec<Num>>,
     /// Id range per size (index 0 unused).
     levels: Vec<(u32, u32)>,
-    seen: HashSet<u128, IdBuild>,
+    /// Every stored vector's identity → its id.
+    seen: HashMap<u128, u32, IdBuild>,
+    /// Window hash → the first stored id with that window (for the inverse step).
+    by_window: HashMap<u64, u32, IdBuild>,
 }
 
 impl Arena {
@@ -226,7 +243,7 @@ impl Arena {
             .iter()
             .map(|v| 24 + v.iter().map(num_bytes).sum::<u64>())
             .sum();
-        self.small.len() as u64 * 8 + big + self.count() * PER_ENTRY + self.seen.len() as u64 * 20
+        self.small.len() as u64 * 8 + big + self.count() * PER_ENTRY + self.seen.len() as u64 * (24 + 8) + self.by_window.len() as u64 * 16
     }
 }
 
@@ -324,6 +341,7 @@ struct Shard {
 struct Hit {
     target: u32,
     category: Category,
+    size: u32,
     order: u128,
     key: u128,
     /// The expression (its children are in the arena).
@@ -382,7 +400,9 @@ pub fn enumerate(
     let started = Instant::now();
     let deadline = (settings.max_seconds > 0.0)
         .then(|| started + std::time::Duration::from_secs_f64(settings.max_seconds));
-    let index = TargetIndex::new(targets, split, len);
+    let terms = targets;
+    let index = TargetIndex::new(terms.clone(), split, len);
+    let mut inverse_stats = None;
     let mut arena = Arena {
         len,
         nodes: Vec::new(),
@@ -392,7 +412,8 @@ pub fn enumerate(
         small: Vec::new(),
         big: Vec::new(),
         levels: vec![(0, 0)],
-        seen: HashSet::default(),
+        seen: HashMap::default(),
+        by_window: HashMap::default(),
     };
     let sets: Vec<(IndexSet, Vec<Vec<u32>>)> = settings
         .folds
@@ -472,7 +493,7 @@ pub fn enumerate(
             }
             LevelCounts::Matched(evaluated, errors, new) => (hits, (new, evaluated, errors)),
         };
-        merge(&arena, &mut best, hits, size, settings.per_target);
+        merge(&arena, &mut best, hits, settings.per_target);
         let seconds = level_started.elapsed().as_secs_f64();
         if new.1 >= 100_000 {
             rate = Some(seconds / new.1 as f64);
@@ -484,14 +505,8 @@ pub fn enumerate(
             errors: new.2,
             new: new.0,
             cumulative: arena.count(),
-            solved_window: best
-                .iter()
-                .filter(|c| c.iter().any(|c| c.category <= Category::Window))
-                .count(),
-            solved_all: best
-                .iter()
-                .filter(|c| c.iter().any(|c| c.category == Category::All))
-                .count(),
+            solved_window: solved(&best, Category::Window),
+            solved_all: solved(&best, Category::All),
             seconds,
             store_bytes: arena.bytes(),
             peak_rss: peak_rss(),
@@ -511,17 +526,62 @@ pub fn enumerate(
         }
         size += 1;
     }
+    if settings.inverse_size > 0 && stop != Stop::Time {
+        let started = Instant::now();
+        let hits = inverse(&arena, settings, ev, &index, &terms);
+        let found = hits.len() as u64;
+        merge(&arena, &mut best, hits, settings.per_target);
+        inverse_stats = Some(Inverse {
+            found,
+            solved_window: solved(&best, Category::Window),
+            solved_all: solved(&best, Category::All),
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
     for c in &mut best {
         c.sort_by(|a, b| (a.category, a.size, a.order).cmp(&(b.category, b.size, b.order)));
-        c.truncate(settings.per_target);
     }
     Ok(Outcome {
         levels,
+        inverse: inverse_stats,
         stop,
         completed,
         reason,
         candidates: best,
     })
+}
+
+/// Adds a hit of one target to that target's hits, keeping per category only the `per_target`
+/// smallest distinct vectors (and per vector the smallest program).
+fn keep(hits: &mut Vec<Hit>, h: Hit, per_target: usize) {
+    let rank = |h: &Hit| (h.size, h.order);
+    if let Some(old) = hits.iter_mut().find(|o| o.key == h.key) {
+        if rank(&h) < rank(old) {
+            *old = h;
+        }
+        return;
+    }
+    let same: Vec<usize> = (0..hits.len())
+        .filter(|&i| hits[i].category == h.category)
+        .collect();
+    if same.len() < per_target {
+        hits.push(h);
+        return;
+    }
+    let worst = *same
+        .iter()
+        .max_by_key(|&&i| rank(&hits[i]))
+        .expect("a full category");
+    if rank(&h) < rank(&hits[worst]) {
+        hits[worst] = h;
+    }
+}
+
+/// Targets with a candidate of this category or a better one.
+fn solved(best: &[Vec<Candidate>], at_least: Category) -> usize {
+    best.iter()
+        .filter(|c| c.iter().any(|c| c.category <= at_least))
+        .count()
 }
 
 /// New distinct vectors a level may add: the last level's count times its growth, at most the
@@ -628,7 +688,7 @@ fn build_level(
     let ar = Arith::new(ev);
     // what to do with a candidate that computed to a fresh vector
     let accept = |f: Found, local_hits: &mut Hits| {
-        if arena.seen.contains(&f.key) {
+        if arena.seen.contains_key(&f.key) {
             return;
         }
         if !stored {
@@ -637,6 +697,7 @@ fn build_level(
                 local_hits.push(Hit {
                     target: t,
                     category,
+                    size,
                     order: f.order,
                     key: f.key,
                     node: f.node,
@@ -900,13 +961,16 @@ fn commit(arena: &mut Arena, shards: Vec<Shard>, size: u32) -> u64 {
     let len = arena.len;
     arena.small.reserve_exact(all.len() * len);
     arena.seen.reserve(all.len());
+    arena.by_window.reserve(all.len());
     for &(_, s, i) in &all {
         let sh = &shards[s as usize];
         let e = &sh.entries[i as usize];
         arena.nodes.push(e.node);
         arena.steps.push(e.steps);
         arena.folded.push(e.folded);
-        arena.seen.insert(e.key);
+        let id = arena.nodes.len() as u32 - 1;
+        arena.seen.insert(e.key, id);
+        arena.by_window.entry(e.key as u64).or_insert(id);
         if e.slot & BIG != 0 {
             arena.big.push(sh.big[(e.slot & !BIG) as usize].clone());
             arena.slot.push((arena.big.len() - 1) as u32 | BIG);
@@ -941,6 +1005,7 @@ fn match_level(
                     out.push(Hit {
                         target: t,
                         category,
+                        size,
                         order: id as u128,
                         key: k,
                         node: arena.nodes[id as usize],
@@ -952,32 +1017,152 @@ fn match_level(
         .collect()
 }
 
-/// Adds a level's hits to the per-target candidates: per target and category, the first
-/// `per_target` distinct vectors; only those are spelled.
-fn merge(
-    arena: &Arena,
-    best: &mut [Vec<Candidate>],
-    mut hits: Vec<Hit>,
-    size: u32,
-    per_target: usize,
-) {
-    hits.par_sort_unstable_by_key(|h| (h.target, h.category, h.order));
+/// Adds hits to the per-target candidates: per target and category, the first `per_target`
+/// distinct vectors (of two with one vector, the smaller program); only those are spelled.
+fn merge(arena: &Arena, best: &mut [Vec<Candidate>], mut hits: Vec<Hit>, per_target: usize) {
+    hits.par_sort_unstable_by_key(|h| (h.target, h.category, h.size, h.order));
     for h in hits {
         let c = &mut best[h.target as usize];
-        if c.iter().any(|c| c.key == h.key) {
+        if let Some(old) = c.iter_mut().find(|c| c.key == h.key) {
+            if (h.size, h.order) < (old.size, old.order) {
+                (old.size, old.order) = (h.size, h.order);
+                old.program = spell_new(arena, h.node);
+            }
             continue;
         }
         if c.iter().filter(|c| c.category == h.category).count() >= per_target {
+            // keep the smaller ones
+            let worst = c
+                .iter_mut()
+                .filter(|c| c.category == h.category)
+                .max_by_key(|c| (c.size, c.order))
+                .expect("a full category");
+            if (h.size, h.order) >= (worst.size, worst.order) {
+                continue;
+            }
+            (worst.size, worst.order, worst.key) = (h.size, h.order, h.key);
+            worst.program = spell_new(arena, h.node);
             continue;
         }
         c.push(Candidate {
             category: h.category,
-            size,
+            size: h.size,
             order: h.order,
             key: h.key,
             program: spell_new(arena, h.node),
         });
     }
+}
+
+/// The inverse step: for each target t and each stored expression a of size at most
+/// `inverse_size`, the operand b that `t = a + b`, `t = a - b`, `t = b - a` or `t = a * b` needs
+/// is computed and looked up among the stored vectors, on all L terms and on the window alone.
+/// This finds programs up to `inverse_size + 1` nodes larger than the stored levels, at the cost
+/// of one lookup per (target, a, operation). Every find is recomputed forwards, exactly.
+fn inverse(
+    arena: &Arena,
+    s: &Settings,
+    ev: &Evaluator,
+    index: &TargetIndex,
+    targets: &[Vec<Num>],
+) -> Vec<Hit> {
+    let len = arena.len;
+    let split = index.split();
+    let small: Vec<u32> = (1..=s.inverse_size)
+        .flat_map(|size| arena.level(size))
+        .collect();
+    let size_of = |id: u32| -> u32 {
+        arena
+            .levels
+            .iter()
+            .position(|&(a, b)| a <= id && id < b)
+            .expect("a stored id") as u32
+    };
+    let sizes: Vec<u32> = small.iter().map(|&a| size_of(a)).collect();
+    let ar = Arith::new(ev);
+    let max_steps = ev.limits().max_steps;
+    let kinds = [
+        (Prim::Add, false),
+        (Prim::Sub, false),
+        (Prim::Sub, true),
+        (Prim::Mul, false),
+    ];
+    (0..targets.len())
+        .into_par_iter()
+        .flat_map_iter(|t| {
+            let mut out = Vec::new();
+            let terms = &targets[t];
+            let tv: Option<Vec<i64>> = (terms.len() >= len)
+                .then(|| terms[..len].iter().map(Num::as_i64).collect())
+                .flatten();
+            let Some(tv) = tv else {
+                return out;
+            };
+            let mut need = vec![0i64; len];
+            let mut fwd = vec![0i64; len];
+            for (ai, &a) in small.iter().enumerate() {
+                let Vals::Small(av) = arena.vals(a) else {
+                    continue;
+                };
+                for (k, &(p, flipped)) in kinds.iter().enumerate() {
+                    if !s.ops.contains(&p) {
+                        continue;
+                    }
+                    // the operand b with t = p(a, b) (or p(b, a) when flipped): first on the
+                    // window, which any match needs, then on the prefix
+                    let solve = |i: usize| -> Option<i64> {
+                        let (x, y) = (av[i], tv[i]);
+                        match (p, flipped) {
+                            (Prim::Add, _) => y.checked_sub(x),
+                            (Prim::Sub, false) => x.checked_sub(y),
+                            (Prim::Sub, true) => y.checked_add(x),
+                            _ => (x != 0 && y.checked_rem(x) == Some(0)).then(|| y / x),
+                        }
+                    };
+                    if !(split..len).all(|i| solve(i).map(|r| need[i] = r).is_some()) {
+                        continue;
+                    }
+                    let hw = targets::part(Vals::Small(&need), split..len, targets::WINDOW_SEED);
+                    let Some(&by_window) = arena.by_window.get(&hw) else {
+                        continue;
+                    };
+                    let b = if (0..split).all(|i| solve(i).map(|r| need[i] = r).is_some()) {
+                        let nk = key(Vals::Small(&need), split);
+                        arena.seen.get(&nk).copied().unwrap_or(by_window)
+                    } else {
+                        by_window
+                    };
+                    let (l, r) = if flipped { (b, a) } else { (a, b) };
+                    let steps = arena.steps[a as usize] + arena.steps[b as usize] + len as u64;
+                    if 1 + len as u64 + steps > max_steps {
+                        continue;
+                    }
+                    let vals = match ar.binary(p, arena.vals(l), arena.vals(r), &mut fwd) {
+                        Computed::Small => Vals::Small(&fwd),
+                        _ => continue,
+                    };
+                    let fk = key(vals, split);
+                    index.matches(vals, fk, |tt, category| {
+                        if tt as usize == t && category <= Category::Window {
+                            keep(
+                                &mut out,
+                                Hit {
+                                    target: t as u32,
+                                    category,
+                                    size: sizes[ai] + size_of(b) + 1,
+                                    order: order(32 + k as u128, l, r),
+                                    key: fk,
+                                    node: Node::Binary(p, l, r),
+                                },
+                                s.per_target,
+                            );
+                        }
+                    });
+                }
+            }
+            out
+        })
+        .collect()
 }
 
 /// Peak resident memory of this process in bytes (0 where unknown).

@@ -76,8 +76,8 @@ pub fn part(v: Vals, range: std::ops::Range<usize>, seed: u64) -> u64 {
     mix(h, 0x51_7CC1_B727_220A)
 }
 
-const PREFIX_SEED: u64 = 0x243F_6A88_85A3_08D3;
-const WINDOW_SEED: u64 = 0x1319_8A2E_0370_7344;
+pub const PREFIX_SEED: u64 = 0x243F_6A88_85A3_08D3;
+pub const WINDOW_SEED: u64 = 0x1319_8A2E_0370_7344;
 
 /// The identity of a vector: (prefix hash, window hash).
 pub fn key(v: Vals, split: usize) -> u128 {

@@ -311,12 +311,15 @@ pub struct EnumerateConfig {
     pub folds: Vec<String>,
     /// Candidates kept per target and kind of match (all terms, window, prefix).
     pub per_target: usize,
+    /// The inverse step: for expressions a of at most this size, the b with t = a + b, a - b,
+    /// b - a or a * b is looked up among the stored vectors (0: off).
+    pub inverse_size: u32,
 }
 
 impl Default for EnumerateConfig {
     fn default() -> Self {
         EnumerateConfig {
-            max_size: 11,
+            max_size: 9,
             max_seconds: 600.0,
             max_bytes: 4 << 30,
             fold_size: 2,
@@ -325,6 +328,7 @@ impl Default for EnumerateConfig {
                 .to_vec(),
             folds: ["prefix", "before", "divisors"].map(String::from).to_vec(),
             per_target: 3,
+            inverse_size: 5,
         }
     }
 }

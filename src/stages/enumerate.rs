@@ -83,12 +83,21 @@ impl Stage for Enumerate {
         let last = outcome.levels.last();
         ctx.count("targets", targets.len());
         ctx.count("targets_with_candidates", with_candidates);
-        ctx.count("solved_window", last.map_or(0, |l| l.solved_window));
-        ctx.count("solved_all_terms", last.map_or(0, |l| l.solved_all));
+        let (window, all) = match (&outcome.inverse, last) {
+            (Some(i), _) => (i.solved_window, i.solved_all),
+            (None, Some(l)) => (l.solved_window, l.solved_all),
+            (None, None) => (0, 0),
+        };
+        ctx.count("solved_window", window);
+        ctx.count("solved_all_terms", all);
         ctx.count("distinct_vectors", last.map_or(0, |l| l.cumulative));
         ctx.count("completed_size", outcome.completed);
         ctx.count("stop", outcome.stop.name());
         ctx.count("stop_reason", outcome.reason.clone());
+        ctx.count(
+            "inverse",
+            serde_json::to_value(&outcome.inverse).context("the inverse step")?,
+        );
         ctx.count(
             "levels",
             serde_json::to_value(&outcome.levels).context("the level table")?,
@@ -99,8 +108,8 @@ impl Stage for Enumerate {
             outcome.reason,
             last.map_or(0, |l| l.cumulative),
             targets.len(),
-            last.map_or(0, |l| l.solved_window),
-            last.map_or(0, |l| l.solved_all),
+            window,
+            all,
             ctx.loaded.config.dsl.input_len,
         );
         ctx.write_table("levels", &levels_batch(&outcome.levels)?)?;
@@ -144,6 +153,7 @@ pub fn settings(c: &EnumerateConfig) -> Result<Settings> {
         ops,
         folds,
         per_target: c.per_target,
+        inverse_size: c.inverse_size,
     })
 }
 
