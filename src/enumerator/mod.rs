@@ -31,6 +31,9 @@ pub mod expr;
 pub mod targets;
 pub mod vals;
 
+#[cfg(test)]
+mod tests;
+
 use crate::dsl::{Evaluator, Num, Prim};
 use expr::{fold_steps, FoldOp, IndexSet, Node};
 use rayon::prelude::*;
@@ -243,7 +246,11 @@ impl Arena {
             .iter()
             .map(|v| 24 + v.iter().map(num_bytes).sum::<u64>())
             .sum();
-        self.small.len() as u64 * 8 + big + self.count() * PER_ENTRY + self.seen.len() as u64 * (24 + 8) + self.by_window.len() as u64 * 16
+        self.small.len() as u64 * 8
+            + big
+            + self.count() * PER_ENTRY
+            + self.seen.len() as u64 * (24 + 8)
+            + self.by_window.len() as u64 * 16
     }
 }
 
@@ -297,7 +304,9 @@ fn commutative(p: Prim) -> bool {
 }
 
 fn kind(p: Prim) -> u128 {
-    OPS.iter().position(|&o| o == p).expect("an enumerated primitive") as u128
+    OPS.iter()
+        .position(|&o| o == p)
+        .expect("an enumerated primitive") as u128
 }
 
 fn fold_kind(set: IndexSet, op: FoldOp) -> u128 {
@@ -395,6 +404,38 @@ pub fn enumerate(
     targets: Vec<Vec<Num>>,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Outcome, String> {
+    run(settings, ev, split, targets, progress, false).map(|(o, _)| o)
+}
+
+/// Every distinct vector of the sizes up to `settings.max_size` (all stored), with its size and
+/// its representative program, in id order: what observational equivalence keeps.
+pub fn distinct(
+    settings: &Settings,
+    ev: &Evaluator,
+    split: usize,
+) -> Result<Vec<(u32, String, Vec<Num>)>, String> {
+    let (_, arena) = run(settings, ev, split, Vec::new(), &|_| {}, true)?;
+    let mut out = Vec::new();
+    for size in 1..arena.levels.len() as u32 {
+        for id in arena.level(size) {
+            out.push((
+                size,
+                expr::program(&arena.nodes, id),
+                arena.vals(id).to_nums(),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn run(
+    settings: &Settings,
+    ev: &Evaluator,
+    split: usize,
+    targets: Vec<Vec<Num>>,
+    progress: &(dyn Fn(Progress) + Sync),
+    store_last: bool,
+) -> Result<(Outcome, Arena), String> {
     let len = ev.limits().input_len;
     validate(settings, len, split)?;
     let started = Instant::now();
@@ -428,7 +469,11 @@ pub fn enumerate(
     // seconds per computed expression, from the last level large enough to time
     let mut rate: Option<f64> = None;
     let mut size = 1;
-    let mut match_only_from = settings.max_size;
+    let mut match_only_from = if store_last {
+        u32::MAX
+    } else {
+        settings.max_size
+    };
     while size <= settings.max_size {
         let jobs = jobs(&arena, settings, &sets, size);
         let work: u64 = jobs.iter().map(Job::work).sum();
@@ -447,7 +492,8 @@ pub fn enumerate(
         let mut stored = size < match_only_from;
         if stored {
             let estimate = estimate_new(&levels, work);
-            let need = arena.bytes() + estimate * (2 * len as u64 * 8 + PER_ENTRY + PER_PENDING + 20);
+            let need =
+                arena.bytes() + estimate * (2 * len as u64 * 8 + PER_ENTRY + PER_PENDING + 20);
             if need > settings.max_bytes {
                 stored = false;
                 match_only_from = size;
@@ -541,14 +587,15 @@ pub fn enumerate(
     for c in &mut best {
         c.sort_by(|a, b| (a.category, a.size, a.order).cmp(&(b.category, b.size, b.order)));
     }
-    Ok(Outcome {
+    let outcome = Outcome {
         levels,
         inverse: inverse_stats,
         stop,
         completed,
         reason,
         candidates: best,
-    })
+    };
+    Ok((outcome, arena))
 }
 
 /// Adds a hit of one target to that target's hits, keeping per category only the `per_target`
@@ -813,10 +860,19 @@ fn build_level(
                 let p = *prim;
                 for a in left.clone() {
                     let va = arena.vals(a);
-                    let from = if *half { a.max(right.start) } else { right.start };
+                    let from = if *half {
+                        a.max(right.start)
+                    } else {
+                        right.start
+                    };
                     for b in from..right.end {
                         // a - a, a / a, a % a, min and max of a with itself: never new
-                        if a == b && matches!(p, Prim::Sub | Prim::Div | Prim::Mod | Prim::Min | Prim::Max) {
+                        if a == b
+                            && matches!(
+                                p,
+                                Prim::Sub | Prim::Div | Prim::Mod | Prim::Min | Prim::Max
+                            )
+                        {
                             continue;
                         }
                         let vb = arena.vals(b);

@@ -194,10 +194,8 @@ mod tests {
             Num::from(-two64.to_big() - 1),
             Num::from(two64.to_big() * two64.to_big()),
         ];
-        let keys: std::collections::HashSet<u128> = cases
-            .iter()
-            .map(|n| key(Vals::Big(&vals(n)), 2))
-            .collect();
+        let keys: std::collections::HashSet<u128> =
+            cases.iter().map(|n| key(Vals::Big(&vals(n)), 2)).collect();
         assert_eq!(keys.len(), cases.len());
     }
 

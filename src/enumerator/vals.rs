@@ -361,13 +361,23 @@ mod tests {
         let ar = Arith::new(&ev);
         let mut out = [0i64; 2];
         // 10^20 does not fit i64 but is within 10^50
-        let got = ar.binary(Prim::Pow, Vals::Small(&[10, 10]), Vals::Small(&[20, 50]), &mut out);
+        let got = ar.binary(
+            Prim::Pow,
+            Vals::Small(&[10, 10]),
+            Vals::Small(&[20, 50]),
+            &mut out,
+        );
         let Computed::Big(v) = got else {
             panic!("{got:?}")
         };
         assert_eq!(v[0].to_string(), format!("1{}", "0".repeat(20)));
         // 10^51 is out of bounds
-        let got = ar.binary(Prim::Pow, Vals::Small(&[10, 10]), Vals::Small(&[20, 51]), &mut out);
+        let got = ar.binary(
+            Prim::Pow,
+            Vals::Small(&[10, 10]),
+            Vals::Small(&[20, 51]),
+            &mut out,
+        );
         assert_eq!(got, Computed::Error);
     }
 }

@@ -1,0 +1,306 @@
+//! The enumerator against the DSL evaluator: brute force, known programs, determinism, budgets.
+
+use super::*;
+use crate::dsl::{Limits, Program};
+use std::collections::HashMap;
+
+fn settings(max_size: u32) -> Settings {
+    Settings {
+        max_size,
+        max_seconds: 0.0,
+        max_bytes: 1 << 34,
+        fold_size: 2,
+        ops: OPS.to_vec(),
+        folds: IndexSet::ALL.to_vec(),
+        per_target: 2,
+        inverse_size: 0,
+    }
+}
+
+fn evaluator(len: usize) -> Evaluator {
+    Evaluator::new(Limits {
+        input_len: len,
+        ..Limits::default()
+    })
+}
+
+/// Every program text of exactly each size up to `max`, with whether it has a fold, built here
+/// independently of the enumerator's own spelling.
+fn brute_force(max: u32) -> Vec<Vec<(String, bool)>> {
+    let bin = ["+", "-", "*", "/", "%", "**", "min", "max"];
+    let preds = ["< ( #2 + ( #1 1 ) )", "< ( #2 #1 )", "== ( % ( #1 #2 ) 0 )"];
+    let mut by: Vec<Vec<(String, bool)>> = vec![Vec::new(); max as usize + 1];
+    by[1] = std::iter::once("#1".to_string())
+        .chain((0..10).map(|c| c.to_string()))
+        .map(|t| (t, false))
+        .collect();
+    for s in 2..=max as usize {
+        let mut level = Vec::new();
+        for (a, f) in &by[s - 1] {
+            level.push((format!("sqrt ( {a} )"), *f));
+        }
+        for i in 1..s - 1 {
+            for (a, fa) in &by[i] {
+                for (b, fb) in &by[s - 1 - i] {
+                    for op in bin {
+                        level.push((format!("{op} ( {a} {b} )"), *fa || *fb));
+                    }
+                }
+            }
+        }
+        if s > 2 {
+            for (body, folded) in &by[s - 2] {
+                if *folded {
+                    continue;
+                }
+                let inner = body
+                    .split(' ')
+                    .map(|t| if t == "#1" { "#3" } else { t })
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                for p in preds {
+                    for (op, init) in [("+", 0), ("*", 1)] {
+                        level.push((
+                            format!(
+                                "reduce ( filter ( lambda [ #2 ] ( {p} ) #0 ) {init} lambda [ #2 #3 ] ( {op} ( #2 {inner} ) ) )"
+                            ),
+                            true,
+                        ));
+                    }
+                }
+            }
+        }
+        by[s] = level;
+    }
+    by
+}
+
+fn wrap(e: &str) -> String {
+    format!("lambda [ #0 ] ( map ( lambda [ #1 ] ( {e} ) #0 ) )")
+}
+
+#[test]
+fn pruning_keeps_exactly_one_smallest_program_per_distinct_vector() {
+    const MAX: u32 = 5;
+    let ev = evaluator(8);
+    // brute force: the smallest size of every valid vector
+    let mut smallest: HashMap<Vec<Num>, u32> = HashMap::new();
+    let mut programs = 0;
+    for (size, level) in brute_force(MAX).iter().enumerate().skip(1) {
+        for (e, _) in level {
+            programs += 1;
+            let p: Program = wrap(e).parse().unwrap_or_else(|err| panic!("{e}: {err}"));
+            if let Ok(v) = ev.eval(&p) {
+                smallest.entry(v).or_insert(size as u32);
+            }
+        }
+    }
+    assert!(programs > 100_000, "{programs} programs");
+    let kept = distinct(&settings(MAX), &ev, 5).unwrap();
+    let mut seen: HashMap<Vec<Num>, u32> = HashMap::new();
+    for (size, program, vals) in &kept {
+        // every kept program re-evaluates through the DSL evaluator to its vector
+        let got = ev.eval(&program.parse().unwrap()).unwrap();
+        assert_eq!(&got, vals, "{program}");
+        assert!(
+            seen.insert(vals.clone(), *size).is_none(),
+            "{program}: kept twice"
+        );
+        assert_eq!(
+            smallest.get(vals),
+            Some(size),
+            "{program}: not the smallest size of its vector"
+        );
+    }
+    assert_eq!(
+        seen.len(),
+        smallest.len(),
+        "the distinct vectors of brute force and of the enumerator"
+    );
+}
+
+fn targets(len: usize) -> Vec<(&'static str, Vec<Num>)> {
+    let n = || (1..=len as i64).map(num_bigint::BigInt::from);
+    let nums = |v: Vec<num_bigint::BigInt>| v.into_iter().map(Num::from).collect::<Vec<_>>();
+    let fact = |k: i64| {
+        (1..=k)
+            .map(num_bigint::BigInt::from)
+            .product::<num_bigint::BigInt>()
+    };
+    vec![
+        ("squares", nums(n().map(|k| &k * &k).collect())),
+        (
+            "powers of two",
+            nums(
+                n().map(|k| num_bigint::BigInt::from(2).pow(k.try_into().unwrap()))
+                    .collect(),
+            ),
+        ),
+        ("triangular", nums(n().map(|k| &k * (&k + 1) / 2).collect())),
+        (
+            "divisors",
+            nums(
+                (1..=len as i64)
+                    .map(|k| (1..=k).filter(|d| k % d == 0).count().into())
+                    .collect(),
+            ),
+        ),
+        (
+            "factorial squared",
+            nums((1..=len as i64).map(|k| fact(k) * fact(k)).collect()),
+        ),
+    ]
+}
+
+#[test]
+fn known_programs_are_found_at_their_sizes() {
+    let len = 20;
+    let ev = evaluator(len);
+    let ts = targets(len);
+    let out = enumerate(
+        &settings(5),
+        &ev,
+        14,
+        ts.iter().map(|(_, v)| v.clone()).collect(),
+        &|_| {},
+    )
+    .unwrap();
+    let want = [
+        ("squares", 3, "* ( #1 #1 )"),
+        ("powers of two", 3, "** ( 2 #1 )"),
+        ("triangular", 3, "reduce ( filter"),
+        ("divisors", 3, "== ( % ( #1 #2 ) 0 )"),
+        // (n!)^2: the prefix product n! squared
+        (
+            "factorial squared",
+            5,
+            "reduce ( filter ( lambda [ #2 ] ( < ( #2 + ( #1 1 ) ) ) #0 ) 1 * )",
+        ),
+    ];
+    for ((name, size, part), (tname, terms)) in want.iter().zip(&ts) {
+        assert_eq!(name, tname);
+        let c = &out.candidates[ts.iter().position(|t| t.0 == *name).unwrap()];
+        let best = c.first().unwrap_or_else(|| panic!("{name}: no candidate"));
+        assert_eq!(best.category, Category::All, "{name}: {best:?}");
+        assert_eq!(best.size, *size, "{name}: {}", best.program);
+        assert!(best.program.contains(part), "{name}: {}", best.program);
+        assert_eq!(&ev.eval(&best.program.parse().unwrap()).unwrap(), terms);
+    }
+    // (20!)^2 is past i64: the exact path found it
+    assert!(ts[4].1.iter().any(|v| v.as_i64().is_none()));
+}
+
+#[test]
+fn the_inverse_step_finds_a_sum_past_the_stored_levels() {
+    // n^2 + 2^n + 7 is of size 9 (7 nodes stored at most with max_size 6 ... plus the inverse)
+    let len = 16;
+    let ev = evaluator(len);
+    let t: Vec<Num> = (1..=len as i64)
+        .map(|n| Num::from(n * n + (1i64 << n) + 7))
+        .collect();
+    let mut s = settings(6);
+    let none = enumerate(&s, &ev, 10, vec![t.clone()], &|_| {}).unwrap();
+    assert!(none.candidates[0].is_empty(), "{:?}", none.candidates[0]);
+    s.inverse_size = 3;
+    let out = enumerate(&s, &ev, 10, vec![t.clone()], &|_| {}).unwrap();
+    let best = &out.candidates[0][0];
+    assert_eq!(best.category, Category::All, "{best:?}");
+    assert_eq!(&ev.eval(&best.program.parse().unwrap()).unwrap(), &t);
+    assert!(out.inverse.as_ref().unwrap().solved_all == 1);
+}
+
+fn figures(o: &Outcome) -> (Vec<(u32, u64, u64, u64, u64)>, Vec<Vec<Candidate>>, u32) {
+    let levels = o
+        .levels
+        .iter()
+        .map(|l| (l.size, l.evaluated, l.errors, l.new, l.store_bytes))
+        .collect();
+    (levels, o.candidates.clone(), o.completed)
+}
+
+#[test]
+fn the_same_output_for_one_and_two_threads() {
+    let len = 20;
+    let ev = evaluator(len);
+    let ts: Vec<Vec<Num>> = targets(len).into_iter().map(|t| t.1).collect();
+    let mut s = settings(7);
+    s.inverse_size = 3;
+    let run = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| enumerate(&s, &ev, 14, ts.clone(), &|_| {}).unwrap())
+    };
+    let (one, two) = (run(1), run(2));
+    assert_eq!(figures(&one), figures(&two));
+    assert!(one.levels.last().unwrap().cumulative > 10_000);
+}
+
+#[test]
+fn each_budget_stops_at_a_level_boundary() {
+    let len = 20;
+    let ev = evaluator(len);
+    let ts: Vec<Vec<Num>> = targets(len).into_iter().map(|t| t.1).collect();
+    let check = |o: &Outcome| {
+        // the levels are whole: every size up to the last one completed, none after it
+        let sizes: Vec<u32> = o.levels.iter().map(|l| l.size).collect();
+        assert_eq!(sizes, (1..=o.completed).collect::<Vec<_>>());
+        for c in o.candidates.iter().flatten() {
+            assert!(c.size <= o.completed, "{c:?}");
+        }
+    };
+    // max_size: the last level is matched only
+    let o = enumerate(&settings(6), &ev, 14, ts.clone(), &|_| {}).unwrap();
+    check(&o);
+    assert_eq!((o.stop, o.completed), (Stop::MaxSize, 6));
+    assert_eq!(o.levels.last().unwrap().mode, "matched");
+
+    // memory: the level that would not fit is matched only, and nothing stored passes the limit
+    let mut s = settings(9);
+    s.max_bytes = 2_000_000;
+    let o = enumerate(&s, &ev, 14, ts.clone(), &|_| {}).unwrap();
+    check(&o);
+    assert_eq!(o.stop, Stop::Memory, "{}", o.reason);
+    assert!(o.completed < 9);
+    assert_eq!(o.levels.last().unwrap().mode, "matched");
+    for l in &o.levels {
+        assert!(l.store_bytes <= s.max_bytes, "{l:?}");
+    }
+    assert!(o.reason.contains("max_bytes"), "{}", o.reason);
+
+    // wall time: a level that passes the limit is discarded, the ones before it are kept
+    let mut s = settings(9);
+    s.max_seconds = 1e-9;
+    let o = enumerate(&s, &ev, 14, ts.clone(), &|_| {}).unwrap();
+    check(&o);
+    assert_eq!((o.stop, o.completed), (Stop::Time, 1), "{}", o.reason);
+    assert!(o.reason.contains("max_seconds"), "{}", o.reason);
+}
+
+#[test]
+fn the_step_budget_is_the_evaluators() {
+    // a fold costs about 2 + 3L + n(2 + body) steps at position n: with a tight budget the
+    // enumerator must reject exactly the programs the evaluator rejects
+    let len = 10;
+    let ev = Evaluator::new(Limits {
+        input_len: len,
+        max_steps: 600,
+        ..Limits::default()
+    });
+    for (_, program, vals) in distinct(&settings(5), &ev, 6).unwrap() {
+        let p: Program = program.parse().unwrap();
+        assert_eq!(ev.eval(&p).as_ref(), Ok(&vals), "{program}");
+    }
+    // and keeps the folds that fit: a sum over the prefix of 10 costs 1 + 10 + 10*(2 + 3*10)
+    // + 2*55 = 441 steps
+    let kept = distinct(&settings(3), &ev, 6).unwrap();
+    assert!(kept.iter().any(|(_, p, _)| p.contains("reduce")));
+    let tight = Evaluator::new(Limits {
+        input_len: len,
+        max_steps: 300,
+        ..Limits::default()
+    });
+    let kept = distinct(&settings(3), &tight, 6).unwrap();
+    assert!(!kept.iter().any(|(_, p, _)| p.contains("reduce")));
+}
