@@ -585,7 +585,7 @@ fn run(
         });
     }
     for c in &mut best {
-        c.sort_by(|a, b| (a.category, a.size, a.order).cmp(&(b.category, b.size, b.order)));
+        c.sort_by_key(|a| (a.category, a.size, a.order));
     }
     let outcome = Outcome {
         levels,

@@ -209,7 +209,10 @@ fn the_inverse_step_finds_a_sum_past_the_stored_levels() {
     assert!(out.inverse.as_ref().unwrap().solved_all == 1);
 }
 
-fn figures(o: &Outcome) -> (Vec<(u32, u64, u64, u64, u64)>, Vec<Vec<Candidate>>, u32) {
+/// Per level: size, evaluated, errors, new, store bytes.
+type LevelFigures = Vec<(u32, u64, u64, u64, u64)>;
+
+fn figures(o: &Outcome) -> (LevelFigures, Vec<Vec<Candidate>>, u32) {
     let levels = o
         .levels
         .iter()
