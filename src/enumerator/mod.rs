@@ -168,8 +168,11 @@ pub enum Progress<'a> {
 
 /// Checks the settings; names the setting that is wrong.
 pub fn validate(s: &Settings, input_len: usize, split: usize) -> Result<(), String> {
-    if s.max_size == 0 {
-        return Err("enumerate.max_size must be at least 1".into());
+    if s.max_size == 0 || s.max_size > MAX_SIZE {
+        return Err(format!(
+            "enumerate.max_size must be in 1..={MAX_SIZE}, not {}",
+            s.max_size
+        ));
     }
     if s.per_target == 0 {
         return Err("enumerate.per_target must be at least 1".into());
@@ -189,6 +192,9 @@ pub fn validate(s: &Settings, input_len: usize, split: usize) -> Result<(), Stri
     }
     Ok(())
 }
+
+/// The largest `max_size` (far past what any budget reaches: level sizes grow exponentially).
+pub const MAX_SIZE: u32 = 64;
 
 /// The longest input the enumerator takes.
 pub const MAX_LEN: usize = 1000;
@@ -439,8 +445,11 @@ fn run(
     let len = ev.limits().input_len;
     validate(settings, len, split)?;
     let started = Instant::now();
+    // a limit too large for an `Instant` is no limit
     let deadline = (settings.max_seconds > 0.0)
-        .then(|| started + std::time::Duration::from_secs_f64(settings.max_seconds));
+        .then(|| std::time::Duration::try_from_secs_f64(settings.max_seconds).ok())
+        .flatten()
+        .and_then(|d| started.checked_add(d));
     let terms = targets;
     let index = TargetIndex::new(terms.clone(), split, len);
     let mut inverse_stats = None;
@@ -456,11 +465,20 @@ fn run(
         seen: HashMap::default(),
         by_window: HashMap::default(),
     };
-    let sets: Vec<(IndexSet, Vec<Vec<u32>>)> = settings
-        .folds
-        .iter()
-        .map(|&s| (s, s.members(len)))
-        .collect();
+    // a fold's predicate computes n + 1 (prefix) or n mod k (divisors): with a bound below those
+    // values the evaluator rejects the fold, so the family is left out
+    let bound = ev.small_bound().unwrap_or(u64::MAX);
+    let mut sets: Vec<(IndexSet, Vec<Vec<u32>>)> = Vec::new();
+    for &f in &settings.folds {
+        let largest = match f {
+            IndexSet::Prefix => len as u64 + 1,
+            IndexSet::Divisors => len as u64,
+            IndexSet::Before => 0,
+        };
+        if largest <= bound && !sets.iter().any(|(s, _)| *s == f) {
+            sets.push((f, f.members(len)));
+        }
+    }
     let mut best: Vec<Vec<Candidate>> = vec![Vec::new(); index.len()];
     let mut levels: Vec<Level> = Vec::new();
     let mut stop = Stop::MaxSize;
@@ -479,7 +497,10 @@ fn run(
         let work: u64 = jobs.iter().map(Job::work).sum();
         if let (Some(d), Some(r)) = (deadline, rate) {
             let eta = r * work as f64;
-            if Instant::now() + std::time::Duration::from_secs_f64(eta) > d {
+            let done = std::time::Duration::try_from_secs_f64(eta)
+                .ok()
+                .and_then(|e| Instant::now().checked_add(e));
+            if done.is_none_or(|t| t > d) {
                 stop = Stop::Time;
                 reason = format!(
                     "size {size} would compute {work} expressions, about {eta:.0} s, past enumerate.max_seconds = {}",
@@ -757,6 +778,19 @@ fn build_level(
             .expect("a shard lock");
         let sh = &mut *sh;
         if let Some(&i) = sh.map.get(&f.key) {
+            let slot = sh.entries[i as usize].slot;
+            let same = match f.vals {
+                Vals::Small(v) if slot & BIG == 0 => {
+                    let k = slot as usize * len;
+                    sh.small[k..k + len] == *v
+                }
+                Vals::Big(v) if slot & BIG != 0 => sh.big[(slot & !BIG) as usize] == v,
+                _ => false,
+            };
+            if !same {
+                // a 128-bit collision: the second vector is dropped, never mislabelled
+                return;
+            }
             let e = &mut sh.entries[i as usize];
             if f.order < e.order {
                 (e.order, e.node, e.steps, e.folded) = (f.order, f.node, f.steps, f.folded);
@@ -782,7 +816,11 @@ fn build_level(
             folded: f.folded,
             slot,
         });
-        let b = pending_bytes.fetch_add(len as u64 * 8 + PER_PENDING + 20, AtOrd::Relaxed);
+        let vector = match f.vals {
+            Vals::Small(_) => len as u64 * 8,
+            Vals::Big(v) => 24 + v.iter().map(num_bytes).sum::<u64>(),
+        };
+        let b = pending_bytes.fetch_add(vector + PER_PENDING + 20, AtOrd::Relaxed);
         if 2 * b > budget {
             out_of_memory.store(true, AtOrd::Relaxed);
         }
@@ -1124,7 +1162,7 @@ fn inverse(
 ) -> Vec<Hit> {
     let len = arena.len;
     let split = index.split();
-    let small: Vec<u32> = (1..=s.inverse_size)
+    let small: Vec<u32> = (1..=s.inverse_size.min(arena.levels.len() as u32))
         .flat_map(|size| arena.level(size))
         .collect();
     let size_of = |id: u32| -> u32 {

@@ -307,3 +307,26 @@ fn the_step_budget_is_the_evaluators() {
     let kept = distinct(&settings(3), &tight, 6).unwrap();
     assert!(!kept.iter().any(|(_, p, _)| p.contains("reduce")));
 }
+
+#[test]
+fn every_kept_program_holds_under_a_tiny_bound() {
+    // with values bounded by 10, the prefix predicate's n + 1 and the divisors predicate's n mod k
+    // overflow for n >= 10: those folds are left out, and every kept program is what the
+    // evaluator computes
+    let ev = Evaluator::new(Limits {
+        input_len: 12,
+        max_abs_exp: 1,
+        ..Limits::default()
+    });
+    let kept = distinct(&settings(4), &ev, 8).unwrap();
+    for (_, program, vals) in &kept {
+        assert_eq!(
+            ev.eval(&program.parse().unwrap()).as_ref(),
+            Ok(vals),
+            "{program}"
+        );
+    }
+    assert!(!kept
+        .iter()
+        .any(|(_, p, _)| p.contains("% ( #1 #2 )") || p.contains("+ ( #1 1 )")));
+}
