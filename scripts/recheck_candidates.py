@@ -20,36 +20,14 @@ Usage: scripts/recheck_candidates.py CANDIDATES.parquet [MANIFEST.json] [../shar
 import json
 import math
 import os
-import subprocess
 import sys
 
 import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.dirname(__file__))
-from recheck import read_stripped  # noqa: E402
+from recheck import read_stripped, run_program  # noqa: E402
 
 L, FIRST, STEPS, EXP, MAX_TERMS = 35, 25, 100_000, 50, 100
-
-
-def render(seqsynth, programs, n, max_steps):
-    """Python source of many programs at once: one `seqsynth dsl python` call per program is
-    the independent route, so they are rendered one by one but cached by (program, n)."""
-    out = {}
-    for p in programs:
-        out[p] = subprocess.run(
-            [seqsynth, "dsl", "python", "--len", str(n), "--max-steps", str(max_steps),
-             "--max-abs-exp", str(EXP), p],
-            check=True, capture_output=True, text=True).stdout
-    return out
-
-
-def run(code):
-    ns = {"__name__": "recheck"}
-    exec(compile(code, "<program>", "exec"), ns)
-    try:
-        return ns["run"](ns["program"])
-    except ns["DslError"] as e:
-        return "error: " + e.kind
 
 
 def main():
@@ -66,7 +44,7 @@ def main():
     window, all35, strict = set(), set(), set()
     for target, program in zip(cands["id"], cands["program"]):
         terms = known[target]
-        out = run(render(seqsynth, [program], L, STEPS)[program])
+        out = run_program(seqsynth, program, L, STEPS, EXP)
         if not isinstance(out, list) or len(out) < L:
             continue
         if out[FIRST:L] == terms[FIRST:L]:
@@ -75,7 +53,7 @@ def main():
             all35.add(target)
             n = min(len(terms), MAX_TERMS)
             scale = math.ceil(n / L) ** 2
-            out_n = run(render(seqsynth, [program], n, STEPS * scale)[program])
+            out_n = run_program(seqsynth, program, n, STEPS * scale, EXP)
             if isinstance(out_n, list) and out_n == terms[:n]:
                 strict.add(target)
     print(f"{len(cands['id'])} candidates for {len(set(cands['id']))} targets re-checked in "

@@ -275,19 +275,8 @@ fn pow(a: i64, b: i64) -> Option<i64> {
 mod tests {
     use super::*;
     use crate::dsl::Limits;
+    use crate::enumerator::OPS;
     use proptest::prelude::*;
-
-    const OPS: [Prim; 9] = [
-        Prim::Add,
-        Prim::Sub,
-        Prim::Mul,
-        Prim::Div,
-        Prim::Mod,
-        Prim::Pow,
-        Prim::Min,
-        Prim::Max,
-        Prim::Sqrt,
-    ];
 
     /// The evaluator's answer, element by element.
     fn reference(ev: &Evaluator, p: Prim, a: &[i64], b: &[i64]) -> Option<Vec<Num>> {
