@@ -28,6 +28,7 @@ pub enum Command {
         seqsynth run                          # everything configured\n  \
         seqsynth run stage=ingest             # one stage (and its inputs)\n  \
         seqsynth run stage=synth synth.pairs=2000\n  \
+        seqsynth run preset=baseline          # a method of the paper's experiment\n  \
         seqsynth run ingest.limit=500 synth.pairs=2000 --store /tmp/store\n  \
         seqsynth run --config my.toml ingest.keywords='[\"easy\"]'")]
     Run(PipelineArgs),
@@ -48,7 +49,8 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct PipelineArgs {
-    /// `stage=NAME`, `iter=K`, and `KEY=VALUE` overrides of pipeline.toml settings.
+    /// `stage=NAME`, `iter=K`, `preset=NAME` (full, baseline, uniform, random-init,
+    /// no-hindsight: the paper's methods), and `KEY=VALUE` overrides of pipeline.toml settings.
     #[arg(value_name = "KEY=VALUE")]
     pub assignments: Vec<String>,
     /// The config file (default: ./pipeline.toml if present, else built-in defaults).
@@ -144,6 +146,8 @@ impl LimitArgs {
 pub struct Assignments {
     pub stage: Option<String>,
     pub iter: Option<u32>,
+    /// `preset=NAME`: a method of the paper's experiment (`pipeline::preset`).
+    pub preset: Option<String>,
     pub overrides: Vec<(String, String)>,
 }
 
@@ -162,6 +166,7 @@ pub fn split_assignments(args: &[String]) -> anyhow::Result<Assignments> {
                         .map_err(|_| anyhow::anyhow!("iter={v}: not a non-negative integer"))?,
                 )
             }
+            "preset" => out.preset = Some(v.trim().to_string()),
             "" => anyhow::bail!("empty key in {a:?}"),
             k => out.overrides.push((k.to_string(), v.to_string())),
         }

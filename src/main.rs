@@ -50,7 +50,13 @@ fn load(args: &PipelineArgs) -> Result<(cli::Assignments, config::Loaded)> {
         Some(p) => (p.clone(), true),
         None => (PathBuf::from("pipeline.toml"), false),
     };
-    let loaded = config::load(&path, required, &asg.overrides)?;
+    // a preset's settings first, so that the command line's own override them
+    let mut overrides = match &asg.preset {
+        Some(name) => seqsynth::pipeline::preset::overrides(name)?,
+        None => Vec::new(),
+    };
+    overrides.extend(asg.overrides.iter().cloned());
+    let loaded = config::load(&path, required, &overrides)?;
     Ok((asg, loaded))
 }
 

@@ -23,12 +23,20 @@ use crate::dsl::State;
 use crate::model::onnx::{Cache, Encoded, Policy};
 use anyhow::{bail, Result};
 
-/// A decoder that is stepped one token at a time over a fixed number of rows.
+/// A decoder that is stepped one token at a time over a changing set of rows.
+///
+/// The search starts with one row per input, fed the start token and the tokens that every
+/// program begins with (the grammar's forced header `lambda [ #0 ] (`); after that, each step
+/// feeds one token per live hypothesis. Rows hold live hypotheses only: a finished input leaves
+/// the batch, and an input with fewer live beams than `beams` holds fewer rows.
 pub trait StepModel {
-    /// One step: `tokens[r]` is the newest token of row `r`; `parents[r]` is the row of the
-    /// previous step whose prefix row `r` continues (`None` on the first step, where every row is
-    /// fresh). Returns log-probabilities, row-major (`rows × vocab`), and the vocabulary size.
-    fn step(&mut self, tokens: &[i64], parents: Option<&[usize]>) -> Result<(Vec<f32>, usize)>;
+    /// The first step: every input's row is fed `prefix` (the start token, then the forced
+    /// tokens). Returns log-probabilities after each prefix position, row-major
+    /// (`inputs × prefix.len() × vocab`), and the vocabulary size.
+    fn start(&mut self, prefix: &[i64]) -> Result<(Vec<f32>, usize)>;
+    /// A later step: `tokens[r]` is the newest token of row `r`, `parents[r]` the row of the
+    /// previous step whose prefix row `r` continues. Returns log-probabilities (`rows × vocab`).
+    fn step(&mut self, tokens: &[i64], parents: &[usize]) -> Result<(Vec<f32>, usize)>;
 }
 
 /// Where the special and DSL tokens are in the model's vocabulary.
@@ -131,8 +139,34 @@ impl Search {
     }
 }
 
-/// Runs beam search for `inputs` inputs at once; the model has `inputs × beams` rows, input `i`
-/// owning rows `i*beams .. (i+1)*beams`. Returns, per input, up to `beams` programs, best first.
+/// The tokens every program starts with: those the grammar allows alone, from the empty prefix
+/// (`lambda [ #0 ] (`).
+pub fn forced_header(max_len: usize) -> (State, Vec<Token>) {
+    let mut state = State::new();
+    let mut tokens = Vec::new();
+    loop {
+        if state.is_complete() {
+            break;
+        }
+        let allowed = state.allowed_within(max_len);
+        let mut it = allowed.iter();
+        match (it.next(), it.next()) {
+            (Some(t), None) => {
+                state.push(t).expect("an allowed token");
+                tokens.push(t);
+            }
+            _ => break,
+        }
+    }
+    (state, tokens)
+}
+
+/// Runs beam search for `inputs` inputs at once. Returns, per input, up to `beams` programs,
+/// best first.
+///
+/// The forced header is fed to one row per input in one call ([`StepModel::start`]); then each
+/// input holds `beams` rows, and finished inputs leave the batch once a quarter of the rows
+/// is idle. The result does not depend on the rows: each input's expansions see only its own.
 pub fn beam_search(
     model: &mut impl StepModel,
     inputs: usize,
@@ -150,35 +184,44 @@ pub fn beam_search(
             cfg.max_len
         );
     }
-    let rows = inputs * b;
-    let mut searches: Vec<Search> = (0..inputs)
-        .map(|i| Search {
+    if inputs == 0 {
+        return Ok(Vec::new());
+    }
+    let (state, header) = forced_header(cfg.max_len);
+    let mut prefix = vec![ids.start];
+    prefix.extend(header.iter().map(|t| ids.dsl[t.index()] as i64));
+    let (all, vocab) = model.start(&prefix)?;
+    let width = prefix.len();
+    if all.len() != inputs * width * vocab {
+        bail!(
+            "the decoder returned {} log-probabilities for {inputs} rows of {width} positions of {vocab}",
+            all.len()
+        );
+    }
+    // the header's score, and the distribution after it
+    let mut logp = Vec::with_capacity(inputs * vocab);
+    let mut searches: Vec<Search> = Vec::with_capacity(inputs);
+    for i in 0..inputs {
+        let pos = |j: usize| &all[(i * width + j) * vocab..(i * width + j + 1) * vocab];
+        let score: f64 = (0..header.len())
+            .map(|j| pos(j)[prefix[j + 1] as usize] as f64)
+            .sum();
+        logp.extend_from_slice(pos(width - 1));
+        searches.push(Search {
             live: vec![Beam {
-                state: State::new(),
-                tokens: Vec::new(),
-                score: 0.0,
-                row: i * b,
+                state: state.clone(),
+                tokens: header.clone(),
+                score,
+                row: i,
             }],
             finished: Vec::new(),
-        })
-        .collect();
-    let mut tokens = vec![ids.start; rows];
-    let mut parents: Option<Vec<usize>> = None;
+        });
+    }
+    // the rows of the last step: (search, first row, rows) per search that holds rows
+    let mut layout: Vec<(usize, usize, usize)> = (0..inputs).map(|i| (i, i, 1)).collect();
     // every live beam finishes within max_len tokens plus `</s>`
     for _ in 0..=cfg.max_len + 1 {
-        if searches.iter().all(|s| s.live.is_empty()) {
-            break;
-        }
-        let (logp, vocab) = model.step(&tokens, parents.as_deref())?;
-        if logp.len() != rows * vocab {
-            bail!(
-                "the decoder returned {} log-probabilities for {rows} rows of {vocab}",
-                logp.len()
-            );
-        }
-        let mut next_tokens = vec![ids.pad; rows];
-        let mut next_parents: Vec<usize> = (0..rows).collect();
-        for (i, s) in searches.iter_mut().enumerate() {
+        for s in searches.iter_mut() {
             if s.live.is_empty() {
                 continue;
             }
@@ -203,64 +246,131 @@ pub fn beam_search(
             // keep the best `b` finished programs (a stable sort: earlier ones win ties)
             s.finished.sort_by(|x, y| y.score.total_cmp(&x.score));
             s.finished.truncate(b);
-            for (j, beam) in live.iter_mut().enumerate() {
-                let row = i * b + j;
-                next_parents[row] = beam.row;
-                next_tokens[row] = ids.dsl[beam.tokens.last().expect("one token").index()] as i64;
-                beam.row = row;
-            }
             s.live = live;
             if s.settled(b) {
                 s.live.clear();
             }
         }
-        tokens = next_tokens;
-        parents = Some(next_parents);
+        let active: Vec<usize> = (0..inputs)
+            .filter(|&i| !searches[i].live.is_empty())
+            .collect();
+        if active.is_empty() {
+            break;
+        }
+        // Each search holds `b` rows. The rows stay where they are (a finished search's rows
+        // are fed `<pad>`) until a quarter of them is idle: then the live searches are packed
+        // anew. Moving rows between inputs costs a copy of their encoder states and
+        // cross-attention keys, so it is done seldom.
+        let keep = layout.iter().all(|&(_, _, n)| n == b) && active.len() * 4 > layout.len() * 3;
+        if !keep {
+            layout = active
+                .iter()
+                .enumerate()
+                .map(|(j, &i)| (i, j * b, b))
+                .collect();
+        }
+        let rows = layout.len() * b;
+        let mut tokens = vec![ids.pad; rows];
+        let mut parents: Vec<usize> = (0..rows).collect();
+        for &(i, base, _) in &layout {
+            let s = &mut searches[i];
+            // idle rows continue a row of their own input
+            let own = s.live.first().map_or(base, |beam| beam.row);
+            for j in 0..b {
+                let row = base + j;
+                match s.live.get_mut(j) {
+                    Some(beam) => {
+                        parents[row] = beam.row;
+                        tokens[row] = ids.dsl[beam.tokens.last().expect("one token").index()] as i64;
+                        beam.row = row;
+                    }
+                    None if !keep => parents[row] = own,
+                    None => {}
+                }
+            }
+        }
+        let (next, v) = model.step(&tokens, &parents)?;
+        if v != vocab || next.len() != rows * vocab {
+            bail!(
+                "the decoder returned {} log-probabilities for {rows} rows of {vocab}",
+                next.len(),
+            );
+        }
+        logp = next;
     }
     Ok(searches.into_iter().map(|s| s.finished).collect())
 }
 
-/// The ONNX policy as a [`StepModel`]: the encoder runs once for all rows, the decoder keeps its
-/// self-attention cache, which is gathered row by row when beams are reshuffled.
+/// The ONNX policy as a [`StepModel`]: the encoder runs once per input; the decoder keeps its
+/// self-attention cache, whose rows are gathered when hypotheses are reshuffled, and the
+/// encoder states and cross-attention keys follow the rows only when the inputs behind them
+/// change (an input finished, or its number of live beams changed).
 pub struct OnnxSteps<'a> {
     policy: &'a mut Policy,
     encoded: Encoded,
     cache: Option<Cache>,
-    beams: usize,
+    /// The input behind each current row.
+    source: Vec<usize>,
 }
 
 impl<'a> OnnxSteps<'a> {
-    /// Encodes `inputs` (token ids) and repeats each one `beams` times.
-    pub fn new(
-        policy: &'a mut Policy,
-        inputs: &[Vec<u32>],
-        pad: u32,
-        beams: usize,
-    ) -> Result<Self> {
+    /// Encodes `inputs` (token ids), one row each.
+    pub fn new(policy: &'a mut Policy, inputs: &[Vec<u32>], pad: u32) -> Result<Self> {
         let encoded = policy.encode(inputs, pad)?;
-        let rows: Vec<usize> = (0..inputs.len())
-            .flat_map(|i| std::iter::repeat_n(i, beams))
-            .collect();
-        let encoded = encoded.gather(&rows)?;
         Ok(OnnxSteps {
             policy,
             encoded,
             cache: None,
-            beams,
+            source: (0..inputs.len()).collect(),
         })
     }
 }
 
 impl StepModel for OnnxSteps<'_> {
-    fn step(&mut self, tokens: &[i64], parents: Option<&[usize]>) -> Result<(Vec<f32>, usize)> {
-        if let (Some(cache), Some(p)) = (self.cache.as_mut(), parents) {
-            // rows that keep their own prefix need no copy
-            if p.iter().enumerate().any(|(r, &q)| r != q) {
-                // a beam's parent is a beam of the same input: the cross-attention keys of
-                // its row are already right
-                let b = self.beams.max(1);
-                let same_source = p.iter().enumerate().all(|(r, &q)| r / b == q / b);
-                cache.reorder(p, same_source)?;
+    fn start(&mut self, prefix: &[i64]) -> Result<(Vec<f32>, usize)> {
+        let rows = self.source.len();
+        self.cache = None;
+        let mut per_pos = Vec::with_capacity(prefix.len());
+        let mut vocab = 0;
+        for &t in prefix {
+            let (lp, v) = self
+                .policy
+                .step(&self.encoded, &vec![t; rows], &mut self.cache)?;
+            vocab = v;
+            per_pos.push(lp);
+        }
+        // rows × positions × vocab
+        let mut out = Vec::with_capacity(rows * prefix.len() * vocab);
+        for r in 0..rows {
+            for lp in &per_pos {
+                out.extend_from_slice(&lp[r * vocab..(r + 1) * vocab]);
+            }
+        }
+        Ok((out, vocab))
+    }
+
+    fn step(&mut self, tokens: &[i64], parents: &[usize]) -> Result<(Vec<f32>, usize)> {
+        let Some(cache) = self.cache.as_mut() else {
+            bail!("the decoder was stepped before it was started");
+        };
+        if parents.len() != tokens.len() {
+            bail!("{} parents for {} rows", parents.len(), tokens.len());
+        }
+        // rows that keep their own prefix need no copy
+        let identity = parents.len() == self.source.len()
+            && parents.iter().enumerate().all(|(r, &q)| r == q);
+        if !identity {
+            let source: Vec<usize> = parents
+                .iter()
+                .map(|&q| self.source.get(q).copied())
+                .collect::<Option<_>>()
+                .ok_or_else(|| anyhow::anyhow!("a parent row beyond the batch"))?;
+            // the encoder states and cross-attention keys depend only on the input
+            let same_source = source == self.source;
+            cache.reorder(parents, same_source)?;
+            if !same_source {
+                self.encoded = self.encoded.gather(parents)?;
+                self.source = source;
             }
         }
         self.policy.step(&self.encoded, tokens, &mut self.cache)
@@ -287,18 +397,22 @@ mod tests {
     /// (and on the input it belongs to), through a hash.
     struct Fake {
         prefixes: Vec<Vec<i64>>,
-        beams: usize,
+        /// The input behind each row.
+        source: Vec<usize>,
         vocab: usize,
         steps: usize,
+        /// Rows fed over all calls.
+        rows_fed: usize,
     }
 
     impl Fake {
-        fn new(inputs: usize, beams: usize) -> Fake {
+        fn new(inputs: usize) -> Fake {
             Fake {
-                prefixes: vec![Vec::new(); inputs * beams],
-                beams,
+                prefixes: vec![Vec::new(); inputs],
+                source: (0..inputs).collect(),
                 vocab: Token::COUNT + 2,
                 steps: 0,
+                rows_fed: 0,
             }
         }
         fn logp(input: usize, prefix: &[i64], vocab: usize) -> Vec<f32> {
@@ -319,18 +433,124 @@ mod tests {
     }
 
     impl StepModel for Fake {
-        fn step(&mut self, tokens: &[i64], parents: Option<&[usize]>) -> Result<(Vec<f32>, usize)> {
+        fn start(&mut self, prefix: &[i64]) -> Result<(Vec<f32>, usize)> {
             self.steps += 1;
-            if let Some(p) = parents {
-                self.prefixes = p.iter().map(|&q| self.prefixes[q].clone()).collect();
-            }
+            self.rows_fed += self.source.len();
             let mut out = Vec::new();
-            for (r, &t) in tokens.iter().enumerate() {
-                self.prefixes[r].push(t);
-                out.extend(Self::logp(r / self.beams, &self.prefixes[r], self.vocab));
+            for r in 0..self.source.len() {
+                self.prefixes[r].clear();
+                for &t in prefix {
+                    self.prefixes[r].push(t);
+                    out.extend(Self::logp(self.source[r], &self.prefixes[r], self.vocab));
+                }
             }
             Ok((out, self.vocab))
         }
+        fn step(&mut self, tokens: &[i64], parents: &[usize]) -> Result<(Vec<f32>, usize)> {
+            self.steps += 1;
+            self.rows_fed += tokens.len();
+            self.prefixes = parents.iter().map(|&q| self.prefixes[q].clone()).collect();
+            self.source = parents.iter().map(|&q| self.source[q]).collect();
+            let mut out = Vec::new();
+            for (r, &t) in tokens.iter().enumerate() {
+                self.prefixes[r].push(t);
+                out.extend(Self::logp(self.source[r], &self.prefixes[r], self.vocab));
+            }
+            Ok((out, self.vocab))
+        }
+    }
+
+    /// The search as it was before rows were packed, one input at a time with `beams` rows fed
+    /// at every step from the start token (rows without a hypothesis fed `<pad>`): the
+    /// reference that the packed search must reproduce exactly.
+    fn reference_search(input: usize, ids: &TokenIds, cfg: BeamConfig) -> Vec<Hypothesis> {
+        let b = cfg.beams;
+        let vocab = Token::COUNT + 2;
+        let mut s = Search {
+            live: vec![Beam {
+                state: State::new(),
+                tokens: Vec::new(),
+                score: 0.0,
+                row: 0,
+            }],
+            finished: Vec::new(),
+        };
+        let mut prefixes: Vec<Vec<i64>> = vec![vec![ids.start]; b];
+        for _ in 0..=cfg.max_len + 1 {
+            if s.live.is_empty() {
+                break;
+            }
+            let logp: Vec<f32> = prefixes
+                .iter()
+                .flat_map(|p| Fake::logp(input, p, vocab))
+                .collect();
+            let mut live = Vec::with_capacity(b);
+            for e in s.expansions(&logp, vocab, ids, cfg.max_len) {
+                let parent = &s.live[e.beam];
+                match e.token {
+                    None => s.finished.push(Hypothesis {
+                        tokens: parent.tokens.clone(),
+                        score: e.score,
+                    }),
+                    Some(t) if live.len() < b => {
+                        let mut beam = parent.clone();
+                        beam.state.push(t).unwrap();
+                        beam.tokens.push(t);
+                        beam.score = e.score;
+                        live.push(beam);
+                    }
+                    Some(_) => {}
+                }
+            }
+            s.finished.sort_by(|x, y| y.score.total_cmp(&x.score));
+            s.finished.truncate(b);
+            let mut next = vec![vec![ids.pad]; b];
+            for (j, beam) in live.iter_mut().enumerate() {
+                let mut p = prefixes[beam.row].clone();
+                p.push(ids.dsl[beam.tokens.last().unwrap().index()] as i64);
+                next[j] = p;
+                beam.row = j;
+            }
+            prefixes = next;
+            s.live = live;
+            if s.settled(b) {
+                s.live.clear();
+            }
+        }
+        s.finished
+    }
+
+    #[test]
+    fn packed_rows_return_the_same_programs_and_scores_as_fixed_rows() {
+        for (inputs, beams, max_len) in [(5, 4, 24), (3, 10, 30), (7, 1, 20), (2, 32, 22)] {
+            let cfg = BeamConfig { beams, max_len };
+            let mut fake = Fake::new(inputs);
+            let got = beam_search(&mut fake, inputs, &ids(), cfg).unwrap();
+            for (i, hyps) in got.iter().enumerate() {
+                let want = reference_search(i, &ids(), cfg);
+                assert_eq!(hyps.len(), want.len(), "input {i} of {inputs}, {beams} beams");
+                for (h, w) in hyps.iter().zip(&want) {
+                    assert_eq!(h.tokens, w.tokens);
+                    assert!((h.score - w.score).abs() < 1e-9, "{} vs {}", h.score, w.score);
+                }
+            }
+            // the header takes one call on one row per input, and no step feeds more than
+            // inputs × beams rows
+            assert!(
+                fake.rows_fed <= inputs + inputs * beams * (fake.steps - 1),
+                "{} rows fed in {} steps",
+                fake.rows_fed,
+                fake.steps
+            );
+        }
+    }
+
+    #[test]
+    fn the_forced_header_is_the_lambda_and_its_open_paren() {
+        let (state, header) = forced_header(48);
+        assert_eq!(tokens_to_text(&header), "lambda [ #0 ] (");
+        assert!(!state.is_complete());
+        assert!(state.allowed_within(48).iter().count() > 1);
     }
 
     /// The score the fake gives a whole program (with `</s>`).
@@ -372,7 +592,7 @@ mod tests {
             beams: 5,
             max_len: 20,
         };
-        let mut fake = Fake::new(3, cfg.beams);
+        let mut fake = Fake::new(3);
         let out = beam_search(&mut fake, 3, &ids(), cfg).unwrap();
         assert_eq!(out.len(), 3);
         for (i, hyps) in out.iter().enumerate() {
@@ -403,7 +623,7 @@ mod tests {
             beams: all.len(),
             max_len,
         };
-        let mut fake = Fake::new(2, cfg.beams);
+        let mut fake = Fake::new(2);
         let out = beam_search(&mut fake, 2, &ids(), cfg).unwrap();
         for (i, hyps) in out.iter().enumerate() {
             let mut want: Vec<(f64, Vec<Token>)> =
@@ -422,7 +642,7 @@ mod tests {
             beams: 1,
             max_len: 24,
         };
-        let mut fake = Fake::new(1, 1);
+        let mut fake = Fake::new(1);
         let got = beam_search(&mut fake, 1, &ids(), cfg).unwrap();
         // greedy by hand: the best allowed token at each step
         let ids = ids();
@@ -450,7 +670,7 @@ mod tests {
 
     #[test]
     fn bad_settings_are_errors() {
-        let mut fake = Fake::new(1, 1);
+        let mut fake = Fake::new(1);
         let e = beam_search(
             &mut fake,
             1,

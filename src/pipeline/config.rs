@@ -159,6 +159,19 @@ pub enum SynthFlavour {
     Baseline,
 }
 
+/// Where the finetuning programs come from.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SynthSource {
+    /// Uniform token sampling within the grammar (the paper).
+    #[default]
+    Random,
+    /// The bottom-up enumerator's distinct programs of at most `synth.enumerate_size` nodes.
+    Enumerate,
+    /// Half of each (the random ones first drawn, then enumerated ones with new outputs).
+    Mixed,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SynthConfig {
@@ -172,6 +185,11 @@ pub struct SynthConfig {
     #[serde(skip)]
     pub flavour: SynthFlavour,
     pub max_draws_factor: u64,
+    pub source: SynthSource,
+    /// With `source = "enumerate"` or `"mixed"`: the largest expression (AST nodes) whose
+    /// distinct programs are drawn from (the enumerator's primitives and folds are those of the
+    /// `enumerate` section).
+    pub enumerate_size: u32,
 }
 
 impl Default for SynthConfig {
@@ -184,6 +202,8 @@ impl Default for SynthConfig {
             max_len: None,
             flavour: SynthFlavour::Constrained,
             max_draws_factor: 1000,
+            source: SynthSource::Random,
+            enumerate_size: 7,
         }
     }
 }
@@ -211,6 +231,12 @@ pub struct TrainConfig {
     pub force_cpu: bool,
     pub stage_dir: String,
     pub python: String,
+    /// Batches of similar lengths (less padding); false: plain shuffled batches (the paper).
+    pub group_by_length: bool,
+    /// Validation pairs decoded for model selection (0: all of synth's validation split).
+    pub validate_size: usize,
+    /// PyTorch CPU threads (0: every core). Not part of the key.
+    pub threads: usize,
 }
 
 impl Default for TrainConfig {
@@ -232,6 +258,9 @@ impl Default for TrainConfig {
             force_cpu: false,
             stage_dir: "stages/train".into(),
             python: String::new(),
+            group_by_length: false,
+            validate_size: 0,
+            threads: 0,
         }
     }
 }

@@ -4,5 +4,6 @@
 pub mod config;
 pub mod dag;
 pub mod key;
+pub mod preset;
 pub mod runner;
 pub mod store;

@@ -72,10 +72,32 @@ impl Stage for Report {
         let mut paper: BTreeSet<String> = BTreeSet::new();
         let mut strict: BTreeSet<String> = BTreeSet::new();
         let mut searched: BTreeSet<String> = BTreeSet::new();
+        // cumulative targets solved by programs of the search, by each rule
+        let mut by_search: BTreeSet<String> = BTreeSet::new();
+        let mut by_search_strict: BTreeSet<String> = BTreeSet::new();
+        let enumeration = ctx.loaded.config.verify.enumerate;
         for k in 1..=n {
             let v = ctx.input(&format!("verify@{k}"))?;
             let solved = read_solved(v)?;
             let this_searched = read_searched(v)?;
+            let rule = |strict: bool, pick: fn(&Solve) -> bool| -> BTreeSet<String> {
+                solved
+                    .iter()
+                    .filter(|s| (!strict || s.all_terms) && pick(s))
+                    .map(|s| s.id.clone())
+                    .collect()
+            };
+            by_search.extend(rule(false, |s| s.by_search));
+            by_search_strict.extend(rule(true, |s| s.by_search));
+            // the enumerator's candidates are the same in every iteration
+            let beyond = |mine: &BTreeSet<String>, strict: bool| {
+                enumeration.then(|| {
+                    let enumerated = rule(strict, |s| s.by_enumerate);
+                    mine.difference(&enumerated).count()
+                })
+            };
+            let beyond_enumeration = beyond(&by_search, false);
+            let beyond_enumeration_all_terms = beyond(&by_search_strict, true);
             let this = solved_ids(&solved, false);
             let this_strict = solved_ids(&solved, true);
             let new = this.iter().filter(|id| !paper.contains(**id)).count();
@@ -106,7 +128,8 @@ impl Stage for Report {
             }
             paper.extend(this.iter().map(|s| s.to_string()));
             strict.extend(this_strict.iter().map(|s| s.to_string()));
-            searched.extend(this_searched);
+            let distinct_programs = this_searched.programs.len();
+            searched.extend(this_searched.targets);
             let within =
                 |set: &BTreeSet<String>| set.iter().filter(|id| searched.contains(*id)).count();
             curve.push(Row {
@@ -121,6 +144,11 @@ impl Stage for Report {
                 cumulative_all_terms: strict.len(),
                 cumulative_searched: within(&paper),
                 cumulative_searched_all_terms: within(&strict),
+                search_solved: by_search.len(),
+                search_solved_all_terms: by_search_strict.len(),
+                beyond_enumeration,
+                beyond_enumeration_all_terms,
+                distinct_programs,
             });
         }
         let last = curve.rows.last().cloned().unwrap_or_default();
@@ -142,6 +170,25 @@ impl Stage for Report {
             "searched_solve_rate_all_terms",
             last.rate(last.cumulative_searched_all_terms, true),
         );
+        ctx.count("search_solved", last.search_solved);
+        ctx.count("search_solved_all_terms", last.search_solved_all_terms);
+        ctx.count("beyond_enumeration", last.beyond_enumeration);
+        ctx.count(
+            "beyond_enumeration_all_terms",
+            last.beyond_enumeration_all_terms,
+        );
+        match (last.beyond_enumeration, last.beyond_enumeration_all_terms) {
+            (Some(p), Some(a)) => eprintln!(
+                "report: the policy's search solved {} targets ({} on all known terms); {p} of them \
+                 ({a} on all known terms) are not solved by enumeration",
+                last.search_solved, last.search_solved_all_terms
+            ),
+            _ => eprintln!(
+                "report: the policy's search solved {} targets ({} on all known terms); \
+                 enumeration was not verified in this run (verify.enumerate = false)",
+                last.search_solved, last.search_solved_all_terms
+            ),
+        }
         eprintln!(
             "report after {n} iterations: all known terms {} of {total} targets ({:.2}%), {} of {} searched ({:.2}%); \
              terms 26..35 (the paper's rule) {} ({:.2}%), {} of the searched ({:.2}%)",
@@ -206,6 +253,15 @@ struct Row {
     cumulative_all_terms: usize,
     cumulative_searched: usize,
     cumulative_searched_all_terms: usize,
+    /// Targets solved (cumulative) by programs that `search` proposed, by each rule.
+    search_solved: usize,
+    search_solved_all_terms: usize,
+    /// Of those, the targets that no program of `enumerate` solves by the same rule (None when
+    /// the run did not verify the enumerator's candidates, `verify.enumerate = false`).
+    beyond_enumeration: Option<usize>,
+    beyond_enumeration_all_terms: Option<usize>,
+    /// Distinct programs that `search@k` proposed.
+    distinct_programs: usize,
 }
 
 impl Row {
@@ -220,7 +276,7 @@ impl Row {
 }
 
 /// The columns of the curve, in order: (name, value of a row). Counts first, then the four rates.
-const CURVE_COUNTS: [&str; 11] = [
+const CURVE_COUNTS: [&str; 16] = [
     "iteration",
     "targets",
     "searched",
@@ -232,6 +288,11 @@ const CURVE_COUNTS: [&str; 11] = [
     "cumulative_all_terms",
     "cumulative_searched",
     "cumulative_searched_all_terms",
+    "search_solved",
+    "search_solved_all_terms",
+    "beyond_enumeration",
+    "beyond_enumeration_all_terms",
+    "distinct_programs",
 ];
 const CURVE_RATES: [&str; 4] = [
     "rate",
@@ -251,19 +312,26 @@ impl Curve {
         self.rows.push(row);
     }
 
-    fn counts(r: &Row) -> [u32; 11] {
+    /// The count columns of a row (None: not measured in this run).
+    fn counts(r: &Row) -> [Option<u32>; 16] {
+        let c = |v: usize| Some(v as u32);
         [
-            r.iteration,
-            r.targets as u32,
-            r.searched as u32,
-            r.solved as u32,
-            r.solved_all_terms as u32,
-            r.new as u32,
-            r.new_all_terms as u32,
-            r.cumulative as u32,
-            r.cumulative_all_terms as u32,
-            r.cumulative_searched as u32,
-            r.cumulative_searched_all_terms as u32,
+            Some(r.iteration),
+            c(r.targets),
+            c(r.searched),
+            c(r.solved),
+            c(r.solved_all_terms),
+            c(r.new),
+            c(r.new_all_terms),
+            c(r.cumulative),
+            c(r.cumulative_all_terms),
+            c(r.cumulative_searched),
+            c(r.cumulative_searched_all_terms),
+            c(r.search_solved),
+            c(r.search_solved_all_terms),
+            r.beyond_enumeration.map(|v| v as u32),
+            r.beyond_enumeration_all_terms.map(|v| v as u32),
+            c(r.distinct_programs),
         ]
     }
 
@@ -279,7 +347,10 @@ impl Curve {
     fn csv(&self) -> String {
         let mut s = CURVE_COUNTS.join(",") + "," + &CURVE_RATES.join(",") + "\n";
         for r in &self.rows {
-            let c: Vec<String> = Self::counts(r).iter().map(|x| x.to_string()).collect();
+            let c: Vec<String> = Self::counts(r)
+                .iter()
+                .map(|x| x.map_or(String::new(), |v| v.to_string()))
+                .collect();
             let f: Vec<String> = Self::rates(r).iter().map(|x| format!("{x:.6}")).collect();
             let _ = writeln!(s, "{},{}", c.join(","), f.join(","));
         }
@@ -408,7 +479,7 @@ impl Curve {
     fn batch(&self) -> Result<RecordBatch> {
         let mut fields: Vec<Field> = CURVE_COUNTS
             .iter()
-            .map(|c| Field::new(*c, DataType::UInt32, false))
+            .map(|c| Field::new(*c, DataType::UInt32, c.starts_with("beyond_")))
             .collect();
         fields.extend(
             CURVE_RATES
@@ -417,7 +488,7 @@ impl Curve {
         );
         let mut cols: Vec<ArrayRef> = (0..CURVE_COUNTS.len())
             .map(|i| {
-                Arc::new(UInt32Array::from_iter_values(
+                Arc::new(UInt32Array::from_iter(
                     self.rows.iter().map(|r| Self::counts(r)[i]),
                 )) as ArrayRef
             })
@@ -557,6 +628,7 @@ mod tests {
             cumulative_all_terms: cum_all,
             cumulative_searched: cs,
             cumulative_searched_all_terms: csa,
+            ..Row::default()
         }
     }
 
@@ -596,6 +668,8 @@ mod tests {
             source: "search".into(),
             all_terms: all,
             checked_terms: 40,
+            by_search: true,
+            by_enumerate: false,
         };
         assert!(better(&solve(true, true, 9), &solve(false, false, 0)));
         assert!(better(&solve(true, false, 9), &solve(true, true, 0)));

@@ -13,7 +13,7 @@
 
 use super::{Ctx, Stage};
 use crate::dsl::token::tokens_to_text;
-use crate::model::beam::{beam_search, BeamConfig, OnnxSteps, TokenIds};
+use crate::model::beam::{beam_search, BeamConfig, Hypothesis, OnnxSteps, TokenIds};
 use crate::model::onnx::Policy;
 use crate::model::tokenizer::Vocab;
 use crate::pipeline::config::Loaded;
@@ -75,9 +75,17 @@ impl Stage for Search {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
-        let (mut policy, provider) = Policy::load_on(&model_dir, threads, cfg.device)?;
+        // The tiny policies of a local run gain nothing from intra-op threads (their matrices
+        // are small): each worker thread runs its own single-threaded sessions on whole batches
+        // of targets. A GPU runs one worker. Batches are fixed by `search.batch` and results are
+        // put back in batch order, so the output does not depend on the number of workers.
+        let (policy, provider) = Policy::load_on(&model_dir, 1, cfg.device)?;
+        let chunks: Vec<&[_]> = targets.chunks(cfg.batch).collect();
+        let workers = if provider == "cuda" { 1 } else { threads }
+            .min(chunks.len())
+            .max(1);
         eprintln!(
-            "search@{k}: {} targets, {} beams, policy train@{} on {provider}",
+            "search@{k}: {} targets, {} beams, policy train@{} on {provider}, {workers} workers",
             targets.len(),
             cfg.beams,
             k - 1
@@ -100,18 +108,54 @@ impl Stage for Search {
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results: Vec<std::sync::Mutex<Option<Vec<Vec<Hypothesis>>>>> =
+            chunks.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        let mut first = Some(policy);
+        let mut policies = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            policies.push(match first.take() {
+                Some(p) => p,
+                None => Policy::load_on(&model_dir, 1, cfg.device)?.0,
+            });
+        }
+        let work = |mut policy: Policy| -> Result<()> {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(chunk) = chunks.get(i) else {
+                    return Ok(());
+                };
+                let inputs = chunk
+                    .iter()
+                    .map(|t| {
+                        let head: Vec<&str> = t.terms.iter().take(input_terms).collect();
+                        vocab.encode_terms(&head)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let mut steps = OnnxSteps::new(&mut policy, &inputs, vocab.pad)?;
+                let found = beam_search(&mut steps, inputs.len(), &ids, beam)
+                    .with_context(|| format!("beam search from A{:06}", chunk[0].number))?;
+                *results[i].lock().expect("no worker panicked") = Some(found);
+                bar.inc(chunk.len() as u64);
+            }
+        };
+        std::thread::scope(|scope| -> Result<()> {
+            let handles: Vec<_> = policies
+                .into_iter()
+                .map(|p| scope.spawn(|| work(p)))
+                .collect();
+            for h in handles {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a search worker panicked"))??;
+            }
+            Ok(())
+        })?;
         let mut rows = Candidates::default();
-        for chunk in targets.chunks(cfg.batch) {
-            let inputs = chunk
-                .iter()
-                .map(|t| {
-                    let head: Vec<&str> = t.terms.iter().take(input_terms).collect();
-                    vocab.encode_terms(&head)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let mut steps = OnnxSteps::new(&mut policy, &inputs, vocab.pad, cfg.beams)?;
-            let found = beam_search(&mut steps, inputs.len(), &ids, beam)
-                .with_context(|| format!("beam search from A{:06}", chunk[0].number))?;
+        for (chunk, found) in chunks.iter().zip(results) {
+            let found = found
+                .into_inner()
+                .expect("no worker panicked")
+                .context("a batch was not searched")?;
             for (t, hyps) in chunk.iter().zip(found) {
                 for (rank, h) in hyps.iter().enumerate() {
                     rows.push(
@@ -123,7 +167,6 @@ impl Stage for Search {
                     );
                 }
             }
-            bar.inc(chunk.len() as u64);
         }
         bar.finish_and_clear();
         let secs = started.elapsed().as_secs_f64();
@@ -131,6 +174,9 @@ impl Stage for Search {
         ctx.count("candidates", rows.id.len());
         ctx.count("provider", provider);
         ctx.count("threads", threads);
+        ctx.count("workers", workers);
+        let distinct: std::collections::BTreeSet<&str> = rows.program.iter().map(|p| p.as_str()).collect();
+        ctx.count("distinct_programs", distinct.len());
         ctx.count(
             "targets_per_second",
             (targets.len() as f64 / secs.max(1e-9) * 10.0).round() / 10.0,

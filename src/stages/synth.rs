@@ -15,12 +15,12 @@
 use super::{Ctx, Stage};
 use crate::dsl::token::{tokens_to_text, Token};
 use crate::dsl::{self, sample, Evaluator, Num, Program};
-use crate::pipeline::config::{Loaded, SynthConfig, SynthFlavour};
+use crate::pipeline::config::{Loaded, SynthConfig, SynthFlavour, SynthSource};
 use crate::pipeline::dag::Node;
 use anyhow::{bail, Result};
 use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt32Array, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
@@ -45,14 +45,24 @@ impl Stage for Synth {
         // single settings: `max_draws_factor` only decides when to give up, never what is drawn
         let c = &loaded.config;
         let s = &c.synth;
-        json!({
+        let mut p = json!({
             "synth.pairs": s.pairs,
             "synth.validation": s.validation,
             "synth.seed": s.seed,
             "synth.min_terms": s.min_terms,
             "max_len": max_len(loaded),
             "dsl.limits": c.dsl.limits_key(),
-        })
+        });
+        if s.source != SynthSource::Random {
+            // the enumerator's primitives and folds decide which programs exist
+            p["synth.source"] = json!(s.source);
+            p["synth.enumerate_size"] = json!(s.enumerate_size);
+            p["enumerate.ops"] = json!(c.enumerate.ops);
+            p["enumerate.folds"] = json!(c.enumerate.folds);
+            p["enumerate.fold_size"] = json!(c.enumerate.fold_size);
+            p["train.input_terms"] = json!(c.train.input_terms);
+        }
+        p
     }
     fn inputs(&self, _: &Loaded, _: &Node) -> Vec<Node> {
         vec![]
@@ -68,7 +78,28 @@ impl Stage for Synth {
         }
         let seed = cfg.seed;
         let ev = Evaluator::new(ctx.loaded.config.dsl.limits());
-        let out = generate(cfg, seed, max_len(ctx.loaded), &ev, true)?;
+        let out = match cfg.source {
+            SynthSource::Random => generate(cfg, seed, max_len(ctx.loaded), &ev, true)?,
+            SynthSource::Enumerate => enumerated(ctx.loaded, cfg.pairs, &HashSet::new())?,
+            SynthSource::Mixed => {
+                let half = cfg.pairs / 2;
+                let random = SynthConfig {
+                    pairs: half,
+                    ..cfg.clone()
+                };
+                let mut out = generate(&random, seed, max_len(ctx.loaded), &ev, true)?;
+                let seen: HashSet<[u8; 16]> = out.pairs.iter().map(|p| p.hash).collect();
+                let e = enumerated(ctx.loaded, cfg.pairs - half, &seen)?;
+                for (k, v) in e.counts {
+                    *out.counts.entry(k).or_default() += v;
+                }
+                out.pairs.extend(e.pairs);
+                // interleave the two sources, so that the validation split holds both
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x6d69_7865_64);
+                rand::seq::SliceRandom::shuffle(out.pairs.as_mut_slice(), &mut rng);
+                out
+            }
+        };
         for (k, v) in &out.counts {
             ctx.count(k, *v);
         }
@@ -79,6 +110,70 @@ impl Stage for Synth {
         write_pairs(&ctx.out.join("validation-00000.parquet"), val)?;
         Ok(())
     }
+}
+
+/// `n` pairs from the bottom-up enumerator's distinct programs of at most `synth.enumerate_size`
+/// nodes (one program per distinct output, the smallest), drawn uniformly without replacement
+/// by `synth.seed`, under the paper's constraints: at least `min_terms` terms, the 90% rule,
+/// and an output not in `seen` (nor drawn twice: the enumerator keeps one program per output).
+/// `draw` is the program's index in the enumeration.
+fn enumerated(loaded: &Loaded, n: usize, seen: &HashSet<[u8; 16]>) -> Result<Generated> {
+    let c = &loaded.config;
+    let mut settings = crate::stages::enumerate::settings(&c.enumerate)?;
+    settings.max_size = c.synth.enumerate_size;
+    settings.inverse_size = 0;
+    settings.max_seconds = 0.0;
+    let limits = c.dsl.limits();
+    crate::enumerator::validate(&settings, limits.input_len, c.train.input_terms)
+        .map_err(|e| anyhow::anyhow!("synth.enumerate_size: {e}"))?;
+    let ev = Evaluator::new(limits);
+    let all = crate::enumerator::distinct(&settings, &ev, c.train.input_terms)
+        .map_err(|e| anyhow::anyhow!("synth: enumerating programs: {e}"))?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(c.synth.seed ^ 0x656e_756d);
+    let order = rand::seq::index::sample(&mut rng, all.len(), all.len());
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    counts.insert("enumerated_programs".into(), all.len() as u64);
+    let mut pairs = Vec::with_capacity(n);
+    for i in order.iter() {
+        if pairs.len() == n {
+            break;
+        }
+        let (_, program, terms) = &all[i];
+        let reject = if terms.len() < c.synth.min_terms {
+            Some("rejected_enumerated_too_short")
+        } else if dominated(terms) && rng.gen_bool(0.5) {
+            Some("rejected_enumerated_dominated")
+        } else if seen.contains(&output_hash(terms)) {
+            Some("rejected_enumerated_duplicate_output")
+        } else {
+            None
+        };
+        if let Some(r) = reject {
+            *counts.entry(r.into()).or_default() += 1;
+            continue;
+        }
+        let tokens = Program::parse(program)
+            .map_err(|e| anyhow::anyhow!("enumerated program {program:?}: {e}"))?
+            .tokens();
+        let text = dsl::format_terms(terms);
+        pairs.push(Pair {
+            draw: i as u64,
+            tokens,
+            n_terms: terms.len() as u32,
+            hash: hash_text(&text),
+            terms: text,
+        });
+    }
+    if pairs.len() < n {
+        bail!(
+            "synth: the enumerator's programs of at most synth.enumerate_size = {} nodes give only \
+             {} pairs of the {n} wanted; raise synth.enumerate_size",
+            c.synth.enumerate_size,
+            pairs.len()
+        );
+    }
+    counts.insert("accepted_enumerated".into(), pairs.len() as u64);
+    Ok(Generated { pairs, counts })
 }
 
 /// The sampler's length limit: `synth.max_len`, else `dsl.max_len`.

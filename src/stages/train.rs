@@ -64,6 +64,8 @@ impl Stage for Train {
             "train.validate_grammar": t.validate_grammar,
             "train.max_program_len": t.max_program_len,
             "train.force_cpu": t.force_cpu,
+            "train.group_by_length": t.group_by_length,
+            "train.validate_size": t.validate_size,
             "iteration_zero": zero,
             "dsl.limits": c.dsl.limits_key(),
         });
@@ -157,6 +159,13 @@ impl Stage for Train {
             "metric_first": cfg.input_terms + 1,
             "metric_last": dsl.input_len,
             "force_cpu": cfg.force_cpu,
+            "group_by_length": cfg.group_by_length,
+            "validate_size": cfg.validate_size,
+            "threads": match cfg.threads {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            },
+            "log_every_steps": 200,
             "timings_out": w.join("timings.json"),
         });
         let settings_path = w.join("settings.json");

@@ -41,7 +41,7 @@ impl Stage for Verify {
         "verify"
     }
     fn version(&self) -> u32 {
-        2
+        3
     }
     fn iterated(&self, _: &Loaded) -> bool {
         true
@@ -141,6 +141,8 @@ impl Stage for Verify {
                             source: (*source).to_string(),
                             all_terms: false,
                             checked_terms: 0,
+                            by_search: *source == SOURCE_SEARCH,
+                            by_enumerate: *source == SOURCE_ENUMERATE,
                         };
                         match row_of.get(&(j, c.program.as_str())) {
                             None => {
@@ -151,9 +153,15 @@ impl Stage for Verify {
                                 let old = &solved[r];
                                 let better = (old.hindsight && direct)
                                     || (old.hindsight != direct && c.rank < old.rank);
+                                let (by_search, by_enumerate) = (
+                                    old.by_search || row.by_search,
+                                    old.by_enumerate || row.by_enumerate,
+                                );
                                 if better {
                                     solved[r] = row;
                                 }
+                                solved[r].by_search = by_search;
+                                solved[r].by_enumerate = by_enumerate;
                             }
                         }
                     }
@@ -506,6 +514,10 @@ pub struct Solve {
     pub all_terms: bool,
     /// n of the all-known-terms check: the target's known terms, at most `verify.max_terms`.
     pub checked_terms: u32,
+    /// Whether `search@k` proposed the program (for any target): what the policy found.
+    pub by_search: bool,
+    /// Whether `enumerate` proposed the program (for any target).
+    pub by_enumerate: bool,
 }
 
 /// Reads the `solved` table of a verify artifact.
@@ -520,6 +532,8 @@ pub fn read_solved(a: &crate::pipeline::store::Artifact) -> Result<Vec<Solve>> {
         let source = column::<StringArray>(&b, "source")?;
         let all_terms = column::<BooleanArray>(&b, "all_terms")?;
         let checked = column::<UInt32Array>(&b, "checked_terms")?;
+        let by_search = column::<BooleanArray>(&b, "by_search")?;
+        let by_enumerate = column::<BooleanArray>(&b, "by_enumerate")?;
         for i in 0..b.num_rows() {
             out.push(Solve {
                 id: id.value(i).to_string(),
@@ -530,26 +544,37 @@ pub fn read_solved(a: &crate::pipeline::store::Artifact) -> Result<Vec<Solve>> {
                 source: source.value(i).to_string(),
                 all_terms: all_terms.value(i),
                 checked_terms: checked.value(i),
+                by_search: by_search.value(i),
+                by_enumerate: by_enumerate.value(i),
             });
         }
     }
     Ok(out)
 }
 
-/// The ids of the targets that `search@k` proposed candidates for (the searched targets), from
-/// the `executions` table of a verify artifact.
-pub fn read_searched(a: &crate::pipeline::store::Artifact) -> Result<BTreeSet<String>> {
-    let mut out = BTreeSet::new();
+/// What `search@k` proposed, from the `executions` table of a verify artifact: the ids of the
+/// targets it searched, and its distinct programs.
+pub fn read_searched(a: &crate::pipeline::store::Artifact) -> Result<Searched> {
+    let mut out = Searched::default();
     for b in a.read_table("executions")? {
         let id = column::<StringArray>(&b, "id")?;
         let source = column::<StringArray>(&b, "source")?;
+        let program = column::<StringArray>(&b, "program")?;
         for i in 0..b.num_rows() {
             if source.value(i) == SOURCE_SEARCH {
-                out.insert(id.value(i).to_string());
+                out.targets.insert(id.value(i).to_string());
+                out.programs.insert(program.value(i).to_string());
             }
         }
     }
     Ok(out)
+}
+
+/// See [`read_searched`].
+#[derive(Default)]
+pub struct Searched {
+    pub targets: BTreeSet<String>,
+    pub programs: BTreeSet<String>,
 }
 
 /// The `solved` table as written: one row per (solved target, program).
@@ -563,6 +588,8 @@ fn solved_batch(rows: &[Solve]) -> Result<RecordBatch> {
         Field::new("source", DataType::Utf8, false),
         Field::new("all_terms", DataType::Boolean, false),
         Field::new("checked_terms", DataType::UInt32, false),
+        Field::new("by_search", DataType::Boolean, false),
+        Field::new("by_enumerate", DataType::Boolean, false),
     ]);
     let cols: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.id))),
@@ -584,6 +611,12 @@ fn solved_batch(rows: &[Solve]) -> Result<RecordBatch> {
         )),
         Arc::new(UInt32Array::from_iter_values(
             rows.iter().map(|r| r.checked_terms),
+        )),
+        Arc::new(BooleanArray::from_iter(
+            rows.iter().map(|r| Some(r.by_search)),
+        )),
+        Arc::new(BooleanArray::from_iter(
+            rows.iter().map(|r| Some(r.by_enumerate)),
         )),
     ];
     Ok(RecordBatch::try_new(Arc::new(schema), cols)?)

@@ -119,11 +119,22 @@ def build_model(s, vocab_size, pad, eos):
     return model
 
 
-def batches(n, size, rng):
+def batches(n, size, rng, lengths=None, group=50):
+    """Shuffled batches of `size` indices. With `lengths`, batches are grouped by length (the
+    indices are shuffled, cut into pools of `group` batches, each pool sorted by length and cut
+    into batches, and the batches shuffled): less padding for the same randomness of order."""
     idx = list(range(n))
     rng.shuffle(idx)
-    for i in range(0, n, size):
-        yield idx[i : i + size]
+    if lengths is None:
+        out = [idx[i : i + size] for i in range(0, n, size)]
+    else:
+        out = []
+        pool = size * group
+        for p in range(0, n, pool):
+            chunk = sorted(idx[p : p + pool], key=lambda i: lengths[i])
+            out.extend(chunk[i : i + size] for i in range(0, len(chunk), size))
+        rng.shuffle(out)
+    yield from out
 
 
 def pad_to(seqs, value):
@@ -369,7 +380,9 @@ def main():
     torch.manual_seed(s["seed"])
     random.seed(s["seed"])
     device = "cuda" if torch.cuda.is_available() and not s.get("force_cpu") else "cpu"
-    log(f"device {device}, torch {torch.__version__}")
+    if s.get("threads"):
+        torch.set_num_threads(s["threads"])
+    log(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
 
     # vocabulary: seqsynth's, or the checkpoint's own extended with seqsynth's tokens
     tok_out = os.path.join(out, "tokenizer.json")
@@ -387,6 +400,9 @@ def main():
     vsrc, vtgt, vterms = load_pairs(s["validation"])
     x = [vocab.encode(t) for t in src]
     y = [vocab.encode(t) for t in tgt]
+    if s.get("validate_size") and len(vsrc) > s["validate_size"]:
+        # model selection on the first validate_size validation pairs (a fixed subset)
+        vsrc, vtgt, vterms = vsrc[: s["validate_size"]], vtgt[: s["validate_size"]], vterms[: s["validate_size"]]
     vx = [vocab.encode(t) for t in vsrc]
     log(f"{len(x)} training pairs, {len(vx)} validation pairs, vocabulary {len(vocab.ids)}")
 
@@ -398,21 +414,28 @@ def main():
     timings = []
     best = (-1.0, None, None)
     steps = 0
+    lengths = [len(a) + len(b) for a, b in zip(x, y)] if s.get("group_by_length") else None
+    log_every = s.get("log_every_steps") or 0
     for epoch in range(1, s["epochs"] + 1):
         model.train()
         t0 = time.time()
-        total, count = 0.0, 0
-        for b in batches(len(x), s["batch_size"], rng):
-            ids = pad_to([x[i] for i in b], vocab.pad).to(device)
-            labels = pad_to([y[i] for i in b], -100).to(device)
+        # the loss is summed on the device: no host sync per step
+        total = torch.zeros((), device=device)
+        count = 0
+        for b in batches(len(x), s["batch_size"], rng, lengths):
+            ids = pad_to([x[i] for i in b], vocab.pad).to(device, non_blocking=True)
+            labels = pad_to([y[i] for i in b], -100).to(device, non_blocking=True)
             with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=use_bf16):
                 loss = model(input_ids=ids, attention_mask=(ids != vocab.pad).long(), labels=labels).loss
-            opt.zero_grad()
+            opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += loss.item() * len(b)
+            total += loss.detach().float() * len(b)
             count += len(b)
             steps += 1
+            if log_every and steps % log_every == 0:
+                log(f"epoch {epoch} step {steps}: {count / (time.time() - t0):.0f} pairs/s")
+        total = float(total)
         train_s = time.time() - t0
         # metrics.json is part of the artifact, so it holds only what is reproducible; wall times
         # go to a separate file that the Rust runner moves into the manifest
