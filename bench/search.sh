@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Search throughput (targets per second) of the grammar-constrained beam search on ONNX Runtime,
-# with the policy of train@0 of the default store (run ./scripts/run.sh first), for a few beam
-# widths and batch sizes. Each measurement searches a fresh store copy, so nothing is cached.
-# Results: docs/perf.md. Usage: bench/search.sh [targets, default 1000] [extra KEY=VALUE ...]
+# Search throughput (targets per second) of the grammar-constrained search on ONNX Runtime, with
+# the policy of train@0 of the default store (run ./scripts/run.sh first): beam widths 10/32/64
+# and sampling, with the distinct programs each yields, against Hugging Face `generate` (beam
+# search in PyTorch) on the same weights and targets, measured in the same run. Each measurement
+# searches a fresh store copy, so nothing is cached. Results: docs/perf.md.
+# Usage: bench/search.sh [targets, default 1000] [extra KEY=VALUE ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/seqsynth/target}"
 cargo build --release --locked -q
+venv="$(./scripts/setup-python.sh)"
 bin="$CARGO_TARGET_DIR/release/seqsynth"
 n="${1:-1000}"
 shift || true
@@ -19,17 +22,28 @@ for node in ingest synth train@0; do
   key="$(basename "$(readlink -f "data/refs/$node")")"
   cp -r "data/objects/$key" "$store/objects/"
 done
-for spec in "10 32" "10 128" "1 128" "20 32"; do
-  set -- $spec
-  "$bin" run stage=search iter=1 --store "$store" search.beams="$1" search.batch="$2" \
-    search.limit="$n" "${extra[@]}" >/dev/null 2>"$store/log" || { cat "$store/log"; exit 1; }
-  python3 - "$store/refs/search@1/manifest.json" "$1" "$2" <<'PY'
+run() { # label, then KEY=VALUE settings
+  local label="$1"
+  shift
+  "$bin" run stage=search iter=1 --store "$store" search.limit="$n" "$@" "${extra[@]}" \
+    >/dev/null 2>"$store/log" || { cat "$store/log"; exit 1; }
+  python3 - "$store/refs/search@1/manifest.json" "$label" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
 c = m["counters"]
-print(f"beams {sys.argv[2]:>2}, batch {sys.argv[3]:>3}: {c['targets']} targets in {m['wall_secs']:.1f}s "
-      f"= {c['targets_per_second']} targets/s on {c['provider']} ({c['threads']} threads)")
+print(f"{sys.argv[2]:<34} {c['targets']} targets in {m['wall_secs']:6.1f}s = {c['targets_per_second']:6.1f} targets/s "
+      f"on {c['provider']} ({c['workers']} workers); {c['candidates']} candidates, {c['distinct_programs']} distinct programs")
 PY
   key="$(basename "$(readlink -f "$store/refs/search@1")")"
   rm -rf "$store/objects/$key"
-done
+}
+run "beams 10, batch 8 (default)"
+run "beams 10, batch 8, 1 worker" search.threads=1
+run "beams 10, batch 32" search.batch=32
+run "beams 32" search.beams=32
+run "beams 64" search.beams=64
+run "sample 32 at T=1.0" search.method=sample search.samples=32
+run "sample 64 at T=0.7" search.method=sample search.samples=64 search.temperature=0.7
+"$venv/bin/python" bench/hf_generate.py "$(readlink -f data/refs/train@0)" \
+  "$(ls "$(readlink -f data/refs/ingest)"/targets-*.parquet | head -1)" "$(( n < 200 ? n : 200 ))" 10 \
+  "$(nproc)" "$bin"

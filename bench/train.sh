@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Training throughput of the train stage: pairs per second for `tiny` (and `t5-small`) on this
-# machine, plus what a 300-epoch finetune on 9,000 pairs would take. Results: docs/perf.md.
+# Training throughput of the train stage, the settings before the learned-search issue and the
+# local defaults side by side in one run: pairs per second of one epoch on the default synthetic
+# set, and the validation time. Results: docs/perf.md.
 # Usage: bench/train.sh [extra KEY=VALUE overrides]   (CPU unless PyTorch sees a GPU)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,17 +11,23 @@ cargo build --release --locked -q
 bin="$CARGO_TARGET_DIR/release/seqsynth"
 store="$(mktemp -d)"
 trap 'rm -rf "$store"' EXIT
-bench() { # size pairs validation
-  "$bin" run stage=train --store "$store" train.size="$1" synth.pairs="$2" synth.validation="$3" \
-    train.epochs=1 "${@:4}" >/dev/null 2>"$store/log" || { cat "$store/log"; exit 1; }
-  python3 - "$store/refs/train@0/metrics.json" "$1" <<'PY'
+bench() { # label, then KEY=VALUE settings
+  local label="$1"
+  shift
+  "$bin" run stage=train --store "$store" train.epochs=1 "$@" >/dev/null 2>"$store/log" \
+    || { cat "$store/log"; exit 1; }
+  python3 - "$store/refs/train@0/manifest.json" "$label" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
-e = m["epochs"][-1]
-pps = e["pairs_per_second"]
-print(f"{sys.argv[2]:>9} on {m['device']}: {pps:8.1f} pairs/s training (batch 10), "
-      f"validation {e.get('val_seconds', 0):.1f}s; 300 epochs x 9000 pairs = {300*9000/pps/3600:.1f} h")
+c = m["counters"]
+e = c["epoch_timings"][-1]
+print(f"{sys.argv[2]:<58} {c['device']}: {e['pairs_per_second']:7.1f} pairs/s, "
+      f"epoch {e['train_seconds']:6.1f}s, validation {e.get('val_seconds', 0):5.1f}s, loss {c['final_train_loss']:.3f}")
 PY
 }
-bench tiny 10000 1000 "$@"
-bench t5-small 1100 100 "$@"
+old=(train.batch_size=10 train.lr=1e-4 train.group_by_length=false train.validate_size=0)
+bench "tiny, before (batch 10, plain batches, 1,000 validation)" "${old[@]}" "$@"
+bench "tiny, batch 64 only" "${old[@]}" train.batch_size=64 "$@"
+bench "tiny, local defaults (batch 64, by length, 200 validation)" "$@"
+bench "tiny, local defaults, batch 256" train.batch_size=256 "$@"
+bench "tiny, local defaults, base1000 spelling" train.spelling=base1000 "$@"

@@ -326,7 +326,7 @@ fn floats(b: &arrow_array::RecordBatch, name: &str) -> Vec<f64> {
 fn one_meta_iteration_search_verify_buffer_sample_train() {
     python();
     let extra = format!(
-        "\n[ingest]\nsource = \"{}\"\nlimit = 300\n\n[search]\nbeams = 3\nlimit = 12\nmax_len = 30\nthreads = 1\n\n[sample]\nsize = 50\n\n[enumerate]\nmax_size = 5\ninverse_size = 2\n\n[loop]\niterations = 1\n",
+        "\n[ingest]\nsource = \"{}\"\nlimit = 300\n\n[search]\nbeams = 3\nlimit = 12\nmax_len = 30\nthreads = 1\n\n[sample]\nsize = 50\n\n[verify]\nenumerate = false\n\n[enumerate]\nmax_size = 5\ninverse_size = 2\n\n[loop]\niterations = 1\n",
         shared_oeis().display()
     );
     let p = Project::new(&(config("") + &extra));

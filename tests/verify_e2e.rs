@@ -114,7 +114,7 @@ struct Run {
 fn run(root: &Path, overrides: &[(&str, &str)]) -> Run {
     write_oeis(&root.join("oeis"));
     let toml = format!(
-        "[ingest]\nsource = \"{}\"\nlimit = 0\n\n[loop]\niterations = 1\n",
+        "[ingest]\nsource = \"{}\"\nlimit = 0\n\n[verify]\nenumerate = false\n\n[loop]\niterations = 1\n",
         root.join("oeis").display()
     );
     std::fs::write(root.join("pipeline.toml"), toml).unwrap();
@@ -279,7 +279,7 @@ fn a_cap_below_the_window_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     write_oeis(&dir.path().join("oeis"));
     let toml = format!(
-        "[ingest]\nsource = \"{}\"\nlimit = 0\n\n[verify]\nmax_terms = 20\n",
+        "[ingest]\nsource = \"{}\"\nlimit = 0\n\n[verify]\nmax_terms = 20\nenumerate = false\n",
         dir.path().join("oeis").display()
     );
     std::fs::write(dir.path().join("pipeline.toml"), toml).unwrap();
@@ -289,4 +289,90 @@ fn a_cap_below_the_window_is_refused() {
     let mut r = Runner::new(&loaded, &store, &stages);
     let e = r.ensure(&Node::new("verify", Some(1))).unwrap_err();
     assert!(format!("{e:#}").contains("verify.max_terms = 20"), "{e:#}");
+}
+
+/// The enumerator's programs of at most 2 nodes solve only A4 (`#1`): its solution enters the
+/// buffer with priority 1 beside the search's, the solved rows say which source proposed each
+/// program, and the report counts the targets the search solves beyond enumeration, by both
+/// rules.
+#[test]
+fn the_seeded_buffer_holds_the_enumerators_solutions_and_the_report_counts_what_search_adds() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(
+        dir.path(),
+        &[
+            ("verify.enumerate", "true"),
+            ("enumerate.max_size", "2"),
+            ("enumerate.inverse_size", "0"),
+        ],
+    );
+    let enumerated = "lambda [ #0 ] ( map ( lambda [ #1 ] ( #1 ) #0 ) )";
+    // the enumerator's solution of A4, with its source
+    let mut by = Vec::new();
+    for b in r.verify.read_table("solved").unwrap() {
+        let id = column::<StringArray>(&b, "id").unwrap();
+        let program = column::<StringArray>(&b, "program").unwrap();
+        let s = column::<BooleanArray>(&b, "by_search").unwrap();
+        let e = column::<BooleanArray>(&b, "by_enumerate").unwrap();
+        for i in 0..b.num_rows() {
+            by.push((
+                id.value(i).to_string(),
+                program.value(i).to_string(),
+                s.value(i),
+                e.value(i),
+            ));
+        }
+    }
+    assert!(
+        by.contains(&("A000004".into(), enumerated.into(), false, true)),
+        "{by:?}"
+    );
+    assert!(
+        by.contains(&("A000004".into(), IDENTITY.into(), true, false)),
+        "{by:?}"
+    );
+    assert!(
+        !by.iter().any(|(id, _, _, e)| id != "A000004" && *e),
+        "{by:?}"
+    );
+    // in the buffer, as an entry of A4 with priority 1 (fraction 1, found in this iteration)
+    assert!(buffer_targets(&r.buffer).contains(&("A000004".into(), enumerated.into())));
+    let mut priority = None;
+    for b in r.buffer.read_table("programs").unwrap() {
+        let p = column::<StringArray>(&b, "program").unwrap();
+        let w = column::<arrow_array::Float64Array>(&b, "priority").unwrap();
+        for i in 0..b.num_rows() {
+            if p.value(i) == enumerated {
+                priority = Some(w.value(i));
+            }
+        }
+    }
+    assert_eq!(priority, Some(1.0));
+    // the search solves A1, A2, A3, A4, A6 (A3 only by the paper's rule); enumeration only A4
+    assert_eq!(counter(&r.report, "search_solved"), 5);
+    assert_eq!(counter(&r.report, "search_solved_all_terms"), 4);
+    assert_eq!(counter(&r.report, "beyond_enumeration"), 4);
+    assert_eq!(counter(&r.report, "beyond_enumeration_all_terms"), 3);
+    let csv = std::fs::read_to_string(r.report.dir.join("curve.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let values: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    let get = |name: &str| values[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(get("beyond_enumeration"), "4");
+    assert_eq!(get("distinct_programs"), "4");
+}
+
+#[test]
+fn without_enumeration_the_report_leaves_beyond_enumeration_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(dir.path(), &[]);
+    assert_eq!(counter(&r.report, "search_solved"), 5);
+    assert_eq!(
+        counter(&r.report, "beyond_enumeration"),
+        serde_json::Value::Null
+    );
+    let csv = std::fs::read_to_string(r.report.dir.join("curve.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let values: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    let get = |name: &str| values[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(get("beyond_enumeration"), "");
 }

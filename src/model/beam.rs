@@ -281,7 +281,8 @@ pub fn beam_search(
                 match s.live.get_mut(j) {
                     Some(beam) => {
                         parents[row] = beam.row;
-                        tokens[row] = ids.dsl[beam.tokens.last().expect("one token").index()] as i64;
+                        tokens[row] =
+                            ids.dsl[beam.tokens.last().expect("one token").index()] as i64;
                         beam.row = row;
                     }
                     None if !keep => parents[row] = own,
@@ -299,6 +300,157 @@ pub fn beam_search(
         logp = next;
     }
     Ok(searches.into_iter().map(|s| s.finished).collect())
+}
+
+/// Sampling settings: `samples` programs drawn per input from the policy's distribution over
+/// the tokens the grammar allows, sharpened or flattened by `temperature`.
+#[derive(Clone, Copy, Debug)]
+pub struct SampleConfig {
+    pub samples: usize,
+    pub temperature: f64,
+    /// Longest program, in tokens (the header included).
+    pub max_len: usize,
+    pub seed: u64,
+}
+
+/// A sampled program in the making.
+struct Draw {
+    state: State,
+    tokens: Vec<Token>,
+    score: f64,
+    rng: rand_chacha::ChaCha8Rng,
+    done: bool,
+}
+
+/// Draws `samples` programs per input, each token from the policy's distribution over the
+/// tokens the grammar allows next (within `max_len`), at `temperature`. Returns, per input,
+/// its distinct programs, best score first (the score is the policy's own log-probability,
+/// `</s>` included, whatever the temperature; ties by text). Draw `j` of input `i` has its own
+/// random stream (`seed`, `streams[i]`, `j`), so the result does not depend on how inputs are
+/// batched.
+pub fn sample_search(
+    model: &mut impl StepModel,
+    streams: &[u64],
+    ids: &TokenIds,
+    cfg: SampleConfig,
+) -> Result<Vec<Vec<Hypothesis>>> {
+    use rand::{Rng, SeedableRng};
+    let n = cfg.samples;
+    if n == 0 || !(cfg.temperature > 0.0 && cfg.temperature.is_finite()) {
+        bail!(
+            "sampling needs at least one sample and a positive temperature (got {} and {})",
+            n,
+            cfg.temperature
+        );
+    }
+    let min = State::new().min_completion();
+    if cfg.max_len < min {
+        bail!(
+            "a program needs at least {min} tokens; max_len is {}",
+            cfg.max_len
+        );
+    }
+    let inputs = streams.len();
+    if inputs == 0 {
+        return Ok(Vec::new());
+    }
+    let (state, header) = forced_header(cfg.max_len);
+    let mut prefix = vec![ids.start];
+    prefix.extend(header.iter().map(|t| ids.dsl[t.index()] as i64));
+    let (all, vocab) = model.start(&prefix)?;
+    let width = prefix.len();
+    if all.len() != inputs * width * vocab {
+        bail!("the decoder returned {} log-probabilities", all.len());
+    }
+    let mut draws: Vec<Draw> = Vec::with_capacity(inputs * n);
+    let mut logp = Vec::with_capacity(inputs * n * vocab);
+    for (i, &stream) in streams.iter().enumerate() {
+        let pos = |j: usize| &all[(i * width + j) * vocab..(i * width + j + 1) * vocab];
+        let score: f64 = (0..header.len())
+            .map(|j| pos(j)[prefix[j + 1] as usize] as f64)
+            .sum();
+        for j in 0..n {
+            let key = blake3::hash(format!("sample:{}:{stream}:{j}", cfg.seed).as_bytes());
+            let seed = u64::from_le_bytes(key.as_bytes()[..8].try_into().expect("8 bytes"));
+            draws.push(Draw {
+                state: state.clone(),
+                tokens: header.clone(),
+                score,
+                rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed),
+                done: false,
+            });
+            logp.extend_from_slice(pos(width - 1));
+        }
+    }
+    let rows = inputs * n;
+    let mut parents: Vec<usize> = (0..rows).map(|r| r / n).collect();
+    for _ in 0..=cfg.max_len + 1 {
+        let mut tokens = vec![ids.pad; rows];
+        for (r, d) in draws.iter_mut().enumerate() {
+            if d.done {
+                continue;
+            }
+            let row = &logp[r * vocab..(r + 1) * vocab];
+            if d.state.is_complete() {
+                d.score += row[ids.eos as usize] as f64;
+                d.done = true;
+                continue;
+            }
+            let allowed: Vec<Token> = d.state.allowed_within(cfg.max_len).iter().collect();
+            let lp: Vec<f64> = allowed
+                .iter()
+                .map(|t| row[ids.dsl[t.index()] as usize] as f64)
+                .collect();
+            let top = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let weights: Vec<f64> = lp
+                .iter()
+                .map(|&x| ((x - top) / cfg.temperature).exp())
+                .collect();
+            let total: f64 = weights.iter().sum();
+            let mut u = d.rng.gen::<f64>() * total;
+            let mut pick = allowed.len() - 1;
+            for (k, w) in weights.iter().enumerate() {
+                if u < *w {
+                    pick = k;
+                    break;
+                }
+                u -= w;
+            }
+            let t = allowed[pick];
+            d.state.push(t).expect("an allowed token");
+            d.tokens.push(t);
+            d.score += lp[pick];
+            tokens[r] = ids.dsl[t.index()] as i64;
+        }
+        if draws.iter().all(|d| d.done) {
+            break;
+        }
+        let (next, v) = model.step(&tokens, &parents)?;
+        if v != vocab || next.len() != rows * vocab {
+            bail!(
+                "the decoder returned {} log-probabilities for {rows} rows",
+                next.len()
+            );
+        }
+        logp = next;
+        parents = (0..rows).collect();
+    }
+    let mut out = Vec::with_capacity(inputs);
+    for chunk in draws.chunks(n) {
+        let mut best: std::collections::BTreeMap<Vec<Token>, f64> = Default::default();
+        for d in chunk.iter().filter(|d| d.done) {
+            let e = best.entry(d.tokens.clone()).or_insert(f64::NEG_INFINITY);
+            *e = e.max(d.score);
+        }
+        let mut hyps: Vec<Hypothesis> = best
+            .into_iter()
+            .map(|(tokens, score)| Hypothesis { tokens, score })
+            .collect();
+        // stable after the map's order (by tokens): ties keep a fixed order
+        hyps.sort_by(|a, b| b.score.total_cmp(&a.score));
+        out.push(hyps);
+    }
+    Ok(out)
 }
 
 /// The ONNX policy as a [`StepModel`]: the encoder runs once per input; the decoder keeps its
@@ -357,8 +509,8 @@ impl StepModel for OnnxSteps<'_> {
             bail!("{} parents for {} rows", parents.len(), tokens.len());
         }
         // rows that keep their own prefix need no copy
-        let identity = parents.len() == self.source.len()
-            && parents.iter().enumerate().all(|(r, &q)| r == q);
+        let identity =
+            parents.len() == self.source.len() && parents.iter().enumerate().all(|(r, &q)| r == q);
         if !identity {
             let source: Vec<usize> = parents
                 .iter()
@@ -528,10 +680,19 @@ mod tests {
             let got = beam_search(&mut fake, inputs, &ids(), cfg).unwrap();
             for (i, hyps) in got.iter().enumerate() {
                 let want = reference_search(i, &ids(), cfg);
-                assert_eq!(hyps.len(), want.len(), "input {i} of {inputs}, {beams} beams");
+                assert_eq!(
+                    hyps.len(),
+                    want.len(),
+                    "input {i} of {inputs}, {beams} beams"
+                );
                 for (h, w) in hyps.iter().zip(&want) {
                     assert_eq!(h.tokens, w.tokens);
-                    assert!((h.score - w.score).abs() < 1e-9, "{} vs {}", h.score, w.score);
+                    assert!(
+                        (h.score - w.score).abs() < 1e-9,
+                        "{} vs {}",
+                        h.score,
+                        w.score
+                    );
                 }
             }
             // the header takes one call on one row per input, and no step feeds more than
@@ -543,6 +704,53 @@ mod tests {
                 fake.steps
             );
         }
+    }
+
+    #[test]
+    fn sampling_gives_distinct_valid_programs_independent_of_batching() {
+        let cfg = SampleConfig {
+            samples: 16,
+            temperature: 1.0,
+            max_len: 24,
+            seed: 7,
+        };
+        let streams = [3u64, 11, 5];
+        let mut fake = Fake::new(streams.len());
+        let together = sample_search(&mut fake, &streams, &ids(), cfg).unwrap();
+        for (i, hyps) in together.iter().enumerate() {
+            assert!(hyps.len() > 1 && hyps.len() <= 16, "{}", hyps.len());
+            let texts: std::collections::HashSet<String> =
+                hyps.iter().map(|h| tokens_to_text(&h.tokens)).collect();
+            assert_eq!(texts.len(), hyps.len(), "distinct programs");
+            for w in hyps.windows(2) {
+                assert!(w[0].score >= w[1].score);
+            }
+            for h in hyps {
+                assert!(h.tokens.len() <= 24);
+                Program::parse(&tokens_to_text(&h.tokens)).unwrap();
+                assert!((h.score - score_of(i, &h.tokens)).abs() < 1e-4);
+            }
+            // the same input alone gives the same programs: its draws have their own streams
+            let mut one = Fake::new(1);
+            // the fake's distribution depends on the input index: give it input i's rows
+            one.source = vec![i];
+            let alone = sample_search(&mut one, &streams[i..=i], &ids(), cfg).unwrap();
+            assert_eq!(alone[0], *hyps);
+        }
+        // a lower temperature concentrates the draws
+        let cold = SampleConfig {
+            temperature: 0.05,
+            ..cfg
+        };
+        let mut fake = Fake::new(streams.len());
+        let c = sample_search(&mut fake, &streams, &ids(), cold).unwrap();
+        let distinct = |v: &[Vec<Hypothesis>]| v.iter().map(|h| h.len()).sum::<usize>();
+        assert!(distinct(&c) < distinct(&together));
+        let bad = SampleConfig {
+            temperature: 0.0,
+            ..cfg
+        };
+        assert!(sample_search(&mut Fake::new(1), &[0], &ids(), bad).is_err());
     }
 
     #[test]

@@ -248,8 +248,8 @@ impl Default for TrainConfig {
             input_terms: 25,
             epochs: 2,
             meta_epochs: 1,
-            batch_size: 10,
-            lr: 1e-4,
+            batch_size: 64,
+            lr: 1e-3,
             dropout: 0.1,
             seed: 0,
             validate_every: 1,
@@ -258,15 +258,15 @@ impl Default for TrainConfig {
             force_cpu: false,
             stage_dir: "stages/train".into(),
             python: String::new(),
-            group_by_length: false,
-            validate_size: 0,
+            group_by_length: true,
+            validate_size: 200,
             threads: 0,
         }
     }
 }
 
 /// The `search` stage: grammar-constrained beam search with the policy of the previous iteration.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SearchConfig {
     /// Programs kept per target (the paper: 10 beams).
@@ -281,6 +281,24 @@ pub struct SearchConfig {
     pub device: crate::model::onnx::Device,
     /// ONNX Runtime intra-op threads (0 = all cores). Not part of the key.
     pub threads: usize,
+    /// How candidates are drawn from the policy: beam search (the paper) or sampling.
+    pub method: SearchMethod,
+    /// With `method = "sample"`: programs drawn per target (its distinct ones are kept), the
+    /// temperature and the seed of the draws.
+    pub samples: usize,
+    pub temperature: f64,
+    pub seed: u64,
+}
+
+/// How `search` draws candidates from the policy.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchMethod {
+    /// Grammar-constrained beam search, `beams` programs per target (the paper).
+    #[default]
+    Beam,
+    /// `samples` grammar-constrained draws per target at `temperature`, distinct ones kept.
+    Sample,
 }
 
 impl Default for SearchConfig {
@@ -288,10 +306,14 @@ impl Default for SearchConfig {
         SearchConfig {
             beams: 10,
             max_len: 48,
-            batch: 32,
-            limit: 1000,
+            batch: 8,
+            limit: 0,
             device: crate::model::onnx::Device::Auto,
             threads: 0,
+            method: SearchMethod::Beam,
+            samples: 32,
+            temperature: 1.0,
+            seed: 0,
         }
     }
 }
@@ -314,7 +336,7 @@ impl Default for VerifyConfig {
     fn default() -> Self {
         VerifyConfig {
             hindsight: true,
-            enumerate: false,
+            enumerate: true,
             max_terms: 100,
         }
     }

@@ -614,6 +614,7 @@ fn solutions_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow_array::Array;
 
     fn row(k: u32, searched: usize, cum: usize, cum_all: usize, cs: usize, csa: usize) -> Row {
         Row {
@@ -635,15 +636,30 @@ mod tests {
     #[test]
     fn curve_csv_and_svg() {
         let mut c = Curve::default();
-        c.push(row(1, 100, 3, 2, 3, 1));
-        c.push(row(2, 100, 5, 4, 4, 2));
+        c.push(Row {
+            search_solved: 2,
+            search_solved_all_terms: 1,
+            beyond_enumeration: None,
+            beyond_enumeration_all_terms: None,
+            distinct_programs: 40,
+            ..row(1, 100, 3, 2, 3, 1)
+        });
+        c.push(Row {
+            search_solved: 4,
+            search_solved_all_terms: 3,
+            beyond_enumeration: Some(1),
+            beyond_enumeration_all_terms: Some(0),
+            distinct_programs: 30,
+            ..row(2, 100, 5, 4, 4, 2)
+        });
         assert_eq!(
             c.csv(),
             "iteration,targets,searched,solved,solved_all_terms,new,new_all_terms,cumulative,\
-             cumulative_all_terms,cumulative_searched,cumulative_searched_all_terms,rate,\
-             rate_all_terms,searched_rate,searched_rate_all_terms\n\
-             1,200,100,3,2,1,1,3,2,3,1,0.015000,0.010000,0.030000,0.010000\n\
-             2,200,100,5,4,1,1,5,4,4,2,0.025000,0.020000,0.040000,0.020000\n"
+             cumulative_all_terms,cumulative_searched,cumulative_searched_all_terms,\
+             search_solved,search_solved_all_terms,beyond_enumeration,beyond_enumeration_all_terms,\
+             distinct_programs,rate,rate_all_terms,searched_rate,searched_rate_all_terms\n\
+             1,200,100,3,2,1,1,3,2,3,1,2,1,,,40,0.015000,0.010000,0.030000,0.010000\n\
+             2,200,100,5,4,1,1,5,4,4,2,4,3,1,0,30,0.025000,0.020000,0.040000,0.020000\n"
         );
         let svg = c.svg();
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
@@ -655,6 +671,8 @@ mod tests {
         assert_eq!(csv_field("a, \"b\""), "\"a, \"\"b\"\"\"");
         let b = c.batch().unwrap();
         assert_eq!(b.num_columns(), CURVE_COUNTS.len() + CURVE_RATES.len());
+        let beyond = b.column_by_name("beyond_enumeration").unwrap();
+        assert_eq!(beyond.null_count(), 1, "not measured in iteration 1");
     }
 
     #[test]

@@ -13,10 +13,13 @@
 
 use super::{Ctx, Stage};
 use crate::dsl::token::tokens_to_text;
-use crate::model::beam::{beam_search, BeamConfig, Hypothesis, OnnxSteps, TokenIds};
+use crate::model::beam::{
+    beam_search, sample_search, BeamConfig, Hypothesis, OnnxSteps, SampleConfig, TokenIds,
+};
 use crate::model::onnx::Policy;
 use crate::model::tokenizer::Vocab;
 use crate::pipeline::config::Loaded;
+use crate::pipeline::config::SearchMethod;
 use crate::pipeline::dag::Node;
 use crate::stages::ingest::read_targets;
 use anyhow::{bail, Context, Result};
@@ -42,14 +45,22 @@ impl Stage for Search {
     }
     fn params(&self, loaded: &Loaded, _: &Node) -> serde_json::Value {
         let s = &loaded.config.search;
-        json!({
+        let mut p = json!({
             "beams": s.beams,
             "max_len": s.max_len,
             "batch": s.batch,
             "limit": s.limit,
             "input_terms": loaded.config.train.input_terms,
             "provider": crate::model::onnx::expected_provider(s.device),
-        })
+        });
+        if s.method == SearchMethod::Sample {
+            // beam search's keys stay as they were; `beams` is unused by sampling
+            p["method"] = json!(s.method);
+            p["samples"] = json!(s.samples);
+            p["temperature"] = json!(s.temperature);
+            p["seed"] = json!(s.seed);
+        }
+        p
     }
     fn inputs(&self, _: &Loaded, node: &Node) -> Vec<Node> {
         let k = node.iter.unwrap_or(1).max(1);
@@ -85,9 +96,13 @@ impl Stage for Search {
             .min(chunks.len())
             .max(1);
         eprintln!(
-            "search@{k}: {} targets, {} beams, policy train@{} on {provider}, {workers} workers",
+            "search@{k}: {} targets, {}, policy train@{} on {provider}, {workers} workers",
             targets.len(),
-            cfg.beams,
+            match cfg.method {
+                SearchMethod::Beam => format!("{} beams", cfg.beams),
+                SearchMethod::Sample =>
+                    format!("{} samples at temperature {}", cfg.samples, cfg.temperature),
+            },
             k - 1
         );
         let ids = TokenIds {
@@ -99,6 +114,12 @@ impl Stage for Search {
         let beam = BeamConfig {
             beams: cfg.beams,
             max_len: cfg.max_len,
+        };
+        let sampling = SampleConfig {
+            samples: cfg.samples,
+            temperature: cfg.temperature,
+            max_len: cfg.max_len,
+            seed: cfg.seed,
         };
         let started = std::time::Instant::now();
         let bar = indicatif::ProgressBar::new(targets.len() as u64);
@@ -133,8 +154,14 @@ impl Stage for Search {
                     })
                     .collect::<Result<Vec<_>>>()?;
                 let mut steps = OnnxSteps::new(&mut policy, &inputs, vocab.pad)?;
-                let found = beam_search(&mut steps, inputs.len(), &ids, beam)
-                    .with_context(|| format!("beam search from A{:06}", chunk[0].number))?;
+                let found = match cfg.method {
+                    SearchMethod::Beam => beam_search(&mut steps, inputs.len(), &ids, beam),
+                    SearchMethod::Sample => {
+                        let streams: Vec<u64> = chunk.iter().map(|t| t.number as u64).collect();
+                        sample_search(&mut steps, &streams, &ids, sampling)
+                    }
+                }
+                .with_context(|| format!("search from A{:06}", chunk[0].number))?;
                 *results[i].lock().expect("no worker panicked") = Some(found);
                 bar.inc(chunk.len() as u64);
             }
@@ -175,7 +202,8 @@ impl Stage for Search {
         ctx.count("provider", provider);
         ctx.count("threads", threads);
         ctx.count("workers", workers);
-        let distinct: std::collections::BTreeSet<&str> = rows.program.iter().map(|p| p.as_str()).collect();
+        let distinct: std::collections::BTreeSet<&str> =
+            rows.program.iter().map(|p| p.as_str()).collect();
         ctx.count("distinct_programs", distinct.len());
         ctx.count(
             "targets_per_second",
