@@ -15,9 +15,12 @@ n="${1:-1000}"
 shift || true
 extra=("$@")
 [ -e data/refs/train@0 ] || { echo "no data/refs/train@0: run ./scripts/run.sh first" >&2; exit 2; }
-store="$(mktemp -d)"
-trap 'rm -rf "$store"' EXIT
+tmp="$(mktemp -d)"
+store="$tmp/store"
+log="$tmp/log"
+trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$store/objects" "$store/refs"
+cp data/seqsynth-store.json "$store/"
 for node in ingest synth train@0; do
   key="$(basename "$(readlink -f "data/refs/$node")")"
   cp -r "data/objects/$key" "$store/objects/"
@@ -26,7 +29,7 @@ run() { # label, then KEY=VALUE settings
   local label="$1"
   shift
   "$bin" run stage=search iter=1 --store "$store" search.limit="$n" "$@" "${extra[@]}" \
-    >/dev/null 2>"$store/log" || { cat "$store/log"; exit 1; }
+    >/dev/null 2>"$log" || { cat "$log"; exit 1; }
   python3 - "$store/refs/search@1/manifest.json" "$label" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))

@@ -250,7 +250,7 @@ impl Default for TrainConfig {
             meta_epochs: 1,
             batch_size: 64,
             lr: 1e-3,
-            dropout: 0.1,
+            dropout: 0.0,
             seed: 0,
             validate_every: 1,
             validate_grammar: true,
@@ -288,6 +288,8 @@ pub struct SearchConfig {
     pub samples: usize,
     pub temperature: f64,
     pub seed: u64,
+    /// Leave out the targets that the enumerator's candidates solve by the paper's rule.
+    pub skip_enumerated: bool,
 }
 
 /// How `search` draws candidates from the policy.
@@ -314,6 +316,7 @@ impl Default for SearchConfig {
             samples: 32,
             temperature: 1.0,
             seed: 0,
+            skip_enumerated: false,
         }
     }
 }

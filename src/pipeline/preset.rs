@@ -8,8 +8,15 @@
 
 use anyhow::{bail, Result};
 
-/// (name, what it is, its overrides).
-pub const PRESETS: [(&str, &str, &[(&str, &str)]); 5] = [
+/// A preset: (name, what it is, its overrides as (key, value)).
+pub type Preset = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+/// The methods of the paper's experiment.
+pub const PRESETS: [Preset; 5] = [
     (
         "full",
         "the paper's method: prioritized buffer with hindsight, retrained every meta-iteration",

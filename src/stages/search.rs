@@ -35,7 +35,9 @@ impl Stage for Search {
         "search"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: the header is fed in one start call and finished targets leave the batch (the same
+        // programs; scores can differ in the last bits of a float)
+        2
     }
     fn iterated(&self, _: &Loaded) -> bool {
         true
@@ -53,6 +55,11 @@ impl Stage for Search {
             "input_terms": loaded.config.train.input_terms,
             "provider": crate::model::onnx::expected_provider(s.device),
         });
+        if s.skip_enumerated {
+            p["skip_enumerated"] = json!(true);
+            p["dsl.limits"] = loaded.config.dsl.limits_key();
+            p["window"] = json!(crate::stages::verify::window(loaded));
+        }
         if s.method == SearchMethod::Sample {
             // beam search's keys stay as they were; `beams` is unused by sampling
             p["method"] = json!(s.method);
@@ -62,9 +69,13 @@ impl Stage for Search {
         }
         p
     }
-    fn inputs(&self, _: &Loaded, node: &Node) -> Vec<Node> {
+    fn inputs(&self, loaded: &Loaded, node: &Node) -> Vec<Node> {
         let k = node.iter.unwrap_or(1).max(1);
-        vec![Node::new("ingest", None), Node::new("train", Some(k - 1))]
+        let mut v = vec![Node::new("ingest", None), Node::new("train", Some(k - 1))];
+        if loaded.config.search.skip_enumerated {
+            v.push(Node::new("enumerate", None));
+        }
+        v
     }
     fn run(&self, ctx: &mut Ctx) -> Result<()> {
         let k = ctx.node.iter.unwrap_or(0);
@@ -80,6 +91,18 @@ impl Stage for Search {
         let mut targets = read_targets(ctx.input("ingest")?)?;
         if cfg.limit > 0 {
             targets.truncate(cfg.limit);
+        }
+        if cfg.skip_enumerated {
+            // the targets the enumerator already solves by the paper's rule are left out
+            let all = read_targets(ctx.input("ingest")?)?;
+            let solved = crate::stages::verify::solved_directly(
+                ctx.loaded,
+                &all,
+                &crate::stages::verify::read_candidates(ctx.input("enumerate")?)?,
+            )?;
+            let before = targets.len();
+            targets.retain(|t| !solved.contains(&format!("A{:06}", t.number)));
+            ctx.count("skipped_enumerated", before - targets.len());
         }
         let vocab = Vocab::load(&model_dir.join("tokenizer.json"))?;
         let threads = match cfg.threads {

@@ -95,7 +95,7 @@ impl Stage for Synth {
                 }
                 out.pairs.extend(e.pairs);
                 // interleave the two sources, so that the validation split holds both
-                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x6d69_7865_64);
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x006d_6978_6564);
                 rand::seq::SliceRandom::shuffle(out.pairs.as_mut_slice(), &mut rng);
                 out
             }
@@ -432,6 +432,50 @@ mod tests {
             .sum();
         assert_eq!(rejected + g.counts["accepted"], g.counts["draws"]);
         assert_eq!(g.pairs.last().unwrap().draw + 1, g.counts["draws"]);
+    }
+
+    #[test]
+    fn enumerated_pairs_are_distinct_programs_with_their_own_outputs() {
+        let ov = |size: &str| {
+            vec![
+                ("synth.source".to_string(), "enumerate".to_string()),
+                ("synth.enumerate_size".to_string(), size.to_string()),
+            ]
+        };
+        let loaded = crate::pipeline::config::load(
+            std::path::Path::new("/nonexistent.toml"),
+            false,
+            &ov("4"),
+        )
+        .unwrap();
+        let g = enumerated(&loaded, 200, &HashSet::new()).unwrap();
+        assert_eq!(g.pairs.len(), 200);
+        let hashes: HashSet<_> = g.pairs.iter().map(|p| p.hash).collect();
+        assert_eq!(hashes.len(), 200, "outputs are unique");
+        let ev = Evaluator::new(loaded.config.dsl.limits());
+        for p in &g.pairs {
+            let terms = ev.eval(&p.program()).unwrap();
+            assert_eq!(dsl::format_terms(&terms), p.terms);
+            assert!(tokens_to_text(&p.tokens).contains("map ( lambda [ #1 ]"));
+        }
+        // seeded: the same draw again; outputs already seen are left out
+        let again = enumerated(&loaded, 200, &HashSet::new()).unwrap();
+        assert_eq!(again.pairs, g.pairs);
+        let seen: HashSet<[u8; 16]> = g.pairs[..50].iter().map(|p| p.hash).collect();
+        let other = enumerated(&loaded, 200, &seen).unwrap();
+        assert!(other.pairs.iter().all(|p| !seen.contains(&p.hash)));
+        // too few programs of one node for 200 pairs: a clear error naming the setting
+        let small = crate::pipeline::config::load(
+            std::path::Path::new("/nonexistent.toml"),
+            false,
+            &ov("1"),
+        )
+        .unwrap();
+        let Err(e) = enumerated(&small, 200, &HashSet::new()) else {
+            panic!("200 pairs from programs of one node");
+        };
+        let e = e.to_string();
+        assert!(e.contains("synth.enumerate_size"), "{e}");
     }
 
     #[test]

@@ -379,6 +379,39 @@ impl WindowIndex {
     }
 }
 
+/// The targets that a candidate proposed for them solves by the paper's rule (no hindsight):
+/// what `search.skip_enumerated` leaves out of the search.
+pub fn solved_directly(
+    loaded: &Loaded,
+    targets: &[crate::stages::ingest::Record],
+    cands: &[Candidate],
+) -> Result<BTreeSet<String>> {
+    let (first, last) = window(loaded);
+    let terms: HashMap<String, Vec<String>> = targets
+        .iter()
+        .map(|t| (format!("A{:06}", t.number), t.terms.to_vec()))
+        .collect();
+    let ev = Evaluator::new(loaded.config.dsl.limits());
+    let distinct: BTreeSet<&str> = cands.iter().map(|c| c.program.as_str()).collect();
+    let distinct: Vec<&str> = distinct.into_iter().collect();
+    let outs: Vec<Outcome> = distinct
+        .par_iter()
+        .map(|p| evaluate(&ev, p))
+        .collect::<Result<_>>()?;
+    let out: HashMap<&str, &Outcome> = distinct.iter().copied().zip(outs.iter()).collect();
+    let mut solved = BTreeSet::new();
+    for c in cands {
+        let (Some(t), Ok(o)) = (terms.get(&c.id), &out[c.program.as_str()].terms) else {
+            continue;
+        };
+        let (m, n) = window_match(t, o, first, last);
+        if n as usize == last - first && m == n {
+            solved.insert(c.id.clone());
+        }
+    }
+    Ok(solved)
+}
+
 /// A candidate row of `search@k` (or `enumerate`).
 pub struct Candidate {
     pub id: String,
@@ -654,6 +687,44 @@ mod tests {
             window_match(&target, &terms(&[2, 3, 4, 5, 6, 7]), 2, 5),
             (0, 3)
         );
+    }
+
+    #[test]
+    fn solved_directly_needs_the_whole_window_of_its_own_target() {
+        let loaded =
+            crate::pipeline::config::load(std::path::Path::new("/nonexistent.toml"), false, &[])
+                .unwrap();
+        let record = |n: u32, f: fn(i64) -> i64, len: i64| crate::stages::ingest::Record {
+            number: n,
+            terms: (1..=len).map(|i| f(i).to_string()).collect(),
+            ..Default::default()
+        };
+        let targets = vec![
+            record(1, |i| i * i, 40),
+            record(2, |i| i * i, 30), // too short for the window
+            record(3, |i| i * i + i32::from(i == 30) as i64, 40), // differs at term 30
+            record(4, |i| 2 * i, 40),
+        ];
+        let squares = "lambda [ #0 ] ( map ( lambda [ #1 ] ( * ( #1 #1 ) ) #0 ) )";
+        let cand = |id: &str| Candidate {
+            id: id.into(),
+            rank: 0,
+            program: squares.into(),
+            score: 0.0,
+        };
+        // A4 would be solved only by hindsight: not a direct solve
+        let got = solved_directly(
+            &loaded,
+            &targets,
+            &[
+                cand("A000001"),
+                cand("A000002"),
+                cand("A000003"),
+                cand("A000005"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(got, BTreeSet::from(["A000001".to_string()]));
     }
 
     #[test]
