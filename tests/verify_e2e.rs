@@ -168,6 +168,14 @@ fn row(id: &str, p: &str, by: &str, rank: u32, hind: bool, all: bool, n: u32) ->
     (id.into(), p.into(), by.into(), rank, hind, all, n)
 }
 
+/// A column of the first row of a report's `curve.csv`.
+fn curve_value(dir: &Path, name: &str) -> String {
+    let csv = std::fs::read_to_string(dir.join("curve.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let values: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    values[header.iter().position(|h| *h == name).unwrap()].to_string()
+}
+
 fn counter(a: &Artifact, name: &str) -> serde_json::Value {
     a.manifest.counters.get(name).cloned().unwrap_or_default()
 }
@@ -208,10 +216,7 @@ fn every_solve_path_produces_its_row() {
     assert_eq!(counter(rep, "solved"), 5);
     assert_eq!(counter(rep, "solved_all_terms"), 4);
     assert_eq!(counter(rep, "searched"), 3);
-    let csv = std::fs::read_to_string(rep.dir.join("curve.csv")).unwrap();
-    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    let values: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
-    let get = |name: &str| values[header.iter().position(|h| *h == name).unwrap()];
+    let get = |name: &str| curve_value(&rep.dir, name);
     assert_eq!(get("cumulative"), "5");
     assert_eq!(get("cumulative_all_terms"), "4");
     assert_eq!(get("cumulative_searched_all_terms"), "2");
@@ -353,10 +358,7 @@ fn the_seeded_buffer_holds_the_enumerators_solutions_and_the_report_counts_what_
     assert_eq!(counter(&r.report, "search_solved_all_terms"), 4);
     assert_eq!(counter(&r.report, "beyond_enumeration"), 4);
     assert_eq!(counter(&r.report, "beyond_enumeration_all_terms"), 3);
-    let csv = std::fs::read_to_string(r.report.dir.join("curve.csv")).unwrap();
-    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    let values: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
-    let get = |name: &str| values[header.iter().position(|h| *h == name).unwrap()];
+    let get = |name: &str| curve_value(&r.report.dir, name);
     assert_eq!(get("beyond_enumeration"), "4");
     assert_eq!(get("distinct_programs"), "4");
 }
@@ -370,9 +372,6 @@ fn without_enumeration_the_report_leaves_beyond_enumeration_empty() {
         counter(&r.report, "beyond_enumeration"),
         serde_json::Value::Null
     );
-    let csv = std::fs::read_to_string(r.report.dir.join("curve.csv")).unwrap();
-    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    let values: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
-    let get = |name: &str| values[header.iter().position(|h| *h == name).unwrap()];
+    let get = |name: &str| curve_value(&r.report.dir, name);
     assert_eq!(get("beyond_enumeration"), "");
 }

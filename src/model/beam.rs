@@ -126,6 +126,36 @@ impl Search {
         out
     }
 
+    /// One step: the best `b` expansions become the live beams (their rows still those of
+    /// their parents), finished programs are kept (the best `b`), and a settled search ends.
+    fn advance(&mut self, logp: &[f32], vocab: usize, ids: &TokenIds, max_len: usize, b: usize) {
+        let mut live = Vec::with_capacity(b);
+        for e in self.expansions(logp, vocab, ids, max_len) {
+            let parent = &self.live[e.beam];
+            match e.token {
+                None => self.finished.push(Hypothesis {
+                    tokens: parent.tokens.clone(),
+                    score: e.score,
+                }),
+                Some(t) if live.len() < b => {
+                    let mut beam = parent.clone();
+                    beam.state.push(t).expect("expansion is allowed");
+                    beam.tokens.push(t);
+                    beam.score = e.score;
+                    live.push(beam);
+                }
+                Some(_) => {}
+            }
+        }
+        // keep the best `b` finished programs (a stable sort: earlier ones win ties)
+        self.finished.sort_by(|x, y| y.score.total_cmp(&x.score));
+        self.finished.truncate(b);
+        self.live = live;
+        if self.settled(b) {
+            self.live.clear();
+        }
+    }
+
     /// True when no live prefix can still enter the top `beams` finished programs.
     fn settled(&self, beams: usize) -> bool {
         if self.live.is_empty() {
@@ -225,31 +255,7 @@ pub fn beam_search(
             if s.live.is_empty() {
                 continue;
             }
-            let mut live = Vec::with_capacity(b);
-            for e in s.expansions(&logp, vocab, ids, cfg.max_len) {
-                let parent = &s.live[e.beam];
-                match e.token {
-                    None => s.finished.push(Hypothesis {
-                        tokens: parent.tokens.clone(),
-                        score: e.score,
-                    }),
-                    Some(t) if live.len() < b => {
-                        let mut beam = parent.clone();
-                        beam.state.push(t).expect("expansion is allowed");
-                        beam.tokens.push(t);
-                        beam.score = e.score;
-                        live.push(beam);
-                    }
-                    Some(_) => {}
-                }
-            }
-            // keep the best `b` finished programs (a stable sort: earlier ones win ties)
-            s.finished.sort_by(|x, y| y.score.total_cmp(&x.score));
-            s.finished.truncate(b);
-            s.live = live;
-            if s.settled(b) {
-                s.live.clear();
-            }
+            s.advance(&logp, vocab, ids, cfg.max_len, b);
         }
         let active: Vec<usize> = (0..inputs)
             .filter(|&i| !searches[i].live.is_empty())
@@ -636,38 +642,15 @@ mod tests {
                 .iter()
                 .flat_map(|p| Fake::logp(input, p, vocab))
                 .collect();
-            let mut live = Vec::with_capacity(b);
-            for e in s.expansions(&logp, vocab, ids, cfg.max_len) {
-                let parent = &s.live[e.beam];
-                match e.token {
-                    None => s.finished.push(Hypothesis {
-                        tokens: parent.tokens.clone(),
-                        score: e.score,
-                    }),
-                    Some(t) if live.len() < b => {
-                        let mut beam = parent.clone();
-                        beam.state.push(t).unwrap();
-                        beam.tokens.push(t);
-                        beam.score = e.score;
-                        live.push(beam);
-                    }
-                    Some(_) => {}
-                }
-            }
-            s.finished.sort_by(|x, y| y.score.total_cmp(&x.score));
-            s.finished.truncate(b);
+            s.advance(&logp, vocab, ids, cfg.max_len, b);
             let mut next = vec![vec![ids.pad]; b];
-            for (j, beam) in live.iter_mut().enumerate() {
+            for (j, beam) in s.live.iter_mut().enumerate() {
                 let mut p = prefixes[beam.row].clone();
                 p.push(ids.dsl[beam.tokens.last().unwrap().index()] as i64);
                 next[j] = p;
                 beam.row = j;
             }
             prefixes = next;
-            s.live = live;
-            if s.settled(b) {
-                s.live.clear();
-            }
         }
         s.finished
     }
