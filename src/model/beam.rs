@@ -264,9 +264,9 @@ pub fn beam_search(
             break;
         }
         // Each search holds `b` rows. The rows stay where they are (a finished search's rows
-        // are fed `<pad>`) until a quarter of them is idle: then the live searches are packed
-        // anew. Moving rows between inputs costs a copy of their encoder states and
-        // cross-attention keys, so it is done seldom.
+        // are fed `<pad>`) until a quarter of the searches holding rows has finished: then the
+        // live searches are packed anew. Moving rows between inputs costs a copy of their
+        // encoder states and cross-attention keys, so it is done seldom.
         let keep = layout.iter().all(|&(_, _, n)| n == b) && active.len() * 4 > layout.len() * 3;
         if !keep {
             layout = active

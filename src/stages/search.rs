@@ -83,7 +83,7 @@ impl Stage for Search {
             bail!("search starts at iteration 1 (it uses the policy of train@(k-1))");
         }
         let cfg = ctx.loaded.config.search.clone();
-        if cfg.beams == 0 || cfg.batch == 0 {
+        if cfg.batch == 0 || (cfg.method == SearchMethod::Beam && cfg.beams == 0) {
             bail!("search.beams and search.batch must be at least 1");
         }
         let input_terms = ctx.loaded.config.train.input_terms;

@@ -60,6 +60,8 @@ impl Stage for Synth {
             p["enumerate.ops"] = json!(c.enumerate.ops);
             p["enumerate.folds"] = json!(c.enumerate.folds);
             p["enumerate.fold_size"] = json!(c.enumerate.fold_size);
+            // a budget stop changes which programs exist to draw from
+            p["enumerate.max_bytes"] = json!(c.enumerate.max_bytes);
             p["train.input_terms"] = json!(c.train.input_terms);
         }
         p
@@ -114,7 +116,8 @@ impl Stage for Synth {
 
 /// `n` pairs from the bottom-up enumerator's distinct programs of at most `synth.enumerate_size`
 /// nodes (one program per distinct output, the smallest), drawn uniformly without replacement
-/// by `synth.seed`, under the paper's constraints: at least `min_terms` terms, the 90% rule,
+/// by `synth.seed`, under the paper's constraints: at most the sampler's `max_len` tokens, at
+/// least `min_terms` terms, the 90% rule,
 /// and an output not in `seen` (nor drawn twice: the enumerator keeps one program per output).
 /// `draw` is the program's index in the enumeration.
 fn enumerated(loaded: &Loaded, n: usize, seen: &HashSet<[u8; 16]>) -> Result<Generated> {
@@ -139,7 +142,9 @@ fn enumerated(loaded: &Loaded, n: usize, seen: &HashSet<[u8; 16]>) -> Result<Gen
             break;
         }
         let (_, program, terms) = &all[i];
-        let reject = if terms.len() < c.synth.min_terms {
+        let reject = if program.split_whitespace().count() > max_len(loaded) {
+            Some("rejected_enumerated_too_long")
+        } else if terms.len() < c.synth.min_terms {
             Some("rejected_enumerated_too_short")
         } else if dominated(terms) && rng.gen_bool(0.5) {
             Some("rejected_enumerated_dominated")

@@ -387,6 +387,10 @@ pub fn solved_directly(
     cands: &[Candidate],
 ) -> Result<BTreeSet<String>> {
     let (first, last) = window(loaded);
+    if last <= first {
+        // no window: nothing is solved by the paper's rule (as in verify's WindowIndex)
+        return Ok(BTreeSet::new());
+    }
     let terms: HashMap<String, Vec<String>> = targets
         .iter()
         .map(|t| (format!("A{:06}", t.number), t.terms.to_vec()))
