@@ -191,6 +191,58 @@ pub fn forced_header(max_len: usize) -> (State, Vec<Token>) {
     (state, tokens)
 }
 
+/// What every input starts from: the state after the forced header, the header, and per input
+/// the header's log-probability and the distribution after it (`inputs × vocab`), from one
+/// [`StepModel::start`] call. Checks `max_len` first.
+struct Started {
+    state: State,
+    header: Vec<Token>,
+    scores: Vec<f64>,
+    logp: Vec<f32>,
+    vocab: usize,
+}
+
+fn start(
+    model: &mut impl StepModel,
+    inputs: usize,
+    ids: &TokenIds,
+    max_len: usize,
+) -> Result<Started> {
+    let min = State::new().min_completion();
+    if max_len < min {
+        bail!("a program needs at least {min} tokens; max_len is {max_len}");
+    }
+    let (state, header) = forced_header(max_len);
+    let mut prefix = vec![ids.start];
+    prefix.extend(header.iter().map(|t| ids.dsl[t.index()] as i64));
+    let (all, vocab) = model.start(&prefix)?;
+    let width = prefix.len();
+    if all.len() != inputs * width * vocab {
+        bail!(
+            "the decoder returned {} log-probabilities for {inputs} rows of {width} positions of {vocab}",
+            all.len()
+        );
+    }
+    let mut scores = Vec::with_capacity(inputs);
+    let mut logp = Vec::with_capacity(inputs * vocab);
+    for i in 0..inputs {
+        let pos = |j: usize| &all[(i * width + j) * vocab..(i * width + j + 1) * vocab];
+        scores.push(
+            (0..header.len())
+                .map(|j| pos(j)[prefix[j + 1] as usize] as f64)
+                .sum(),
+        );
+        logp.extend_from_slice(pos(width - 1));
+    }
+    Ok(Started {
+        state,
+        header,
+        scores,
+        logp,
+        vocab,
+    })
+}
+
 /// Runs beam search for `inputs` inputs at once. Returns, per input, up to `beams` programs,
 /// best first.
 ///
@@ -207,37 +259,20 @@ pub fn beam_search(
     if b == 0 {
         bail!("beam search needs at least one beam");
     }
-    let min = State::new().min_completion();
-    if cfg.max_len < min {
-        bail!(
-            "a program needs at least {min} tokens; max_len is {}",
-            cfg.max_len
-        );
-    }
     if inputs == 0 {
         return Ok(Vec::new());
     }
-    let (state, header) = forced_header(cfg.max_len);
-    let mut prefix = vec![ids.start];
-    prefix.extend(header.iter().map(|t| ids.dsl[t.index()] as i64));
-    let (all, vocab) = model.start(&prefix)?;
-    let width = prefix.len();
-    if all.len() != inputs * width * vocab {
-        bail!(
-            "the decoder returned {} log-probabilities for {inputs} rows of {width} positions of {vocab}",
-            all.len()
-        );
-    }
-    // the header's score, and the distribution after it
-    let mut logp = Vec::with_capacity(inputs * vocab);
-    let mut searches: Vec<Search> = Vec::with_capacity(inputs);
-    for i in 0..inputs {
-        let pos = |j: usize| &all[(i * width + j) * vocab..(i * width + j + 1) * vocab];
-        let score: f64 = (0..header.len())
-            .map(|j| pos(j)[prefix[j + 1] as usize] as f64)
-            .sum();
-        logp.extend_from_slice(pos(width - 1));
-        searches.push(Search {
+    let Started {
+        state,
+        header,
+        scores,
+        mut logp,
+        vocab,
+    } = start(model, inputs, ids, cfg.max_len)?;
+    let mut searches: Vec<Search> = scores
+        .into_iter()
+        .enumerate()
+        .map(|(i, score)| Search {
             live: vec![Beam {
                 state: state.clone(),
                 tokens: header.clone(),
@@ -245,8 +280,8 @@ pub fn beam_search(
                 row: i,
             }],
             finished: Vec::new(),
-        });
-    }
+        })
+        .collect();
     // the rows of the last step: (search, first row, rows) per search that holds rows
     let mut layout: Vec<(usize, usize, usize)> = (0..inputs).map(|i| (i, i, 1)).collect();
     // every live beam finishes within max_len tokens plus `</s>`
@@ -349,43 +384,27 @@ pub fn sample_search(
             cfg.temperature
         );
     }
-    let min = State::new().min_completion();
-    if cfg.max_len < min {
-        bail!(
-            "a program needs at least {min} tokens; max_len is {}",
-            cfg.max_len
-        );
-    }
     let inputs = streams.len();
     if inputs == 0 {
         return Ok(Vec::new());
     }
-    let (state, header) = forced_header(cfg.max_len);
-    let mut prefix = vec![ids.start];
-    prefix.extend(header.iter().map(|t| ids.dsl[t.index()] as i64));
-    let (all, vocab) = model.start(&prefix)?;
-    let width = prefix.len();
-    if all.len() != inputs * width * vocab {
-        bail!("the decoder returned {} log-probabilities", all.len());
-    }
+    let started = start(model, inputs, ids, cfg.max_len)?;
+    let vocab = started.vocab;
     let mut draws: Vec<Draw> = Vec::with_capacity(inputs * n);
     let mut logp = Vec::with_capacity(inputs * n * vocab);
     for (i, &stream) in streams.iter().enumerate() {
-        let pos = |j: usize| &all[(i * width + j) * vocab..(i * width + j + 1) * vocab];
-        let score: f64 = (0..header.len())
-            .map(|j| pos(j)[prefix[j + 1] as usize] as f64)
-            .sum();
+        let after = &started.logp[i * vocab..(i + 1) * vocab];
         for j in 0..n {
             let key = blake3::hash(format!("sample:{}:{stream}:{j}", cfg.seed).as_bytes());
             let seed = u64::from_le_bytes(key.as_bytes()[..8].try_into().expect("8 bytes"));
             draws.push(Draw {
-                state: state.clone(),
-                tokens: header.clone(),
-                score,
+                state: started.state.clone(),
+                tokens: started.header.clone(),
+                score: started.scores[i],
                 rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed),
                 done: false,
             });
-            logp.extend_from_slice(pos(width - 1));
+            logp.extend_from_slice(after);
         }
     }
     let rows = inputs * n;
