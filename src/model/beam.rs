@@ -243,6 +243,24 @@ fn start(
     })
 }
 
+/// A later step of `model`, checked to return `vocab` log-probabilities per row.
+fn step(
+    model: &mut impl StepModel,
+    tokens: &[i64],
+    parents: &[usize],
+    vocab: usize,
+) -> Result<Vec<f32>> {
+    let (next, v) = model.step(tokens, parents)?;
+    if v != vocab || next.len() != tokens.len() * vocab {
+        bail!(
+            "the decoder returned {} log-probabilities for {} rows of {vocab}",
+            next.len(),
+            tokens.len()
+        );
+    }
+    Ok(next)
+}
+
 /// Runs beam search for `inputs` inputs at once. Returns, per input, up to `beams` programs,
 /// best first.
 ///
@@ -331,14 +349,7 @@ pub fn beam_search(
                 }
             }
         }
-        let (next, v) = model.step(&tokens, &parents)?;
-        if v != vocab || next.len() != rows * vocab {
-            bail!(
-                "the decoder returned {} log-probabilities for {rows} rows of {vocab}",
-                next.len(),
-            );
-        }
-        logp = next;
+        logp = step(model, &tokens, &parents, vocab)?;
     }
     Ok(searches.into_iter().map(|s| s.finished).collect())
 }
@@ -450,14 +461,7 @@ pub fn sample_search(
         if draws.iter().all(|d| d.done) {
             break;
         }
-        let (next, v) = model.step(&tokens, &parents)?;
-        if v != vocab || next.len() != rows * vocab {
-            bail!(
-                "the decoder returned {} log-probabilities for {rows} rows",
-                next.len()
-            );
-        }
-        logp = next;
+        logp = step(model, &tokens, &parents, vocab)?;
         parents = (0..rows).collect();
     }
     let mut out = Vec::with_capacity(inputs);

@@ -21,7 +21,7 @@ use crate::pipeline::config::Loaded;
 use crate::pipeline::dag::Node;
 use crate::pipeline::store::Artifact;
 use crate::stages::ingest::read_targets;
-use crate::stages::verify::{read_searched, read_solved, solved_ids, Solve};
+use crate::stages::verify::{read_searched, read_solved, solved_ids, solved_ids_where, Solve};
 use anyhow::{Context, Result};
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema};
@@ -80,20 +80,16 @@ impl Stage for Report {
             let v = ctx.input(&format!("verify@{k}"))?;
             let solved = read_solved(v)?;
             let this_searched = read_searched(v)?;
-            let rule = |strict: bool, pick: fn(&Solve) -> bool| -> BTreeSet<String> {
-                solved
-                    .iter()
-                    .filter(|s| (!strict || s.all_terms) && pick(s))
-                    .map(|s| s.id.clone())
-                    .collect()
-            };
-            by_search.extend(rule(false, |s| s.by_search));
-            by_search_strict.extend(rule(true, |s| s.by_search));
+            let by = |strict: bool| solved_ids_where(&solved, strict, |s| s.by_search);
+            by_search.extend(by(false).into_iter().map(str::to_string));
+            by_search_strict.extend(by(true).into_iter().map(str::to_string));
             // the enumerator's candidates are the same in every iteration
             let beyond = |mine: &BTreeSet<String>, strict: bool| {
                 enumeration.then(|| {
-                    let enumerated = rule(strict, |s| s.by_enumerate);
-                    mine.difference(&enumerated).count()
+                    let enumerated = solved_ids_where(&solved, strict, |s| s.by_enumerate);
+                    mine.iter()
+                        .filter(|id| !enumerated.contains(id.as_str()))
+                        .count()
                 })
             };
             let beyond_enumeration = beyond(&by_search, false);

@@ -88,18 +88,21 @@ impl Stage for Search {
         }
         let input_terms = ctx.loaded.config.train.input_terms;
         let model_dir = ctx.input(&format!("train@{}", k - 1))?.dir.clone();
-        let mut targets = read_targets(ctx.input("ingest")?)?;
-        if cfg.limit > 0 {
-            targets.truncate(cfg.limit);
-        }
-        if cfg.skip_enumerated {
-            // the targets the enumerator already solves by the paper's rule are left out
-            let all = read_targets(ctx.input("ingest")?)?;
-            let solved = crate::stages::verify::solved_directly(
+        let all = read_targets(ctx.input("ingest")?)?;
+        // the targets the enumerator already solves by the paper's rule are left out
+        let skip = match cfg.skip_enumerated {
+            true => Some(crate::stages::verify::solved_directly(
                 ctx.loaded,
                 &all,
                 &crate::stages::verify::read_candidates(ctx.input("enumerate")?)?,
-            )?;
+            )?),
+            false => None,
+        };
+        let mut targets = all;
+        if cfg.limit > 0 {
+            targets.truncate(cfg.limit);
+        }
+        if let Some(solved) = skip {
             let before = targets.len();
             targets.retain(|t| !solved.contains(&format!("A{:06}", t.number)));
             ctx.count("skipped_enumerated", before - targets.len());

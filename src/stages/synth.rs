@@ -142,13 +142,15 @@ fn enumerated(loaded: &Loaded, n: usize, seen: &HashSet<[u8; 16]>) -> Result<Gen
             break;
         }
         let (_, program, terms) = &all[i];
+        let text = dsl::format_terms(terms);
+        let hash = hash_text(&text);
         let reject = if program.split_whitespace().count() > max_len(loaded) {
             Some("rejected_enumerated_too_long")
         } else if terms.len() < c.synth.min_terms {
             Some("rejected_enumerated_too_short")
         } else if dominated(terms) && rng.gen_bool(0.5) {
             Some("rejected_enumerated_dominated")
-        } else if seen.contains(&output_hash(terms)) {
+        } else if seen.contains(&hash) {
             Some("rejected_enumerated_duplicate_output")
         } else {
             None
@@ -160,12 +162,11 @@ fn enumerated(loaded: &Loaded, n: usize, seen: &HashSet<[u8; 16]>) -> Result<Gen
         let tokens = Program::parse(program)
             .map_err(|e| anyhow::anyhow!("enumerated program {program:?}: {e}"))?
             .tokens();
-        let text = dsl::format_terms(terms);
         pairs.push(Pair {
             draw: i as u64,
             tokens,
             n_terms: terms.len() as u32,
-            hash: hash_text(&text),
+            hash,
             terms: text,
         });
     }

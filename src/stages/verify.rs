@@ -102,15 +102,8 @@ impl Stage for Verify {
         }
 
         // evaluate each distinct program once
-        let distinct: BTreeSet<&str> = cands.iter().map(|(c, _)| c.program.as_str()).collect();
-        let distinct: Vec<&str> = distinct.into_iter().collect();
         let ev = Evaluator::new(ctx.loaded.config.dsl.limits());
-        let results: Vec<Outcome> = distinct
-            .par_iter()
-            .map(|p| evaluate(&ev, p))
-            .collect::<Result<_>>()?;
-        let by_program: HashMap<&str, &Outcome> =
-            distinct.iter().copied().zip(results.iter()).collect();
+        let by_program = evaluate_distinct(&ev, cands.iter().map(|(c, _)| c.program.as_str()))?;
 
         let mut ex = Executions::default();
         // one row per (solved target, program), in order of first appearance; a row is direct
@@ -119,7 +112,7 @@ impl Stage for Verify {
         let mut row_of: HashMap<(usize, &str), usize> = HashMap::new();
         let mut errors: BTreeMap<String, u64> = BTreeMap::new();
         for (c, source) in &cands {
-            let out = by_program[c.program.as_str()];
+            let out = &by_program[c.program.as_str()];
             let own = index.get(c.id.as_str()).copied();
             let (matched, positions) = match (own, &out.terms) {
                 (Some(t), Ok(terms)) => window_match(&target_terms[t], terms, first, last),
@@ -202,7 +195,7 @@ impl Stage for Verify {
             .collect();
         let figures = Figures::of(&solved, targets.len(), &searched);
         ctx.count("candidates", cands.len());
-        ctx.count("distinct_programs", distinct.len());
+        ctx.count("distinct_programs", by_program.len());
         ctx.count("programs_checked_on_all_terms", wanted.len());
         for (k, v) in figures.counters() {
             ctx.count(&k, v);
@@ -221,7 +214,7 @@ impl Stage for Verify {
             figures.all_terms.searched_solved,
             figures.paper.searched_solved,
             cands.len(),
-            distinct.len()
+            by_program.len()
         );
         ctx.write_table("executions", &ex.batch()?)?;
         ctx.write_table("solved", &solved_batch(&solved)?)
@@ -261,9 +254,18 @@ pub struct RuleCounts {
 /// The targets the rows solve: by the paper's rule (every row), or with `all_terms` only those
 /// that hold on all known terms. Figures and the report count solves through this one function.
 pub fn solved_ids(solved: &[Solve], all_terms: bool) -> BTreeSet<&str> {
+    solved_ids_where(solved, all_terms, |_| true)
+}
+
+/// [`solved_ids`] over the rows that `pick` keeps (e.g. those the search proposed).
+pub fn solved_ids_where(
+    solved: &[Solve],
+    all_terms: bool,
+    pick: impl Fn(&Solve) -> bool,
+) -> BTreeSet<&str> {
     solved
         .iter()
-        .filter(|s| !all_terms || s.all_terms)
+        .filter(|s| (!all_terms || s.all_terms) && pick(s))
         .map(|s| s.id.as_str())
         .collect()
 }
@@ -396,13 +398,7 @@ pub fn solved_directly(
         .map(|t| (format!("A{:06}", t.number), t.terms.to_vec()))
         .collect();
     let ev = Evaluator::new(loaded.config.dsl.limits());
-    let distinct: BTreeSet<&str> = cands.iter().map(|c| c.program.as_str()).collect();
-    let distinct: Vec<&str> = distinct.into_iter().collect();
-    let outs: Vec<Outcome> = distinct
-        .par_iter()
-        .map(|p| evaluate(&ev, p))
-        .collect::<Result<_>>()?;
-    let out: HashMap<&str, &Outcome> = distinct.iter().copied().zip(outs.iter()).collect();
+    let out = evaluate_distinct(&ev, cands.iter().map(|c| c.program.as_str()))?;
     let mut solved = BTreeSet::new();
     for c in cands {
         let (Some(t), Ok(o)) = (terms.get(&c.id), &out[c.program.as_str()].terms) else {
@@ -447,6 +443,19 @@ pub fn read_candidates(a: &crate::pipeline::store::Artifact) -> Result<Vec<Candi
 /// A program's output, or the kind of error that stopped it.
 pub struct Outcome {
     pub terms: std::result::Result<Vec<String>, crate::dsl::ErrorKind>,
+}
+
+/// Each distinct program of `programs` evaluated once, in parallel.
+fn evaluate_distinct<'a>(
+    ev: &Evaluator,
+    programs: impl Iterator<Item = &'a str>,
+) -> Result<HashMap<&'a str, Outcome>> {
+    let distinct: Vec<&str> = programs.collect::<BTreeSet<_>>().into_iter().collect();
+    let outcomes: Vec<Outcome> = distinct
+        .par_iter()
+        .map(|p| evaluate(ev, p))
+        .collect::<Result<_>>()?;
+    Ok(distinct.into_iter().zip(outcomes).collect())
 }
 
 fn evaluate(ev: &Evaluator, program: &str) -> Result<Outcome> {
