@@ -17,6 +17,9 @@ pub struct Cli {
     /// More logging (-v info, -vv debug); SEQSYNTH_LOG=... overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// No progress bars or progress lines (errors, warnings and results still print).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -39,9 +42,29 @@ pub enum Command {
         seqsynth status synth.seed=3     # what would rerun after this edit
   \
         seqsynth status --verify         # also re-hash every file of every cached artifact
+  \
+        seqsynth status --all            # every artifact the store holds, and its size
 \n\
         status never changes the store (it does not even create one).")]
-    Status(PipelineArgs),
+    Status(StatusArgs),
+    /// SQL over the artifacts (Polars SQL): targets, pairs, candidates, executions, solved,
+    /// buffer, entries, samples, levels, curve, solutions and runs.
+    #[command(after_help = "Examples:\n  \
+        seqsynth query --tables\n  \
+        seqsynth query \"SELECT iteration, count(DISTINCT id) AS solved FROM solved GROUP BY iteration ORDER BY iteration\"\n  \
+        seqsynth query \"SELECT * FROM curve\" preset=baseline\n  \
+        seqsynth query \"SELECT node, key, rows FROM runs\" --all --format csv --output runs.csv\n\n\
+        The tables are those of the artifacts the config (and its overrides) reaches, or of every \
+        artifact with --all (then a `key` column tells them apart). docs/schemas.md lists the \
+        columns and shows example queries. A query never changes the store.")]
+    Query(QueryArgs),
+    /// Remove the artifacts that the config (and the given presets) no longer reach. Dry run
+    /// unless --force.
+    #[command(after_help = "Examples:\n  \
+        seqsynth gc                          # what would go, keeping what the config reaches\n  \
+        seqsynth gc --presets all            # keep every method's artifacts\n  \
+        seqsynth gc --presets full,baseline --force")]
+    Gc(GcArgs),
     /// Work with single DSL programs.
     #[command(subcommand)]
     Dsl(DslCommand),
@@ -67,6 +90,52 @@ pub struct PipelineArgs {
     /// reports what is corrupt; `run --verify` also recomputes it.
     #[arg(long)]
     pub verify: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// List every artifact of the store (node, key, rows, size, whether the config reaches it)
+    /// and the store's total size, instead of the config's nodes.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct QueryArgs {
+    /// The SQL query (`-`: read it from stdin).
+    #[arg(value_name = "SQL", required_unless_present = "tables")]
+    pub sql: Option<String>,
+    /// List the tables and their columns, and exit.
+    #[arg(long)]
+    pub tables: bool,
+    /// Every artifact of the store, not only those the config reaches (adds a `key` column).
+    #[arg(long)]
+    pub all: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::query::Format,
+    /// Write the result to FILE (must not be inside the store).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Rows shown by `--format table` (0: all).
+    #[arg(long, default_value_t = 40)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct GcArgs {
+    /// Also keep what these presets reach (comma-separated, or `all`).
+    #[arg(long, value_name = "NAMES")]
+    pub presets: Option<String>,
+    /// Delete (the default only lists what would be deleted).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
 }
 
 #[derive(Subcommand, Debug)]

@@ -12,5 +12,7 @@ pub mod dsl;
 pub mod enumerator;
 pub mod model;
 pub mod pipeline;
+pub mod progress;
+pub mod query;
 pub mod stages;
-pub mod table;
+pub mod tables;

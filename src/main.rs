@@ -2,16 +2,18 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use seqsynth::cli::{self, Cli, Command, DslCommand, PipelineArgs};
+use seqsynth::cli::{self, Cli, Command, DslCommand, GcArgs, PipelineArgs, QueryArgs, StatusArgs};
 use seqsynth::dsl::{self, Evaluator, Program};
 use seqsynth::pipeline::{config, dag, runner, store::Store};
 use seqsynth::stages;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    seqsynth::progress::set_quiet(cli.quiet);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -38,7 +40,10 @@ fn init_logging(verbose: u8) {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run_pipeline(&args),
-        Command::Status(args) => status(&args),
+        Command::Status(args) if args.all => status_all(&args),
+        Command::Status(args) => status(&args.pipeline),
+        Command::Query(args) => query(&args),
+        Command::Gc(args) => gc(&args),
         Command::Dsl(cmd) => run_dsl(cmd),
     }
 }
@@ -46,10 +51,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
 /// Loads the config and opens the store named by the arguments.
 fn load(args: &PipelineArgs) -> Result<(cli::Assignments, config::Loaded)> {
     let asg = cli::split_assignments(&args.assignments)?;
-    let (path, required) = match &args.config {
-        Some(p) => (p.clone(), true),
-        None => (PathBuf::from("pipeline.toml"), false),
-    };
+    let (path, required) = config_file(args);
     // a preset's settings first, so that the command line's own override them
     let mut overrides = match &asg.preset {
         Some(name) => seqsynth::pipeline::preset::overrides(name)?,
@@ -58,6 +60,14 @@ fn load(args: &PipelineArgs) -> Result<(cli::Assignments, config::Loaded)> {
     overrides.extend(asg.overrides.iter().cloned());
     let loaded = config::load(&path, required, &overrides)?;
     Ok((asg, loaded))
+}
+
+/// The config file and whether it must exist (`--config`) or may be absent (./pipeline.toml).
+fn config_file(args: &PipelineArgs) -> (PathBuf, bool) {
+    match &args.config {
+        Some(p) => (p.clone(), true),
+        None => (PathBuf::from("pipeline.toml"), false),
+    }
 }
 
 fn store_root(args: &PipelineArgs, loaded: &config::Loaded) -> PathBuf {
@@ -146,6 +156,23 @@ fn run_pipeline(args: &PipelineArgs) -> Result<ExitCode> {
         let a = r.ensure(t)?;
         r.stage(&t.stage)?.export(&loaded, &a)?;
     }
+    if targets.iter().any(|t| t.stage == "report") {
+        // the exported figure and summary show every method with a report in this store
+        let (file, required) = config_file(args);
+        let methods = stages::report::methods::find(&file, required, &asg.overrides, &store)?;
+        let keys: Vec<(String, String)> = r
+            .log
+            .iter()
+            .map(|(n, k, _)| (n.to_string(), k.clone()))
+            .collect();
+        let dir = loaded.resolve(std::path::Path::new("exports/report"));
+        stages::report::methods::write(&dir, &loaded, &methods, &keys)?;
+        let labels: Vec<&str> = methods.iter().map(|m| m.label.as_str()).collect();
+        eprintln!(
+            "report figure (exports/report/figure.png) shows: {}",
+            labels.join("; ")
+        );
+    }
     let built = r
         .log
         .iter()
@@ -233,6 +260,241 @@ fn status(args: &PipelineArgs) -> Result<ExitCode> {
         eprintln!("{corrupt} corrupt artifact(s)");
         return Ok(ExitCode::from(1));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The artifacts a query reads: every verified artifact of the store (`--all`), or those the
+/// config reaches (the default targets' nodes that are cached).
+fn query_sources(
+    args: &PipelineArgs,
+    all: bool,
+) -> Result<(config::Loaded, Store, Vec<seqsynth::query::Source>)> {
+    let (asg, loaded) = load(args)?;
+    let root = store_root(args, &loaded);
+    let Some(store) = Store::open_read_only(&root)? else {
+        bail!(
+            "{} is not a seqsynth store (nothing has run there yet; `seqsynth run` makes one)",
+            root.display()
+        );
+    };
+    let mut out = Vec::new();
+    if all {
+        for manifest in store.list_artifacts()? {
+            out.push(seqsynth::query::Source {
+                node: seqsynth::query::parse_node(&manifest.node),
+                artifact: seqsynth::pipeline::store::Artifact {
+                    dir: store.object_dir(&manifest.key),
+                    manifest,
+                },
+            });
+        }
+    } else {
+        let stages = stages::registry();
+        let targets = targets(&asg, &loaded, &stages)?;
+        let mut r = runner::Runner::new(&loaded, &store, &stages);
+        for node in dag::closure_many(&stages, &loaded, &targets)? {
+            if let runner::NodeStatus::Cached { key, manifest } = r.status(&node)? {
+                out.push(seqsynth::query::Source {
+                    node,
+                    artifact: seqsynth::pipeline::store::Artifact {
+                        dir: store.object_dir(&key),
+                        manifest: *manifest,
+                    },
+                });
+            }
+        }
+    }
+    Ok((loaded, store, out))
+}
+
+fn query(args: &QueryArgs) -> Result<ExitCode> {
+    if args.tables {
+        print!("{}", seqsynth::query::describe(args.all));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let sql = match args.sql.as_deref() {
+        Some("-") => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                .context("reading the SQL from stdin")?;
+            s
+        }
+        Some(s) => s.to_string(),
+        None => bail!("no SQL given (see `seqsynth query --help`)"),
+    };
+    let (_, store, sources) = query_sources(&args.pipeline, args.all)?;
+    if let Some(out) = &args.output {
+        let parent = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let (a, b) = (parent.canonicalize(), store.root().canonicalize());
+        if let (Ok(a), Ok(b)) = (a, b) {
+            if a.starts_with(&b) {
+                bail!(
+                    "--output {}: inside the store {} (a query never writes into the store)",
+                    out.display(),
+                    store.root().display()
+                );
+            }
+        }
+    }
+    let mut df = seqsynth::query::execute(&sources, args.all, &sql)?;
+    seqsynth::query::write(&mut df, args.format, args.output.as_deref(), args.limit)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every key the config reaches, under the presets named (`all`: every preset).
+fn reachable(
+    args: &PipelineArgs,
+    presets: Option<&str>,
+    store: &Store,
+) -> Result<BTreeSet<String>> {
+    let (asg, _) = load(args)?;
+    let mut configs: Vec<Option<String>> = vec![asg.preset.clone()];
+    if let Some(p) = presets {
+        let names: Vec<String> = if p.trim() == "all" {
+            seqsynth::pipeline::preset::PRESETS
+                .iter()
+                .map(|(n, _, _)| n.to_string())
+                .collect()
+        } else {
+            p.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        for n in names {
+            seqsynth::pipeline::preset::overrides(&n).context("--presets")?;
+            configs.push(Some(n));
+        }
+    }
+    let (file, required) = config_file(args);
+    let stages = stages::registry();
+    let mut keep = BTreeSet::new();
+    for preset in configs {
+        let mut overrides = match &preset {
+            Some(name) => seqsynth::pipeline::preset::overrides(name)?,
+            None => Vec::new(),
+        };
+        overrides.extend(asg.overrides.iter().cloned());
+        let loaded = config::load(&file, required, &overrides)?;
+        let targets = dag::default_targets(&stages, &loaded);
+        let mut r = runner::Runner::new(&loaded, store, &stages);
+        for node in dag::closure_many(&stages, &loaded, &targets)? {
+            match r.status(&node)? {
+                runner::NodeStatus::Cached { key, .. }
+                | runner::NodeStatus::Corrupt { key, .. } => {
+                    keep.insert(key);
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(keep)
+}
+
+fn human_bytes(b: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+fn status_all(args: &StatusArgs) -> Result<ExitCode> {
+    let (_, loaded) = load(&args.pipeline)?;
+    let root = store_root(&args.pipeline, &loaded);
+    let Some(store) = Store::open_read_only(&root)? else {
+        println!("{}: no store (nothing has run there yet)", root.display());
+        return Ok(ExitCode::SUCCESS);
+    };
+    let keep = reachable(&args.pipeline, None, &store)?;
+    let artifacts = store.list_artifacts()?;
+    println!(
+        "{:<12} {:<12} {:>10} {:>11} {:>9}  reached by the config",
+        "node", "key", "rows", "size", "wall"
+    );
+    let mut total = 0;
+    for m in &artifacts {
+        total += m.bytes();
+        println!(
+            "{:<12} {:<12} {:>10} {:>11} {:>8.1}s  {}",
+            m.node,
+            &m.key[..12],
+            m.rows(),
+            human_bytes(m.bytes()),
+            m.wall_secs,
+            if keep.contains(&m.key) { "yes" } else { "no" }
+        );
+    }
+    let reached = artifacts.iter().filter(|m| keep.contains(&m.key)).count();
+    println!(
+        "{} artifact(s), {} ({reached} reached by the config); store {}",
+        artifacts.len(),
+        human_bytes(total),
+        store.root().display()
+    );
+    for (what, bytes) in store.other_sizes()? {
+        if bytes > 0 {
+            println!("  {what}: {}", human_bytes(bytes));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn gc(args: &GcArgs) -> Result<ExitCode> {
+    let (_, store) = {
+        let (asg, loaded, store) = open(&args.pipeline)?;
+        ((asg, loaded), store)
+    };
+    let _lock = store.lock(!args.pipeline.no_wait)?;
+    let keep = reachable(&args.pipeline, args.presets.as_deref(), &store)?;
+    let gone: Vec<_> = store
+        .list_artifacts()?
+        .into_iter()
+        .filter(|m| !keep.contains(&m.key))
+        .collect();
+    let bytes: u64 = gone.iter().map(|m| m.bytes()).sum();
+    for m in &gone {
+        println!(
+            "{} {:<12} {}  {}",
+            if args.force {
+                "removed"
+            } else {
+                "would remove"
+            },
+            m.node,
+            &m.key[..12],
+            human_bytes(m.bytes())
+        );
+        if args.force {
+            store.remove_artifact(&m.key)?;
+        }
+    }
+    println!(
+        "{} {} artifact(s), {}; kept {} reached by the config{}",
+        if args.force {
+            "removed"
+        } else {
+            "would remove"
+        },
+        gone.len(),
+        human_bytes(bytes),
+        keep.len(),
+        if args.force {
+            String::new()
+        } else {
+            " (dry run: --force deletes)".into()
+        }
+    );
     Ok(ExitCode::SUCCESS)
 }
 

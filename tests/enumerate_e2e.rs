@@ -5,7 +5,7 @@ mod common;
 use arrow_array::{Float64Array, StringArray, UInt32Array};
 use common::*;
 use seqsynth::dsl::{Evaluator, Limits, Program};
-use seqsynth::table::column;
+use seqsynth::tables::io::column;
 use std::collections::HashMap;
 use std::fs;
 
@@ -43,12 +43,14 @@ fn enumerated_candidates_match_their_targets_and_the_bytes_do_not_depend_on_thre
     assert!(levels.iter().all(|l| l["seconds"].is_number()));
     assert!(c["solved_window"].as_u64().unwrap() >= c["solved_all_terms"].as_u64().unwrap());
     assert!(c["solved_all_terms"].as_u64().unwrap() > 10, "{c}");
-    let lv = &seqsynth::table::read_parquet(&p.artifact("enumerate").join("levels-00000.parquet"))
-        .unwrap()[0];
+    let lv =
+        &seqsynth::tables::io::read_parquet(&p.artifact("enumerate").join("levels-00000.parquet"))
+            .unwrap()[0];
     assert_eq!(lv.num_rows(), 6);
 
     let targets =
-        seqsynth::table::read_parquet(&p.artifact("ingest").join("targets-00000.parquet")).unwrap();
+        seqsynth::tables::io::read_parquet(&p.artifact("ingest").join("targets-00000.parquet"))
+            .unwrap();
     let t = &targets[0];
     let tid = column::<StringArray>(t, "id").unwrap();
     let tterms = column::<arrow_array::ListArray>(t, "terms").unwrap();
@@ -56,13 +58,13 @@ fn enumerated_candidates_match_their_targets_and_the_bytes_do_not_depend_on_thre
         .map(|i| {
             (
                 tid.value(i).to_string(),
-                seqsynth::table::list_strings(tterms, i),
+                seqsynth::tables::io::list_strings(tterms, i),
             )
         })
         .collect();
 
     let file = p.artifact("enumerate").join("candidates-00000.parquet");
-    let b = &seqsynth::table::read_parquet(&file).unwrap()[0];
+    let b = &seqsynth::tables::io::read_parquet(&file).unwrap()[0];
     let id = column::<StringArray>(b, "id").unwrap();
     let rank = column::<UInt32Array>(b, "rank").unwrap();
     let prog = column::<StringArray>(b, "program").unwrap();

@@ -4,7 +4,7 @@
 mod common;
 use arrow_array::{Array, Int64Array, ListArray, StringArray, UInt32Array};
 use common::*;
-use seqsynth::table::{column, list_strings, read_parquet};
+use seqsynth::tables::io::{column, list_strings, read_parquet};
 use std::fs;
 use std::path::Path;
 

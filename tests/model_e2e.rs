@@ -10,7 +10,7 @@ use arrow_array::{Float64Array, StringArray, UInt32Array};
 use common::*;
 use seqsynth::model::onnx::{python_env_dir, Policy};
 use seqsynth::model::tokenizer::{sequence_text, Spelling, Vocab};
-use seqsynth::table::column;
+use seqsynth::tables::io::column;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -242,7 +242,8 @@ fn search_proposes_valid_programs_with_the_policy_scores() {
     assert_eq!(m["counters"]["targets"], 7);
 
     let dir = p.artifact("search@1");
-    let batches = seqsynth::table::read_parquet(&dir.join("candidates-00000.parquet")).unwrap();
+    let batches =
+        seqsynth::tables::io::read_parquet(&dir.join("candidates-00000.parquet")).unwrap();
     let b = &batches[0];
     let ids = column::<StringArray>(b, "id").unwrap();
     let ranks = column::<UInt32Array>(b, "rank").unwrap();
@@ -256,7 +257,8 @@ fn search_proposes_valid_programs_with_the_policy_scores() {
 
     // the targets the policy saw: the first 25 terms of each
     let targets =
-        seqsynth::table::read_parquet(&p.artifact("ingest").join("targets-00000.parquet")).unwrap();
+        seqsynth::tables::io::read_parquet(&p.artifact("ingest").join("targets-00000.parquet"))
+            .unwrap();
     let t = &targets[0];
     let tid = column::<arrow_array::StringArray>(t, "id").unwrap();
     let tterms = column::<arrow_array::ListArray>(t, "terms").unwrap();
@@ -276,7 +278,7 @@ fn search_proposes_valid_programs_with_the_policy_scores() {
         assert_eq!(prog.to_string(), programs.value(r));
         assert!(prog.tokens().len() <= 30);
         // and its score is the policy's log-probability (the beams' reordered caches are right)
-        let terms = seqsynth::table::list_strings(tterms, target);
+        let terms = seqsynth::tables::io::list_strings(tterms, target);
         let head: Vec<&str> = terms.iter().take(25).map(|s| s.as_str()).collect();
         let input = vocab.encode_terms(&head).unwrap();
         let want = teacher_forced_score(&mut policy, &vocab, &input, programs.value(r));
@@ -307,7 +309,7 @@ fn search_proposes_valid_programs_with_the_policy_scores() {
 
 /// Reads one column of a table part as strings / numbers, for the loop test.
 fn read_table(dir: &Path, table: &str) -> Vec<arrow_array::RecordBatch> {
-    seqsynth::table::read_parquet(&dir.join(format!("{table}-00000.parquet"))).unwrap()
+    seqsynth::tables::io::read_parquet(&dir.join(format!("{table}-00000.parquet"))).unwrap()
 }
 
 fn strings(b: &arrow_array::RecordBatch, name: &str) -> Vec<String> {
@@ -357,7 +359,7 @@ fn one_meta_iteration_search_verify_buffer_sample_train() {
     let terms_col = column::<arrow_array::ListArray>(targets, "terms").unwrap();
     let window = |id: &str| {
         let i = ids.iter().position(|x| x == id).unwrap();
-        seqsynth::table::list_strings(terms_col, i)[25..35].to_vec()
+        seqsynth::tables::io::list_strings(terms_col, i)[25..35].to_vec()
     };
     let ev = seqsynth::dsl::Evaluator::new(seqsynth::dsl::Limits::default());
     let solved = &read_table(&v, "solved")[0];
@@ -409,7 +411,7 @@ fn one_meta_iteration_search_verify_buffer_sample_train() {
             .eval(&seqsynth::dsl::Program::parse(prog).unwrap())
             .unwrap();
         let out: Vec<String> = out.iter().map(|n| n.to_string()).collect();
-        assert_eq!(seqsynth::table::list_strings(sample_terms, i), out);
+        assert_eq!(seqsynth::tables::io::list_strings(sample_terms, i), out);
     }
 
     // train@1 continued from train@0 on the draw

@@ -4,7 +4,7 @@ mod common;
 use arrow_array::{Array, ListArray, StringArray, UInt32Array, UInt64Array};
 use common::*;
 use seqsynth::dsl::{format_terms, Evaluator, Limits, Num, Program};
-use seqsynth::table::{column, list_strings, read_parquet};
+use seqsynth::tables::io::{column, list_strings, read_parquet};
 use std::collections::HashSet;
 use std::fs;
 

@@ -13,7 +13,7 @@ use seqsynth::pipeline::runner::Runner;
 use seqsynth::pipeline::store::{Artifact, Store};
 use seqsynth::stages::search::Candidates;
 use seqsynth::stages::{self, Ctx, Stage};
-use seqsynth::table::column;
+use seqsynth::tables::io::column;
 use std::collections::BTreeSet;
 use std::path::Path;
 

@@ -136,7 +136,7 @@ impl Artifact {
         }
         let mut out = Vec::new();
         for f in files {
-            out.extend(crate::table::read_parquet(&f)?);
+            out.extend(crate::tables::io::read_parquet(&f)?);
         }
         Ok(out)
     }
@@ -504,12 +504,96 @@ impl Store {
         Ok(())
     }
 
+    /// The manifest of every committed artifact that passes the fast check, sorted by node then
+    /// key (`status --all`, `query --all`, `gc`). A corrupt artifact is left out with a warning.
+    pub fn list_artifacts(&self) -> Result<Vec<Manifest>> {
+        let dir = self.root.join("objects");
+        let mut out = Vec::new();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e).with_context(|| format!("listing {}", dir.display())),
+        };
+        for e in entries {
+            let e = e.with_context(|| format!("listing {}", dir.display()))?;
+            let key = e.file_name().to_string_lossy().into_owned();
+            if !e.path().is_dir() {
+                continue;
+            }
+            match verify(&e.path(), &key, Check::Fast) {
+                Ok(m) => out.push(m),
+                Err(why) => eprintln!("warning: artifact {key} is corrupt ({why:#}); left out"),
+            }
+        }
+        out.sort_by(|a, b| (&a.node, &a.key).cmp(&(&b.node, &b.key)));
+        Ok(out)
+    }
+
+    /// Sizes of what the store holds besides artifacts: (what, bytes).
+    pub fn other_sizes(&self) -> Result<Vec<(&'static str, u64)>> {
+        Ok(vec![
+            (
+                "tmp/ (staging of running or killed runs)",
+                dir_size(&self.root.join("tmp")),
+            ),
+            (
+                "trash/ (corrupt artifacts kept for inspection)",
+                dir_size(&self.root.join("trash")),
+            ),
+            ("downloads/", dir_size(&self.root.join("downloads"))),
+        ])
+    }
+
+    /// Removes the artifact `key` (`gc --force`; the caller holds the lock): renamed out of
+    /// `objects/` first, so that it disappears at once, then deleted; refs that pointed at it
+    /// are removed.
+    pub fn remove_artifact(&self, key: &str) -> Result<()> {
+        if self.read_only {
+            bail!("the store is open read-only");
+        }
+        let dir = self.object_dir(key);
+        let doomed = self
+            .root
+            .join("tmp")
+            .join(format!("gc-work.{}.{key}", std::process::id()));
+        fs::rename(&dir, &doomed)
+            .with_context(|| format!("moving {} out of objects/", dir.display()))?;
+        sync_dir(&self.root.join("objects"))?;
+        fs::remove_dir_all(&doomed).with_context(|| format!("removing {}", doomed.display()))?;
+        if let Ok(refs) = fs::read_dir(self.root.join("refs")) {
+            for r in refs.flatten() {
+                let points = fs::read_link(r.path())
+                    .ok()
+                    .and_then(|t| t.file_name().map(|f| f.to_string_lossy().into_owned()));
+                if points.as_deref() == Some(key) {
+                    let _ = fs::remove_file(r.path());
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The key `refs/<node>` points at, if any.
     pub fn get_ref(&self, node: &str) -> Option<String> {
         let link = self.root.join("refs").join(node);
         let target = fs::read_link(&link).ok()?;
         Some(target.file_name()?.to_string_lossy().into_owned())
     }
+}
+
+/// Total bytes of the files under `dir` (0 when it does not exist).
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map(|m| m.len()).unwrap_or(0),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// A staging directory; removed on drop unless committed.
@@ -576,7 +660,7 @@ fn hash_files(dir: &Path) -> Result<Vec<FileEntry>> {
         .map(|name| {
             let p = dir.join(&name);
             let rows = if name.ends_with(".parquet") {
-                Some(crate::table::parquet_rows(&p)?)
+                Some(crate::tables::io::parquet_rows(&p)?)
             } else {
                 None
             };

@@ -15,12 +15,11 @@
 use super::{Ctx, Stage};
 use crate::pipeline::config::Loaded;
 use crate::pipeline::dag::Node;
-use crate::table::{column, list_strings, string_lists};
+use crate::tables::io::{column, list_strings, string_lists};
 use anyhow::{bail, Result};
 use arrow_array::{
     Array, ArrayRef, Float64Array, ListArray, RecordBatch, StringArray, UInt32Array,
 };
-use arrow_schema::{DataType, Field, Schema};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -227,17 +226,7 @@ impl Contents {
     /// The `programs` table at iteration `k`, and how many programs have a positive priority.
     fn programs_batch(&self, k: u32, decay: f64) -> Result<(RecordBatch, usize)> {
         let pr = self.priorities(k, decay);
-        let list = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
-        let schema = Schema::new(vec![
-            Field::new("program", DataType::Utf8, false),
-            Field::new("terms", list, false),
-            Field::new("n_terms", DataType::UInt32, false),
-            Field::new("priority", DataType::Float64, false),
-            Field::new("best_target", DataType::Utf8, false),
-            Field::new("best_fraction", DataType::Float64, false),
-            Field::new("best_added", DataType::UInt32, false),
-            Field::new("n_entries", DataType::UInt32, false),
-        ]);
+        let schema = crate::tables::programs::schema();
         let programs: Vec<&String> = self.programs.keys().collect();
         let get = |p: &String| pr[p.as_str()];
         let cols: Vec<ArrayRef> = vec![
@@ -272,12 +261,7 @@ impl Contents {
 
     /// The `entries` table.
     fn entries_batch(&self) -> Result<RecordBatch> {
-        let schema = Schema::new(vec![
-            Field::new("program", DataType::Utf8, false),
-            Field::new("target", DataType::Utf8, false),
-            Field::new("fraction", DataType::Float64, false),
-            Field::new("added", DataType::UInt32, false),
-        ]);
+        let schema = crate::tables::entries::schema();
         let e: Vec<(&(String, String), &Entry)> = self.entries.iter().collect();
         let cols: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from_iter_values(

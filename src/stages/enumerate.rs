@@ -16,11 +16,10 @@ use crate::enumerator::expr::IndexSet;
 use crate::enumerator::{self, Progress, Settings};
 use crate::pipeline::config::{EnumerateConfig, Loaded};
 use crate::pipeline::dag::Node;
-use crate::stages::ingest::read_targets;
 use crate::stages::search::Candidates;
+use crate::tables::targets::read as read_targets;
 use anyhow::{anyhow, bail, Context, Result};
 use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt32Array, UInt64Array};
-use arrow_schema::{DataType, Field, Schema};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -160,17 +159,7 @@ pub fn settings(c: &EnumerateConfig) -> Result<Settings> {
 /// The per-level table (wall times and peak memory vary between runs: they are in the manifest
 /// only, so the artifact's bytes depend on the inputs alone).
 fn levels_batch(levels: &[enumerator::Level]) -> Result<RecordBatch> {
-    let schema = Schema::new(vec![
-        Field::new("size", DataType::UInt32, false),
-        Field::new("mode", DataType::Utf8, false),
-        Field::new("evaluated", DataType::UInt64, false),
-        Field::new("errors", DataType::UInt64, false),
-        Field::new("new", DataType::UInt64, false),
-        Field::new("cumulative", DataType::UInt64, false),
-        Field::new("solved_window", DataType::UInt64, false),
-        Field::new("solved_all_terms", DataType::UInt64, false),
-        Field::new("store_bytes", DataType::UInt64, false),
-    ]);
+    let schema = crate::tables::levels::schema();
     let u64s = |f: fn(&enumerator::Level) -> u64| -> ArrayRef {
         Arc::new(UInt64Array::from_iter_values(levels.iter().map(f)))
     };
@@ -190,7 +179,7 @@ fn levels_batch(levels: &[enumerator::Level]) -> Result<RecordBatch> {
 
 /// A progress bar per level (hidden when stderr is not a terminal), and one log line per level.
 struct LevelBar {
-    bar: std::sync::Mutex<Option<indicatif::ProgressBar>>,
+    bar: std::sync::Mutex<Option<crate::progress::Progress>>,
 }
 
 impl LevelBar {
@@ -204,14 +193,11 @@ impl LevelBar {
         let mut bar = self.bar.lock().expect("the progress bar");
         match p {
             Progress::Start(size, work) => {
-                let b = indicatif::ProgressBar::new(work);
-                b.set_style(
-                    indicatif::ProgressStyle::with_template(&format!(
-                        "enumerate size {size:>2} {{bar:30}} {{human_pos}}/{{human_len}} {{per_sec}} eta {{eta}}"
-                    ))
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                );
-                *bar = Some(b);
+                *bar = Some(crate::progress::Progress::new(
+                    &format!("enumerate size {size:>2}"),
+                    "expressions",
+                    work,
+                ));
             }
             Progress::Advance(n) => {
                 if let Some(b) = &*bar {
@@ -220,7 +206,10 @@ impl LevelBar {
             }
             Progress::Done(l) => {
                 if let Some(b) = bar.take() {
-                    b.finish_and_clear();
+                    b.finish();
+                }
+                if crate::progress::is_quiet() {
+                    return;
                 }
                 eprintln!(
                     "enumerate: size {:>2} ({}): {} computed, {} new, {} distinct; targets {} by the window, {} on all terms; {:.1} s, store {:.0} MB",
@@ -240,7 +229,7 @@ impl LevelBar {
 
     fn finish(&self) {
         if let Some(b) = self.bar.lock().expect("the progress bar").take() {
-            b.finish_and_clear();
+            b.finish();
         }
     }
 }

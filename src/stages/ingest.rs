@@ -19,65 +19,15 @@ use crate::pipeline::config::{IngestConfig, Loaded, OnBadLine, SourceFormat};
 use crate::pipeline::dag::Node;
 use crate::pipeline::store::{file_digest, Store};
 use anyhow::{anyhow, bail, Context, Result};
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, UInt32Array};
-use arrow_schema::{DataType, Field, Schema};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 pub struct Ingest;
 
-/// One sequence as read from the sources.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Record {
-    pub number: u32,
-    pub name: Option<String>,
-    pub offset: Option<i64>,
-    pub keywords: Vec<String>,
-    pub terms: Terms,
-}
-
-/// A sequence's terms as one canonical comma-separated string: one allocation per sequence
-/// instead of one per term, which keeps a 140k-sequence ingest small in memory.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Terms {
-    text: String,
-    len: usize,
-}
-
-impl Terms {
-    pub fn len(&self) -> usize {
-        self.len
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-    /// The terms as decimal strings.
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.text.split(',').filter(|s| !s.is_empty())
-    }
-    pub fn to_vec(&self) -> Vec<String> {
-        self.iter().map(str::to_string).collect()
-    }
-}
-
-impl<S: AsRef<str>> FromIterator<S> for Terms {
-    /// Builds from already canonical terms.
-    fn from_iter<I: IntoIterator<Item = S>>(it: I) -> Terms {
-        let mut t = Terms::default();
-        for s in it {
-            if t.len > 0 {
-                t.text.push(',');
-            }
-            t.text.push_str(s.as_ref());
-            t.len += 1;
-        }
-        t
-    }
-}
+pub use crate::tables::targets::{Record, Terms};
 
 /// The source after resolving `ingest.format = "auto"`.
 #[derive(Clone, Debug, PartialEq)]
@@ -191,66 +141,8 @@ impl Stage for Ingest {
             tracing::warn!("ingest: skipped {} malformed lines", bad.skipped);
             eprintln!("ingest: skipped {} malformed lines", bad.skipped);
         }
-        ctx.write_table("targets", &targets_batch(&kept)?)
+        ctx.write_table("targets", &crate::tables::targets::batch(&kept)?)
     }
-}
-
-/// The Arrow schema of the targets table (docs/schemas.md).
-pub fn targets_schema() -> Schema {
-    let list = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
-    Schema::new(vec![
-        Field::new("id", DataType::Utf8, false),
-        Field::new("number", DataType::UInt32, false),
-        Field::new("name", DataType::Utf8, true),
-        Field::new("offset", DataType::Int64, true),
-        Field::new("keywords", list.clone(), false),
-        Field::new("terms", list, false),
-        Field::new("n_terms", DataType::UInt32, false),
-    ])
-}
-
-fn targets_batch(rows: &[Record]) -> Result<RecordBatch> {
-    use crate::table::string_lists;
-    let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| format!("A{:06}", r.number)),
-        )),
-        Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.number))),
-        Arc::new(StringArray::from_iter(
-            rows.iter().map(|r| r.name.as_deref()),
-        )),
-        Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.offset))),
-        Arc::new(string_lists(rows.iter().map(|r| r.keywords.iter()))),
-        Arc::new(string_lists(rows.iter().map(|r| r.terms.iter()))),
-        Arc::new(UInt32Array::from_iter_values(
-            rows.iter().map(|r| r.terms.len() as u32),
-        )),
-    ];
-    Ok(RecordBatch::try_new(Arc::new(targets_schema()), cols)?)
-}
-
-/// Reads the targets table of an ingest artifact back into records.
-pub fn read_targets(a: &crate::pipeline::store::Artifact) -> Result<Vec<Record>> {
-    use crate::table::{column, list_strings};
-    use arrow_array::{Array, ListArray};
-    let mut out = Vec::new();
-    for b in a.read_table("targets")? {
-        let number = column::<UInt32Array>(&b, "number")?;
-        let name = column::<StringArray>(&b, "name")?;
-        let offset = column::<Int64Array>(&b, "offset")?;
-        let kw = column::<ListArray>(&b, "keywords")?;
-        let terms = column::<ListArray>(&b, "terms")?;
-        for i in 0..b.num_rows() {
-            out.push(Record {
-                number: number.value(i),
-                name: (!name.is_null(i)).then(|| name.value(i).to_string()),
-                offset: (!offset.is_null(i)).then(|| offset.value(i)),
-                keywords: list_strings(kw, i),
-                terms: list_strings(terms, i).into_iter().collect(),
-            });
-        }
-    }
-    Ok(out)
 }
 
 fn resolve_source(loaded: &Loaded) -> Result<Source> {
@@ -408,11 +300,7 @@ fn parse_terms(s: &str) -> Result<Terms, String> {
     let mut out = Terms::default();
     for t in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
         let canon = parse_term(t).ok_or_else(|| format!("term {t:?} is not an integer"))?;
-        if out.len > 0 {
-            out.text.push(',');
-        }
-        out.text.push_str(&canon);
-        out.len += 1;
+        out.push(&canon);
     }
     Ok(out)
 }
@@ -684,6 +572,7 @@ fn fetch(url: &str, dest: &Path, timeout_secs: u64) -> Result<()> {
         .header("Content-Length")
         .and_then(|s| s.parse::<u64>().ok());
     let pb = match len {
+        _ if crate::progress::is_quiet() => indicatif::ProgressBar::hidden(),
         Some(n) => indicatif::ProgressBar::new(n),
         None => indicatif::ProgressBar::new_spinner(),
     };

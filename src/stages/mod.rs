@@ -47,7 +47,7 @@ impl Ctx<'_> {
 
     /// Writes table `name` as its first part file.
     pub fn write_table(&self, name: &str, batch: &arrow_array::RecordBatch) -> Result<()> {
-        crate::table::write_parquet(&self.out.join(format!("{name}-00000.parquet")), batch)
+        crate::tables::io::write_parquet(&self.out.join(format!("{name}-00000.parquet")), batch)
     }
 }
 

@@ -14,7 +14,7 @@ use crate::dsl::Program;
 use crate::pipeline::config::{Loaded, SampleMode};
 use crate::pipeline::dag::Node;
 use crate::stages::synth::{hash_text, write_pairs, Pair};
-use crate::table::{column, list_strings};
+use crate::tables::io::{column, list_strings};
 use anyhow::{bail, Context, Result};
 use arrow_array::{Float64Array, ListArray, StringArray};
 use rand::distributions::{Distribution, WeightedIndex};

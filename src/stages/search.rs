@@ -21,12 +21,9 @@ use crate::model::tokenizer::Vocab;
 use crate::pipeline::config::Loaded;
 use crate::pipeline::config::SearchMethod;
 use crate::pipeline::dag::Node;
-use crate::stages::ingest::read_targets;
+use crate::tables::targets::read as read_targets;
 use anyhow::{bail, Context, Result};
-use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array};
-use arrow_schema::{DataType, Field, Schema};
 use serde_json::json;
-use std::sync::Arc;
 
 pub struct Search;
 
@@ -148,12 +145,10 @@ impl Stage for Search {
             seed: cfg.seed,
         };
         let started = std::time::Instant::now();
-        let bar = indicatif::ProgressBar::new(targets.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "search {bar:30} {pos}/{len} targets {per_sec} eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        let bar = crate::progress::Progress::new(
+            &format!("search@{}", ctx.node.iter.unwrap_or(0)),
+            "targets",
+            targets.len() as u64,
         );
         let next = std::sync::atomic::AtomicUsize::new(0);
         let results: Vec<std::sync::Mutex<Option<Vec<Vec<Hypothesis>>>>> =
@@ -221,15 +216,15 @@ impl Stage for Search {
                 }
             }
         }
-        bar.finish_and_clear();
+        bar.finish();
         let secs = started.elapsed().as_secs_f64();
         ctx.count("targets", targets.len());
-        ctx.count("candidates", rows.id.len());
+        ctx.count("candidates", rows.len());
         ctx.count("provider", provider);
         ctx.count("threads", threads);
         ctx.count("workers", workers);
         let distinct: std::collections::BTreeSet<&str> =
-            rows.program.iter().map(|p| p.as_str()).collect();
+            rows.programs().iter().map(|p| p.as_str()).collect();
         ctx.count("distinct_programs", distinct.len());
         ctx.count(
             "targets_per_second",
@@ -239,43 +234,4 @@ impl Stage for Search {
     }
 }
 
-/// The `candidates` table, column by column (also the schema of `enumerate`).
-#[derive(Default)]
-pub struct Candidates {
-    id: Vec<String>,
-    rank: Vec<u32>,
-    program: Vec<String>,
-    score: Vec<f64>,
-    length: Vec<u32>,
-}
-
-impl Candidates {
-    pub fn push(&mut self, id: &str, rank: u32, program: &str, score: f64, length: u32) {
-        self.id.push(id.to_string());
-        self.rank.push(rank);
-        self.program.push(program.to_string());
-        self.score.push(score);
-        self.length.push(length);
-    }
-
-    pub fn schema() -> Schema {
-        Schema::new(vec![
-            Field::new("id", DataType::Utf8, false),
-            Field::new("rank", DataType::UInt32, false),
-            Field::new("program", DataType::Utf8, false),
-            Field::new("score", DataType::Float64, false),
-            Field::new("length", DataType::UInt32, false),
-        ])
-    }
-
-    pub fn batch(self) -> Result<RecordBatch> {
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(self.id)),
-            Arc::new(UInt32Array::from(self.rank)),
-            Arc::new(StringArray::from_iter_values(self.program)),
-            Arc::new(Float64Array::from(self.score)),
-            Arc::new(UInt32Array::from(self.length)),
-        ];
-        Ok(RecordBatch::try_new(Arc::new(Self::schema()), cols)?)
-    }
-}
+pub use crate::tables::candidates::Candidates;

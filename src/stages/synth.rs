@@ -13,18 +13,14 @@
 //!   ablation 1; `synth` itself always draws the constrained finetuning set).
 
 use super::{Ctx, Stage};
-use crate::dsl::token::{tokens_to_text, Token};
 use crate::dsl::{self, sample, Evaluator, Num, Program};
 use crate::pipeline::config::{Loaded, SynthConfig, SynthFlavour, SynthSource};
 use crate::pipeline::dag::Node;
 use anyhow::{bail, Result};
-use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt32Array, UInt64Array};
-use arrow_schema::{DataType, Field, Schema};
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 
 pub struct Synth;
 
@@ -197,22 +193,7 @@ pub fn mix_seed(seed: u64, iter: u32) -> u64 {
     u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes"))
 }
 
-/// One accepted pair, kept compact (a million of them must fit in memory): the program as its
-/// tokens, the output as its canonical comma-separated text.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Pair {
-    pub draw: u64,
-    pub tokens: Vec<Token>,
-    pub terms: String,
-    pub n_terms: u32,
-    pub hash: [u8; 16],
-}
-
-impl Pair {
-    pub fn program(&self) -> Program {
-        Program::from_tokens(&self.tokens).expect("sampled programs are valid")
-    }
-}
+pub use crate::tables::pairs::{write as write_pairs, Pair};
 
 /// Pairs in acceptance order with the count of every outcome (they add up to `draws`).
 pub struct Generated {
@@ -302,7 +283,7 @@ pub fn generate(
     let max_draws = (cfg.pairs as u64)
         .saturating_mul(cfg.max_draws_factor)
         .max(CHUNK);
-    let pb = if progress {
+    let pb = if progress && !crate::progress::is_quiet() {
         indicatif::ProgressBar::new(cfg.pairs as u64)
     } else {
         indicatif::ProgressBar::hidden()
@@ -353,55 +334,6 @@ pub fn generate(
     counts.insert("draws".into(), draws);
     counts.insert("accepted".into(), pairs.len() as u64);
     Ok(Generated { pairs, counts })
-}
-
-/// The schema of the train and validation tables (docs/schemas.md).
-pub fn pairs_schema() -> Schema {
-    let list = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
-    Schema::new(vec![
-        Field::new("program", DataType::Utf8, false),
-        Field::new("tokens", list.clone(), false),
-        Field::new("length", DataType::UInt32, false),
-        Field::new("terms", list, false),
-        Field::new("n_terms", DataType::UInt32, false),
-        Field::new("output_hash", DataType::Utf8, false),
-        Field::new("draw", DataType::UInt64, false),
-    ])
-}
-
-/// Writes pairs to a Parquet file, converting one row group at a time.
-pub fn write_pairs(path: &std::path::Path, pairs: &[Pair]) -> Result<()> {
-    crate::table::write_parquet_chunked(path, Arc::new(pairs_schema()), pairs.len(), |r| {
-        pairs_batch(&pairs[r])
-    })
-}
-
-pub fn pairs_batch(pairs: &[Pair]) -> Result<RecordBatch> {
-    use crate::table::string_lists;
-    let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(
-            pairs.iter().map(|p| tokens_to_text(&p.tokens)),
-        )),
-        Arc::new(string_lists(pairs.iter().map(|p| {
-            p.tokens.iter().map(|t| t.to_string()).collect::<Vec<_>>()
-        }))),
-        Arc::new(UInt32Array::from_iter_values(
-            pairs.iter().map(|p| p.tokens.len() as u32),
-        )),
-        Arc::new(string_lists(
-            pairs
-                .iter()
-                .map(|p| p.terms.split(',').filter(|t| !t.is_empty())),
-        )),
-        Arc::new(UInt32Array::from_iter_values(
-            pairs.iter().map(|p| p.n_terms),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            pairs.iter().map(|p| hex::encode(p.hash)),
-        )),
-        Arc::new(UInt64Array::from_iter_values(pairs.iter().map(|p| p.draw))),
-    ];
-    Ok(RecordBatch::try_new(Arc::new(pairs_schema()), cols)?)
 }
 
 #[cfg(test)]
@@ -462,7 +394,7 @@ mod tests {
         for p in &g.pairs {
             let terms = ev.eval(&p.program()).unwrap();
             assert_eq!(dsl::format_terms(&terms), p.terms);
-            assert!(tokens_to_text(&p.tokens).contains("map ( lambda [ #1 ]"));
+            assert!(crate::dsl::token::tokens_to_text(&p.tokens).contains("map ( lambda [ #1 ]"));
         }
         // seeded: the same draw again; outputs already seen are left out
         let again = enumerated(&loaded, 200, &HashSet::new()).unwrap();

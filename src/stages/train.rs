@@ -12,7 +12,7 @@ use crate::model::tokenizer::{sequence_text, vocabulary, write_tokenizer};
 use crate::pipeline::config::{Loaded, TrainConfig};
 use crate::pipeline::dag::Node;
 use crate::pipeline::store::{file_digest, Store};
-use crate::table::{column, list_strings};
+use crate::tables::io::{column, list_strings};
 use anyhow::{bail, Context, Result};
 use arrow_array::{ArrayRef, ListArray, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
@@ -180,6 +180,14 @@ impl Stage for Train {
             .arg(&script)
             .arg(&settings_path)
             .env("PYTHONUNBUFFERED", "1")
+            .env(
+                "SEQSYNTH_QUIET",
+                if crate::progress::is_quiet() {
+                    "1"
+                } else {
+                    "0"
+                },
+            )
             .status()
             .with_context(|| format!("starting {}", python.display()))?;
         if !status.success() {
@@ -253,9 +261,11 @@ fn prepare(
     let cols: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(src)),
         Arc::new(StringArray::from_iter_values(tgt)),
-        Arc::new(crate::table::string_lists(all.iter().map(|t| t.iter()))),
+        Arc::new(crate::tables::io::string_lists(
+            all.iter().map(|t| t.iter()),
+        )),
     ];
-    crate::table::write_parquet(out, &RecordBatch::try_new(Arc::new(schema), cols)?)?;
+    crate::tables::io::write_parquet(out, &RecordBatch::try_new(Arc::new(schema), cols)?)?;
     Ok(n)
 }
 

@@ -24,11 +24,10 @@ use super::{Ctx, Stage};
 use crate::dsl::{Evaluator, Program};
 use crate::pipeline::config::Loaded;
 use crate::pipeline::dag::Node;
-use crate::stages::ingest::read_targets;
-use crate::table::{column, string_lists};
+use crate::tables::io::string_lists;
+use crate::tables::targets::read as read_targets;
 use anyhow::{bail, Context, Result};
-use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt32Array};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_array::{ArrayRef, BooleanArray, RecordBatch, StringArray, UInt32Array};
 use rayon::prelude::*;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -412,33 +411,7 @@ pub fn solved_directly(
     Ok(solved)
 }
 
-/// A candidate row of `search@k` (or `enumerate`).
-pub struct Candidate {
-    pub id: String,
-    pub rank: u32,
-    pub program: String,
-    pub score: f64,
-}
-
-/// Reads a `candidates` table.
-pub fn read_candidates(a: &crate::pipeline::store::Artifact) -> Result<Vec<Candidate>> {
-    let mut out = Vec::new();
-    for b in a.read_table("candidates")? {
-        let id = column::<StringArray>(&b, "id")?;
-        let rank = column::<UInt32Array>(&b, "rank")?;
-        let program = column::<StringArray>(&b, "program")?;
-        let score = column::<Float64Array>(&b, "score")?;
-        for i in 0..b.num_rows() {
-            out.push(Candidate {
-                id: id.value(i).to_string(),
-                rank: rank.value(i),
-                program: program.value(i).to_string(),
-                score: score.value(i),
-            });
-        }
-    }
-    Ok(out)
-}
+pub use crate::tables::candidates::{read as read_candidates, Candidate};
 
 /// A program's output, or the kind of error that stopped it.
 pub struct Outcome {
@@ -451,10 +424,23 @@ fn evaluate_distinct<'a>(
     programs: impl Iterator<Item = &'a str>,
 ) -> Result<HashMap<&'a str, Outcome>> {
     let distinct: Vec<&str> = programs.collect::<BTreeSet<_>>().into_iter().collect();
+    let bar = crate::progress::Progress::new("verify", "programs", distinct.len() as u64);
+    // chunks of programs, so that the bar moves without a lock per program
     let outcomes: Vec<Outcome> = distinct
-        .par_iter()
-        .map(|p| evaluate(ev, p))
-        .collect::<Result<_>>()?;
+        .par_chunks(256)
+        .map(|chunk| {
+            let out = chunk
+                .iter()
+                .map(|p| evaluate(ev, p))
+                .collect::<Result<Vec<_>>>();
+            bar.inc(chunk.len() as u64);
+            out
+        })
+        .collect::<Result<Vec<Vec<Outcome>>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    bar.finish();
     Ok(distinct.into_iter().zip(outcomes).collect())
 }
 
@@ -512,19 +498,7 @@ impl Executions {
     }
 
     fn batch(self) -> Result<RecordBatch> {
-        let list = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
-        let schema = Schema::new(vec![
-            Field::new("id", DataType::Utf8, false),
-            Field::new("source", DataType::Utf8, false),
-            Field::new("rank", DataType::UInt32, false),
-            Field::new("program", DataType::Utf8, false),
-            Field::new("error", DataType::Utf8, true),
-            Field::new("n_terms", DataType::UInt32, false),
-            Field::new("terms", list, false),
-            Field::new("matched", DataType::UInt32, false),
-            Field::new("positions", DataType::UInt32, false),
-            Field::new("solved", DataType::Boolean, false),
-        ]);
+        let schema = crate::tables::executions::schema();
         let n_terms: Vec<u32> = self.terms.iter().map(|t| t.len() as u32).collect();
         let cols: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from_iter_values(self.id)),
@@ -542,131 +516,8 @@ impl Executions {
     }
 }
 
-/// A row of the `solved` table: a program whose terms 26..35 (the paper's rule) equal a target's.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Solve {
-    /// The target solved.
-    pub id: String,
-    pub program: String,
-    /// The target whose search proposed the program (the target itself for a direct solve).
-    pub searched_for: String,
-    pub rank: u32,
-    /// False when any candidate proposed the program for this very target.
-    pub hindsight: bool,
-    /// Where the candidate came from: [`SOURCE_SEARCH`] or [`SOURCE_ENUMERATE`].
-    pub source: String,
-    /// The all-known-terms rule: the program on `#0 = [1..checked_terms]` equals every one of the
-    /// target's first `checked_terms` terms.
-    pub all_terms: bool,
-    /// n of the all-known-terms check: the target's known terms, at most `verify.max_terms`.
-    pub checked_terms: u32,
-    /// Whether `search@k` proposed the program (for any target): what the policy found.
-    pub by_search: bool,
-    /// Whether `enumerate` proposed the program (for any target).
-    pub by_enumerate: bool,
-}
-
-/// Reads the `solved` table of a verify artifact.
-pub fn read_solved(a: &crate::pipeline::store::Artifact) -> Result<Vec<Solve>> {
-    let mut out = Vec::new();
-    for b in a.read_table("solved")? {
-        let id = column::<StringArray>(&b, "id")?;
-        let program = column::<StringArray>(&b, "program")?;
-        let searched = column::<StringArray>(&b, "searched_for")?;
-        let rank = column::<UInt32Array>(&b, "rank")?;
-        let hindsight = column::<BooleanArray>(&b, "hindsight")?;
-        let source = column::<StringArray>(&b, "source")?;
-        let all_terms = column::<BooleanArray>(&b, "all_terms")?;
-        let checked = column::<UInt32Array>(&b, "checked_terms")?;
-        let by_search = column::<BooleanArray>(&b, "by_search")?;
-        let by_enumerate = column::<BooleanArray>(&b, "by_enumerate")?;
-        for i in 0..b.num_rows() {
-            out.push(Solve {
-                id: id.value(i).to_string(),
-                program: program.value(i).to_string(),
-                searched_for: searched.value(i).to_string(),
-                rank: rank.value(i),
-                hindsight: hindsight.value(i),
-                source: source.value(i).to_string(),
-                all_terms: all_terms.value(i),
-                checked_terms: checked.value(i),
-                by_search: by_search.value(i),
-                by_enumerate: by_enumerate.value(i),
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// What `search@k` proposed, from the `executions` table of a verify artifact: the ids of the
-/// targets it searched, and its distinct programs.
-pub fn read_searched(a: &crate::pipeline::store::Artifact) -> Result<Searched> {
-    let mut out = Searched::default();
-    for b in a.read_table("executions")? {
-        let id = column::<StringArray>(&b, "id")?;
-        let source = column::<StringArray>(&b, "source")?;
-        let program = column::<StringArray>(&b, "program")?;
-        for i in 0..b.num_rows() {
-            if source.value(i) == SOURCE_SEARCH {
-                out.targets.insert(id.value(i).to_string());
-                out.programs.insert(program.value(i).to_string());
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// See [`read_searched`].
-#[derive(Default)]
-pub struct Searched {
-    pub targets: BTreeSet<String>,
-    pub programs: BTreeSet<String>,
-}
-
-/// The `solved` table as written: one row per (solved target, program).
-fn solved_batch(rows: &[Solve]) -> Result<RecordBatch> {
-    let schema = Schema::new(vec![
-        Field::new("id", DataType::Utf8, false),
-        Field::new("program", DataType::Utf8, false),
-        Field::new("searched_for", DataType::Utf8, false),
-        Field::new("rank", DataType::UInt32, false),
-        Field::new("hindsight", DataType::Boolean, false),
-        Field::new("source", DataType::Utf8, false),
-        Field::new("all_terms", DataType::Boolean, false),
-        Field::new("checked_terms", DataType::UInt32, false),
-        Field::new("by_search", DataType::Boolean, false),
-        Field::new("by_enumerate", DataType::Boolean, false),
-    ]);
-    let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.id))),
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| &r.program),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| &r.searched_for),
-        )),
-        Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.rank))),
-        Arc::new(BooleanArray::from_iter(
-            rows.iter().map(|r| Some(r.hindsight)),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| &r.source),
-        )),
-        Arc::new(BooleanArray::from_iter(
-            rows.iter().map(|r| Some(r.all_terms)),
-        )),
-        Arc::new(UInt32Array::from_iter_values(
-            rows.iter().map(|r| r.checked_terms),
-        )),
-        Arc::new(BooleanArray::from_iter(
-            rows.iter().map(|r| Some(r.by_search)),
-        )),
-        Arc::new(BooleanArray::from_iter(
-            rows.iter().map(|r| Some(r.by_enumerate)),
-        )),
-    ];
-    Ok(RecordBatch::try_new(Arc::new(schema), cols)?)
-}
+pub use crate::tables::executions::{read_searched, Searched};
+pub use crate::tables::solved::{batch as solved_batch, read as read_solved, Solve};
 
 #[cfg(test)]
 mod tests {

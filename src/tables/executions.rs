@@ -1,0 +1,50 @@
+//! `executions` (verify@k): one row per candidate run, in candidate order.
+
+use super::io::column;
+use super::{col, nullable, Col, Ty};
+use crate::pipeline::store::Artifact;
+use anyhow::Result;
+use arrow_array::StringArray;
+use std::collections::BTreeSet;
+
+pub const COLUMNS: &[Col] = &[
+    col("id", Ty::Utf8),
+    col("source", Ty::Utf8),
+    col("rank", Ty::U32),
+    col("program", Ty::Utf8),
+    nullable("error", Ty::Utf8),
+    col("n_terms", Ty::U32),
+    col("terms", Ty::Utf8List),
+    col("matched", Ty::U32),
+    col("positions", Ty::U32),
+    col("solved", Ty::Bool),
+];
+
+pub fn schema() -> arrow_schema::Schema {
+    super::arrow_schema(COLUMNS)
+}
+
+/// What `search@k` proposed, from the `executions` table of a verify artifact: the ids of the
+/// targets it searched, and its distinct programs.
+pub fn read_searched(a: &Artifact) -> Result<Searched> {
+    let mut out = Searched::default();
+    for b in a.read_table("executions")? {
+        let id = column::<StringArray>(&b, "id")?;
+        let source = column::<StringArray>(&b, "source")?;
+        let program = column::<StringArray>(&b, "program")?;
+        for i in 0..b.num_rows() {
+            if source.value(i) == "search" {
+                out.targets.insert(id.value(i).to_string());
+                out.programs.insert(program.value(i).to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// See [`read_searched`].
+#[derive(Default)]
+pub struct Searched {
+    pub targets: BTreeSet<String>,
+    pub programs: BTreeSet<String>,
+}

@@ -1,0 +1,400 @@
+//! For analysts (issue 11): `seqsynth query` over a real store (one meta-iteration of the whole
+//! loop with the tiny T5 on the CPU), the report's figure and summary, `status --all`, `gc` and
+//! `--quiet`, all through the real binary.
+//!
+//! Needs the project's Python environment (scripts/setup-python.sh), as the model tests.
+
+mod common;
+use arrow_array::{
+    Array, BooleanArray, Float64Array, Int64Array, LargeListArray, LargeStringArray, ListArray,
+    RecordBatch, StringArray, UInt32Array, UInt64Array,
+};
+use common::*;
+use seqsynth::tables::CATALOGUE;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn python() {
+    let setup = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/setup-python.sh");
+    let out = Command::new("bash").arg(setup).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn project() -> Project {
+    python();
+    let config = format!(
+        "[synth]\npairs = 120\nvalidation = 20\n\n[train]\nepochs = 2\nbatch_size = 16\nstage_dir = \"{}\"\n\n\
+         [ingest]\nsource = \"{}\"\nlimit = 300\n\n[search]\nbeams = 3\nlimit = 12\nmax_len = 30\nthreads = 1\n\n\
+         [sample]\nsize = 50\n\n[enumerate]\nmax_size = 5\ninverse_size = 2\n\n[loop]\niterations = 1\n",
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("stages/train")
+            .display(),
+        shared_oeis().display()
+    );
+    let p = Project::new(&config);
+    let run = p.run(&["--quiet", "run"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        !stderr.contains("[train]") && !stderr.contains(" computed, "),
+        "--quiet silences the trainer's and the enumerator's progress:\n{stderr}"
+    );
+    p
+}
+
+/// Every file under the store with its size and mtime: what a read-only command must not change.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, std::time::SystemTime)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let m = std::fs::symlink_metadata(e.path()).unwrap();
+            if m.is_dir() {
+                stack.push(e.path());
+            }
+            out.insert(e.path(), (m.len(), m.modified().unwrap()));
+        }
+    }
+    out
+}
+
+/// A cell of an Arrow column as JSON (the types the catalogue uses, and Polars' large ones).
+fn cell(c: &dyn Array, i: usize) -> Value {
+    if c.is_null(i) {
+        return Value::Null;
+    }
+    let a = c.as_any();
+    if let Some(s) = a.downcast_ref::<StringArray>() {
+        return json!(s.value(i));
+    }
+    if let Some(s) = a.downcast_ref::<LargeStringArray>() {
+        return json!(s.value(i));
+    }
+    if let Some(s) = a.downcast_ref::<arrow_array::StringViewArray>() {
+        return json!(s.value(i));
+    }
+    if let Some(v) = a.downcast_ref::<UInt32Array>() {
+        return json!(v.value(i));
+    }
+    if let Some(v) = a.downcast_ref::<UInt64Array>() {
+        return json!(v.value(i));
+    }
+    if let Some(v) = a.downcast_ref::<Int64Array>() {
+        return json!(v.value(i));
+    }
+    if let Some(v) = a.downcast_ref::<Float64Array>() {
+        return json!(v.value(i));
+    }
+    if let Some(v) = a.downcast_ref::<BooleanArray>() {
+        return json!(v.value(i));
+    }
+    if let Some(l) = a.downcast_ref::<ListArray>() {
+        let v = l.value(i);
+        return Value::Array((0..v.len()).map(|j| cell(v.as_ref(), j)).collect());
+    }
+    if let Some(l) = a.downcast_ref::<LargeListArray>() {
+        let v = l.value(i);
+        return Value::Array((0..v.len()).map(|j| cell(v.as_ref(), j)).collect());
+    }
+    panic!("unexpected column type {:?}", c.data_type());
+}
+
+/// Rows of batches as JSON objects, restricted to `columns`.
+fn rows(batches: &[RecordBatch], columns: &[&str]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for b in batches {
+        for i in 0..b.num_rows() {
+            let mut o = serde_json::Map::new();
+            for c in columns {
+                let col = b.column_by_name(c).unwrap_or_else(|| panic!("column {c}"));
+                o.insert(c.to_string(), cell(col.as_ref(), i));
+            }
+            out.push(Value::Object(o));
+        }
+    }
+    out
+}
+
+fn query_json(p: &Project, sql: &str, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec!["query", sql, "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = p.ok(&args);
+    serde_json::from_str::<Value>(&out)
+        .unwrap_or_else(|e| panic!("{e}: {out}"))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The nodes of the loop and the SQL table parts each holds.
+fn parts_of(p: &Project, table: &str) -> Vec<(String, Option<u32>, Option<&'static str>)> {
+    let def = CATALOGUE.iter().find(|d| d.name == table).unwrap();
+    let mut out = Vec::new();
+    for node in std::fs::read_dir(p.store().join("refs")).unwrap() {
+        let node = node.unwrap().file_name().to_string_lossy().into_owned();
+        let (stage, iter) = match node.split_once('@') {
+            Some((s, k)) => (s.to_string(), Some(k.parse().unwrap())),
+            None => (node.clone(), None),
+        };
+        for part in def.parts.iter().filter(|x| x.stage == stage) {
+            out.push((format!("{node}/{}", part.file), iter, part.tag.map(|t| t.1)));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn query_report_status_and_gc_on_a_real_store() {
+    let p = project();
+    let before = snapshot(&p.store());
+
+    // every registered table returns exactly the rows of its Parquet files
+    for def in &CATALOGUE {
+        let own: Vec<&str> = def.columns.iter().map(|c| c.name).collect();
+        let mut expected = Vec::new();
+        for (part, iter, tag) in parts_of(&p, def.name) {
+            let (node, file) = part.split_once('/').unwrap();
+            let path = p.artifact(node).join(format!("{file}-00000.parquet"));
+            let batches = seqsynth::tables::io::read_parquet(&path).unwrap();
+            // the writers' schema is the catalogue's
+            let schema = seqsynth::tables::arrow_schema(def.columns);
+            assert_eq!(
+                batches[0].schema().fields(),
+                schema.fields(),
+                "{} in {node}",
+                def.name
+            );
+            for mut r in rows(&batches, &own) {
+                let o = r.as_object_mut().unwrap();
+                if def.iterated() {
+                    o.insert("iteration".into(), json!(iter));
+                }
+                for t in def.tags() {
+                    o.insert(t.into(), json!(tag));
+                }
+                expected.push(r);
+            }
+        }
+        let got = query_json(&p, &format!("SELECT * FROM {}", def.name), &[]);
+        assert!(!expected.is_empty(), "the loop writes {}", def.name);
+        let norm = |v: &Vec<Value>| {
+            let mut s: Vec<String> = v.iter().map(|r| r.to_string()).collect();
+            s.sort();
+            s
+        };
+        // Polars' JSON lists the added columns first: compare as objects; floats to 12
+        // significant digits (serde_json's default float parsing may miss the last ulp)
+        let as_objects = |v: Vec<Value>| -> Vec<Value> {
+            v.into_iter()
+                .map(|r| {
+                    let m: BTreeMap<String, Value> = serde_json::from_value(r).unwrap();
+                    let m: BTreeMap<String, Value> = m
+                        .into_iter()
+                        .map(|(k, v)| match v.as_f64() {
+                            Some(f) if v.is_f64() => (k, json!(format!("{f:.11e}"))),
+                            _ => (k, v),
+                        })
+                        .collect();
+                    serde_json::to_value(m).unwrap()
+                })
+                .collect()
+        };
+        let (got, expected) = (norm(&as_objects(got)), norm(&as_objects(expected)));
+        assert_eq!(got.len(), expected.len(), "rows of table {}", def.name);
+        if let Some(i) = (0..got.len()).find(|&i| got[i] != expected[i]) {
+            panic!(
+                "table {}: row {i} differs:\n query:   {}\n parquet: {}",
+                def.name, got[i], expected[i]
+            );
+        }
+    }
+
+    // joins across tables
+    let solved = query_json(&p, "SELECT * FROM solved", &[]);
+    let joined = query_json(
+        &p,
+        "SELECT s.id, t.name, s.program FROM solved s JOIN targets t ON s.id = t.id",
+        &[],
+    );
+    assert_eq!(joined.len(), solved.len());
+    assert!(joined.iter().all(|r| r["name"].is_string()));
+
+    // the report's numbers are a query over `solved`
+    let count = |sql: &str| query_json(&p, sql, &[])[0]["n"].as_u64().unwrap();
+    let paper = count("SELECT count(DISTINCT id) AS n FROM solved WHERE iteration = 1");
+    let strict =
+        count("SELECT count(DISTINCT id) AS n FROM solved WHERE iteration = 1 AND all_terms");
+    let curve = query_json(&p, "SELECT * FROM curve", &[]);
+    assert_eq!(curve.len(), 1);
+    assert_eq!(curve[0]["cumulative"].as_u64().unwrap(), paper);
+    assert_eq!(curve[0]["cumulative_all_terms"].as_u64().unwrap(), strict);
+    let by_search =
+        count("SELECT count(DISTINCT id) AS n FROM solved WHERE by_search AND all_terms");
+    assert_eq!(
+        curve[0]["search_solved_all_terms"].as_u64().unwrap(),
+        by_search
+    );
+    let beyond = count(
+        "SELECT count(DISTINCT id) AS n FROM solved WHERE by_search AND id NOT IN \
+         (SELECT id FROM solved WHERE by_enumerate)",
+    );
+    assert_eq!(curve[0]["beyond_enumeration"].as_u64().unwrap(), beyond);
+
+    // CSV, JSON and Parquet outputs read back equal
+    let sql = "SELECT id, program, rank, all_terms, checked_terms FROM solved ORDER BY id, program";
+    let out = p.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let from_json = query_json(&p, sql, &[]);
+    p.ok(&["query", sql, "--format", "csv", "--output", "out/s.csv"]);
+    p.ok(&[
+        "query",
+        sql,
+        "--format",
+        "parquet",
+        "--output",
+        "out/s.parquet",
+    ]);
+    let csv = std::fs::read_to_string(out.join("s.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "id,program,rank,all_terms,checked_terms"
+    );
+    let from_csv: Vec<Value> = lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            json!({"id": f[0], "program": f[1], "rank": f[2].parse::<u64>().unwrap(),
+                   "all_terms": f[3] == "true", "checked_terms": f[4].parse::<u64>().unwrap()})
+        })
+        .collect();
+    let cols = ["id", "program", "rank", "all_terms", "checked_terms"];
+    let from_parquet = rows(
+        &seqsynth::tables::io::read_parquet(&out.join("s.parquet")).unwrap(),
+        &cols,
+    );
+    assert!(!from_json.is_empty());
+    assert_eq!(from_csv, from_json);
+    assert_eq!(from_parquet, from_json);
+    // the aligned table names its columns and counts its rows
+    let table = p.ok(&[
+        "query",
+        "SELECT id, rank FROM candidates WHERE source = 'search'",
+        "--limit",
+        "5",
+    ]);
+    assert!(table.contains("id") && table.contains("rank"), "{table}");
+    assert!(table.contains("(36 rows, 5 shown"), "{table}");
+
+    // errors: exit 2, naming what is wrong and what exists
+    let bad = p.run(&["query", "SELEC nonsense"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let unknown = p.run(&["query", "SELECT * FROM nosuchtable"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        e.contains("nosuchtable") && e.contains("targets, pairs, candidates"),
+        "{e}"
+    );
+    let col = p.run(&["query", "SELECT nosuchcolumn FROM targets"]);
+    assert_eq!(col.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&col.stderr).contains("nosuchcolumn"));
+    let inside = p.run(&[
+        "query",
+        "SELECT 1 AS x",
+        "--format",
+        "csv",
+        "--output",
+        "data/x.csv",
+    ]);
+    assert_eq!(inside.status.code(), Some(2), "never writes into the store");
+
+    // `--all`: every artifact, with its key; `runs` has one row per artifact
+    let runs = query_json(&p, "SELECT node, key, rows FROM runs", &["--all"]);
+    assert_eq!(runs.len(), p.objects().len());
+    let keyed = query_json(&p, "SELECT DISTINCT key FROM targets", &["--all"]);
+    assert_eq!(keyed.len(), 1);
+
+    // nothing the queries did changed the store
+    assert_eq!(
+        snapshot(&p.store()),
+        before,
+        "a query never changes the store"
+    );
+
+    // the report: the figure as PNG and SVG, the summary
+    let png = p.path().join("exports/report/figure.png");
+    let img = image::open(&png).unwrap().to_rgb8();
+    assert_eq!(
+        (img.width(), img.height()),
+        (
+            seqsynth::stages::report::plot::WIDTH,
+            seqsynth::stages::report::plot::HEIGHT
+        )
+    );
+    let colours: BTreeSet<[u8; 3]> = img.pixels().map(|p| p.0).collect();
+    assert!(colours.len() > 20, "not blank: {} colours", colours.len());
+    let dark = img
+        .pixels()
+        .filter(|p| p.0.iter().all(|&c| c < 100))
+        .count();
+    assert!(dark > 2000, "text and axes are drawn: {dark} dark pixels");
+    let svg = std::fs::read_to_string(p.path().join("exports/report/figure.svg")).unwrap();
+    assert!(svg.contains("full") && svg.contains("enumeration") && svg.contains("paper"));
+    let summary = std::fs::read_to_string(p.path().join("exports/report/summary.md")).unwrap();
+    // with one iteration every method's report reads the same verify@1: one line for all
+    assert!(
+        summary.contains(&format!(
+            "| full, baseline, uniform, random-init, no-hindsight | 1 | {strict} |"
+        )),
+        "{summary}"
+    );
+    assert!(summary.contains(&p.manifest("verify@1")["key"].as_str().unwrap().to_string()));
+    let sol = std::fs::read_to_string(p.path().join("exports/report/solutions.csv")).unwrap();
+    assert!(sol.starts_with("id,name,iteration,iteration_all_terms,program,python,"));
+    assert!(sol.contains("lambda x0:"), "the Python rendering");
+
+    // status --all: every artifact, all reached by the config
+    let st = p.ok(&["status", "--all"]);
+    assert!(
+        st.contains(&format!("{} artifact(s)", p.objects().len())),
+        "{st}"
+    );
+    assert!(!st.lines().any(|l| l.trim_end().ends_with(" no")), "{st}");
+
+    // gc: an artifact of another config is unreachable; exactly it goes, and only with --force
+    p.ok(&["--quiet", "run", "stage=synth", "synth.seed=7"]);
+    let all = p.objects();
+    let extra = p.artifact("synth");
+    let extra_key = extra.file_name().unwrap().to_string_lossy().into_owned();
+    let dry = p.ok(&["gc"]);
+    assert!(
+        dry.contains(&format!("would remove synth        {}", &extra_key[..12])),
+        "{dry}"
+    );
+    assert!(dry.contains("would remove 1 artifact(s)"), "{dry}");
+    assert_eq!(p.objects(), all, "a dry run removes nothing");
+    // the config that reaches it keeps it
+    let kept = p.ok(&["gc", "synth.seed=7"]);
+    assert!(
+        !kept.contains(&format!("would remove synth        {}", &extra_key[..12])),
+        "{kept}"
+    );
+    p.ok(&["gc", "--force"]);
+    let after: Vec<String> = all.iter().filter(|k| **k != extra_key).cloned().collect();
+    assert_eq!(p.objects(), after);
+    // everything the config reaches is still cached
+    let out = p.ok(&["--quiet", "run"]);
+    assert!(built(&out).is_empty(), "{out}");
+}
