@@ -14,9 +14,11 @@ for preset in full baseline uniform no-hindsight random-init; do
   echo "== preset=$preset" >&2
   "$bin" run preset="$preset" "$@"
   mkdir -p "exports/methods/$preset"
-  cp exports/report/curve.csv exports/report/curve.svg exports/report/solutions.csv \
+  cp exports/report/curve.csv exports/report/figure.svg exports/report/solutions.csv \
     "exports/methods/$preset/"
 done
+# the last run's export draws every method found in the store
+cp exports/report/figure.png exports/report/figure.svg exports/report/summary.md exports/methods/
 python3 - <<'PY'
 import csv
 print("| method | iteration | search: all known terms | search: terms 26..35 | beyond enumeration: all known terms | beyond enumeration: terms 26..35 | distinct programs |")

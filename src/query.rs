@@ -202,9 +202,17 @@ pub fn describe(with_key: bool) -> String {
             cols.join(", ")
         ));
     }
+    let runs: Vec<String> = match runs_frame(&[]) {
+        Ok(df) => df
+            .schema()
+            .iter()
+            .map(|(n, dt)| format!("{n} {dt}"))
+            .collect(),
+        Err(_) => RUNS_COLUMNS.iter().map(|c| c.to_string()).collect(),
+    };
     s.push_str(&format!(
         "runs: one artifact (node, key, rows, bytes, wall time, counters as JSON)\n    {}\n",
-        RUNS_COLUMNS.join(", ")
+        runs.join(", ")
     ));
     s
 }

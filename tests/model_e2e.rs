@@ -430,8 +430,8 @@ fn one_meta_iteration_search_verify_buffer_sample_train() {
         line.starts_with(&format!("1,300,12,{}", vm["counters"]["targets_solved"])),
         "{curve}"
     );
-    let svg = std::fs::read_to_string(p.path().join("exports/report/curve.svg")).unwrap();
-    assert!(svg.contains("<polyline"));
+    let svg = std::fs::read_to_string(p.path().join("exports/report/figure.svg")).unwrap();
+    assert!(svg.contains("<polyline") && svg.contains("meta-iteration"));
     let sol = std::fs::read_to_string(p.path().join("exports/report/solutions.csv")).unwrap();
     assert_eq!(
         sol.lines().count() - 1,

@@ -19,6 +19,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// Sorts the keys of every object in `v`, recursively.
+pub fn sort_keys(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(String, Value)> = std::mem::take(m).into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            for (k, mut val) in entries {
+                sort_keys(&mut val);
+                m.insert(k, val);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct KeyParts {
     pub stage: String,
@@ -29,9 +45,16 @@ pub struct KeyParts {
 }
 
 impl KeyParts {
-    /// The canonical serialization (serde_json objects are sorted maps).
+    /// The canonical serialization: JSON with every object's keys sorted. Sorted explicitly,
+    /// not by relying on serde_json's map type: a dependency can switch serde_json to
+    /// insertion order (`preserve_order`, which polars enables), and a key must not depend on
+    /// the order a stage happened to build its params in.
     pub fn canonical(&self) -> String {
-        serde_json::to_string(self).expect("key parts serialize")
+        // the struct's own fields keep their order (stage, version, params, inputs, external)
+        let mut sorted = self.clone();
+        sort_keys(&mut sorted.params);
+        sort_keys(&mut sorted.external);
+        serde_json::to_string(&sorted).expect("key parts serialize")
     }
 
     /// The key: blake3 hex of the canonical JSON.
@@ -165,6 +188,27 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn keys_do_not_depend_on_the_order_objects_were_built_in() {
+        let mut a = serde_json::Map::new();
+        a.insert("zeta".into(), json!(1));
+        a.insert("alpha".into(), json!({"y": 2, "b": [ {"q": 1, "c": 2} ]}));
+        let mut b = serde_json::Map::new();
+        b.insert("alpha".into(), json!({"b": [ {"c": 2, "q": 1} ], "y": 2}));
+        b.insert("zeta".into(), json!(1));
+        let with = |params: serde_json::Map<String, Value>| KeyParts {
+            params: Value::Object(params),
+            ..parts(10)
+        };
+        assert_eq!(with(a).key(), with(b).key());
+        // the canonical text has sorted keys: the keys of stores made before serde_json's
+        // preserve_order was switched on by a dependency stay valid
+        assert_eq!(
+            parts(10).canonical(),
+            r#"{"stage":"search","version":1,"params":{"search":{"batch":8,"beams":10}},"inputs":{"train@6":"abc"},"external":null}"#
+        );
+    }
 
     fn parts(beams: u32) -> KeyParts {
         KeyParts {

@@ -176,20 +176,26 @@ impl Stage for Train {
             "train@{iter}: {} on {n_train} pairs ({n_val} validation), {epochs} epochs",
             cfg.size
         );
-        let status = Command::new(&python)
+        // the trainer's progress lines (`[train] ...`) are relayed, or dropped with --quiet;
+        // anything else it prints (warnings, a traceback) always is
+        let mut child = Command::new(&python)
             .arg(&script)
             .arg(&settings_path)
             .env("PYTHONUNBUFFERED", "1")
-            .env(
-                "SEQSYNTH_QUIET",
-                if crate::progress::is_quiet() {
-                    "1"
-                } else {
-                    "0"
-                },
-            )
-            .status()
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .with_context(|| format!("starting {}", python.display()))?;
+        let quiet = crate::progress::is_quiet();
+        if let Some(err) = child.stderr.take() {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(err).lines() {
+                let line = line.context("reading the trainer's output")?;
+                if !(quiet && line.starts_with("[train]")) {
+                    eprintln!("{line}");
+                }
+            }
+        }
+        let status = child.wait().context("waiting for the trainer")?;
         if !status.success() {
             bail!(
                 "{} {} failed ({status})",

@@ -44,17 +44,6 @@ pub struct Point {
     pub beyond_enumeration_all_terms: Option<u32>,
 }
 
-impl Point {
-    /// Percent of all targets solved (cumulative) by the paper's rule and on all known terms.
-    pub fn percent(&self) -> (f64, f64) {
-        let d = self.targets.max(1) as f64;
-        (
-            100.0 * self.cumulative as f64 / d,
-            100.0 * self.cumulative_all_terms as f64 / d,
-        )
-    }
-}
-
 /// Reads the `curve` table of a report artifact.
 pub fn read(a: &crate::pipeline::store::Artifact) -> anyhow::Result<Vec<Point>> {
     use super::io::column;

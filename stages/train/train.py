@@ -46,9 +46,7 @@ SIZES = {
 
 
 def log(msg):
-    # progress lines, relayed to the terminal by the Rust stage; `seqsynth --quiet` silences them
-    if os.environ.get("SEQSYNTH_QUIET") != "1":
-        print(f"[train] {msg}", file=sys.stderr, flush=True)
+    print(f"[train] {msg}", file=sys.stderr, flush=True)
 
 
 def load_pairs(path):

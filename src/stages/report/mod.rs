@@ -56,7 +56,7 @@ impl Stage for Report {
         "report"
     }
     fn version(&self) -> u32 {
-        4
+        5
     }
     fn iterated(&self, _: &Loaded) -> bool {
         false
