@@ -10,6 +10,26 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `println!` that ends the process quietly (status 0) when the reader has gone (`seqsynth status
+/// | head`), as a Unix filter does, instead of panicking.
+macro_rules! out {
+    ($($t:tt)*) => {
+        print_line(format_args!($($t)*))
+    };
+}
+
+fn print_line(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = writeln!(o, "{args}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing stdout: {e}");
+        std::process::exit(2);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
@@ -178,7 +198,7 @@ fn run_pipeline(args: &PipelineArgs) -> Result<ExitCode> {
         .iter()
         .filter(|(_, _, o)| matches!(o, runner::Outcome::Built { .. }))
         .count();
-    println!(
+    out!(
         "{} node(s): {built} built, {} cached (store {})",
         r.log.len(),
         r.log.len() - built,
@@ -186,9 +206,9 @@ fn run_pipeline(args: &PipelineArgs) -> Result<ExitCode> {
     );
     for (node, key, outcome) in &r.log {
         match outcome {
-            runner::Outcome::Cached => println!("  {node:<12} cached  {}", &key[..12]),
+            runner::Outcome::Cached => out!("  {node:<12} cached  {}", &key[..12]),
             runner::Outcome::Built { secs } => {
-                println!("  {node:<12} built   {} in {secs:.2}s", &key[..12])
+                out!("  {node:<12} built   {} in {secs:.2}s", &key[..12])
             }
         }
     }
@@ -205,13 +225,18 @@ fn status(args: &PipelineArgs) -> Result<ExitCode> {
     let mut r = runner::Runner::new(&loaded, &store, &stages);
     r.verify_full = args.verify;
     let mut corrupt = 0;
-    println!(
+    out!(
         "{:<12} {:<8} {:<12} {:>10} {:>12} {:>9}  why",
-        "node", "state", "key", "rows", "bytes", "wall"
+        "node",
+        "state",
+        "key",
+        "rows",
+        "bytes",
+        "wall"
     );
     for node in dag::closure_many(&stages, &loaded, &targets)? {
         match r.status(&node)? {
-            runner::NodeStatus::Cached { key, manifest } => println!(
+            runner::NodeStatus::Cached { key, manifest } => out!(
                 "{:<12} {:<8} {:<12} {:>10} {:>12} {:>8.2}s",
                 node.to_string(),
                 "cached",
@@ -220,7 +245,7 @@ fn status(args: &PipelineArgs) -> Result<ExitCode> {
                 manifest.bytes(),
                 manifest.wall_secs
             ),
-            runner::NodeStatus::ToRun { key, why } => println!(
+            runner::NodeStatus::ToRun { key, why } => out!(
                 "{:<12} {:<8} {:<12} {:>10} {:>12} {:>9}  {}",
                 node.to_string(),
                 "to run",
@@ -235,7 +260,7 @@ fn status(args: &PipelineArgs) -> Result<ExitCode> {
             ),
             runner::NodeStatus::Corrupt { key, why } => {
                 corrupt += 1;
-                println!(
+                out!(
                     "{:<12} {:<8} {:<12} {:>10} {:>12} {:>9}  corrupt: {why} (`seqsynth run --verify` recomputes it)",
                     node.to_string(),
                     "corrupt",
@@ -245,7 +270,7 @@ fn status(args: &PipelineArgs) -> Result<ExitCode> {
                     "-"
                 )
             }
-            runner::NodeStatus::Waiting { on } => println!(
+            runner::NodeStatus::Waiting { on } => out!(
                 "{:<12} {:<8} {:<12} {:>10} {:>12} {:>9}  waits on {on}",
                 node.to_string(),
                 "to run",
@@ -309,7 +334,7 @@ fn query_sources(
 
 fn query(args: &QueryArgs) -> Result<ExitCode> {
     if args.tables {
-        print!("{}", seqsynth::query::describe(args.all));
+        out!("{}", seqsynth::query::describe(args.all).trim_end());
         return Ok(ExitCode::SUCCESS);
     }
     let sql = match args.sql.as_deref() {
@@ -413,19 +438,23 @@ fn status_all(args: &StatusArgs) -> Result<ExitCode> {
     let (_, loaded) = load(&args.pipeline)?;
     let root = store_root(&args.pipeline, &loaded);
     let Some(store) = Store::open_read_only(&root)? else {
-        println!("{}: no store (nothing has run there yet)", root.display());
+        out!("{}: no store (nothing has run there yet)", root.display());
         return Ok(ExitCode::SUCCESS);
     };
     let keep = reachable(&args.pipeline, None, &store)?;
     let artifacts = store.list_artifacts()?;
-    println!(
+    out!(
         "{:<12} {:<12} {:>10} {:>11} {:>9}  reached by the config",
-        "node", "key", "rows", "size", "wall"
+        "node",
+        "key",
+        "rows",
+        "size",
+        "wall"
     );
     let mut total = 0;
     for m in &artifacts {
         total += m.bytes();
-        println!(
+        out!(
             "{:<12} {:<12} {:>10} {:>11} {:>8.1}s  {}",
             m.node,
             &m.key[..12],
@@ -436,7 +465,7 @@ fn status_all(args: &StatusArgs) -> Result<ExitCode> {
         );
     }
     let reached = artifacts.iter().filter(|m| keep.contains(&m.key)).count();
-    println!(
+    out!(
         "{} artifact(s), {} ({reached} reached by the config); store {}",
         artifacts.len(),
         human_bytes(total),
@@ -444,7 +473,7 @@ fn status_all(args: &StatusArgs) -> Result<ExitCode> {
     );
     for (what, bytes) in store.other_sizes()? {
         if bytes > 0 {
-            println!("  {what}: {}", human_bytes(bytes));
+            out!("  {what}: {}", human_bytes(bytes));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -464,7 +493,7 @@ fn gc(args: &GcArgs) -> Result<ExitCode> {
         .collect();
     let bytes: u64 = gone.iter().map(|m| m.bytes()).sum();
     for m in &gone {
-        println!(
+        out!(
             "{} {:<12} {}  {}",
             if args.force {
                 "removed"
@@ -479,7 +508,7 @@ fn gc(args: &GcArgs) -> Result<ExitCode> {
             store.remove_artifact(&m.key)?;
         }
     }
-    println!(
+    out!(
         "{} {} artifact(s), {}; kept {} reached by the config{}",
         if args.force {
             "removed"
@@ -664,11 +693,11 @@ fn run_dsl(cmd: DslCommand) -> Result<ExitCode> {
             let p = parse_program(&program)?;
             match dsl::eval(&p, &limits) {
                 Ok(terms) => {
-                    println!("{}", dsl::format_terms(&terms));
+                    out!("{}", dsl::format_terms(&terms));
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
-                    println!("error: {e}");
+                    out!("error: {e}");
                     Ok(ExitCode::from(1))
                 }
             }
