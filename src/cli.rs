@@ -65,6 +65,14 @@ pub enum Command {
         seqsynth gc --presets all            # keep every method's artifacts\n  \
         seqsynth gc --presets full,baseline --force")]
     Gc(GcArgs),
+    /// Print, as JSON, the nodes a run would build, in order, with their keys (when known),
+    /// states, inputs and the `seqsynth run` arguments that build each (and each shard): what
+    /// an engine (Slurm, Ray) schedules from.
+    #[command(after_help = "Examples:\n  \
+        seqsynth plan\n  \
+        seqsynth plan pipeline.shards=8 preset=baseline\n\n\
+        plan never changes the store.")]
+    Plan(PipelineArgs),
     /// Work with single DSL programs.
     #[command(subcommand)]
     Dsl(DslCommand),
@@ -72,8 +80,9 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct PipelineArgs {
-    /// `stage=NAME`, `iter=K`, `preset=NAME` (full, baseline, uniform, random-init,
-    /// no-hindsight: the paper's methods), and `KEY=VALUE` overrides of pipeline.toml settings.
+    /// `stage=NAME`, `iter=K`, `shard=i/N` (one shard of a search or verify node),
+    /// `preset=NAME` (full, baseline, uniform, random-init, no-hindsight: the paper's methods),
+    /// and `KEY=VALUE` overrides of pipeline.toml settings.
     #[arg(value_name = "KEY=VALUE")]
     pub assignments: Vec<String>,
     /// The config file (default: ./pipeline.toml if present, else built-in defaults).
@@ -217,6 +226,8 @@ pub struct Assignments {
     pub iter: Option<u32>,
     /// `preset=NAME`: a method of the paper's experiment (`pipeline::preset`).
     pub preset: Option<String>,
+    /// `shard=i/N`: one shard of a shardable stage's node.
+    pub shard: Option<crate::pipeline::dag::Shard>,
     pub overrides: Vec<(String, String)>,
 }
 
@@ -236,6 +247,7 @@ pub fn split_assignments(args: &[String]) -> anyhow::Result<Assignments> {
                 )
             }
             "preset" => out.preset = Some(v.trim().to_string()),
+            "shard" => out.shard = Some(crate::pipeline::dag::Shard::parse(v)?),
             "" => anyhow::bail!("empty key in {a:?}"),
             k => out.overrides.push((k.to_string(), v.to_string())),
         }

@@ -63,6 +63,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status(args) if args.all => status_all(&args),
         Command::Status(args) => status(&args.pipeline),
         Command::Query(args) => query(&args),
+        Command::Plan(args) => plan(&args),
         Command::Gc(args) => gc(&args),
         Command::Dsl(cmd) => run_dsl(cmd),
     }
@@ -144,11 +145,29 @@ fn targets(
                 }
                 None
             };
-            Ok(vec![dag::Node::new(name, iter)])
+            let node = dag::Node::new(name, iter);
+            match asg.shard {
+                Some(sh) if !stage.shardable() => {
+                    let can: Vec<&str> = stages
+                        .iter()
+                        .filter(|s| s.shardable())
+                        .map(|s| s.name())
+                        .collect();
+                    bail!(
+                        "shard={sh}: stage {name} does not split into shards (the stages that do: {})",
+                        can.join(", ")
+                    )
+                }
+                Some(sh) => Ok(vec![node.sharded(sh)]),
+                None => Ok(vec![node]),
+            }
         }
         None => {
             if asg.iter.is_some() {
                 bail!("iter= needs stage= (e.g. stage=search iter=7)");
+            }
+            if asg.shard.is_some() {
+                bail!("shard= needs stage= (e.g. stage=search iter=1 shard=0/4)");
             }
             for name in &loaded.config.pipeline.stages {
                 runner::find_stage(stages, name).context("pipeline.stages")?;
@@ -162,12 +181,18 @@ fn run_pipeline(args: &PipelineArgs) -> Result<ExitCode> {
     let (asg, loaded, store) = open(args)?;
     let stages = stages::registry();
     let targets = targets(&asg, &loaded, &stages)?;
-    let _lock = store.lock(!args.no_wait)?;
-    let cleaned = store.clean_staging()?;
-    if cleaned > 0 {
-        eprintln!("removed {cleaned} unfinished staging dir(s) left by an interrupted run");
+    // what killed runs left behind is cleaned only while no other run uses the store; runs
+    // then share the store, and each node is built once, under its own lock
+    if let Some(exclusive) = store.try_lock_exclusive()? {
+        let cleaned = store.clean_staging()?;
+        if cleaned > 0 {
+            eprintln!("removed {cleaned} unfinished staging dir(s) left by an interrupted run");
+        }
+        drop(exclusive);
     }
+    let _lock = store.lock_shared(!args.no_wait)?;
     let mut r = runner::Runner::new(&loaded, &store, &stages);
+    r.wait = !args.no_wait;
     // one pass over the DAG: each node after its inputs, so every ensure finds them resolved
     for n in dag::closure_many(&stages, &loaded, &targets)? {
         r.ensure(&n)?;
@@ -285,6 +310,87 @@ fn status(args: &PipelineArgs) -> Result<ExitCode> {
         eprintln!("{corrupt} corrupt artifact(s)");
         return Ok(ExitCode::from(1));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `seqsynth run` arguments that repeat this invocation's config, store and settings.
+fn common_args(args: &PipelineArgs, asg: &cli::Assignments) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Some(c) = &args.config {
+        v.push(format!("--config={}", c.display()));
+    }
+    if let Some(s) = &args.store {
+        v.push(format!("--store={}", s.display()));
+    }
+    if let Some(p) = &asg.preset {
+        v.push(format!("preset={p}"));
+    }
+    v.extend(asg.overrides.iter().map(|(k, val)| format!("{k}={val}")));
+    v
+}
+
+fn plan(args: &PipelineArgs) -> Result<ExitCode> {
+    let (asg, loaded) = load(args)?;
+    let root = store_root(args, &loaded);
+    let store = Store::open_read_only(&root)?.unwrap_or_else(|| Store::read_only_at(&root));
+    let stages = stages::registry();
+    let targets = targets(&asg, &loaded, &stages)?;
+    let mut r = runner::Runner::new(&loaded, &store, &stages);
+    let common = common_args(args, &asg);
+    let shards = loaded.config.pipeline.shards;
+    let run_args = |n: &dag::Node| -> Vec<String> {
+        let mut v = vec!["run".to_string(), format!("stage={}", n.stage)];
+        if let Some(k) = n.iter {
+            v.push(format!("iter={k}"));
+        }
+        if let Some(sh) = n.shard {
+            v.push(format!("shard={sh}"));
+        }
+        v.extend(common.iter().cloned());
+        v
+    };
+    let mut nodes = Vec::new();
+    for node in dag::closure_many(&stages, &loaded, &targets)? {
+        let stage = runner::find_stage(&stages, &node.stage)?;
+        let (state, key) = match r.status(&node)? {
+            runner::NodeStatus::Cached { key, .. } => ("cached", Some(key)),
+            runner::NodeStatus::ToRun { key, .. } => ("to_run", Some(key)),
+            runner::NodeStatus::Corrupt { key, .. } => ("corrupt", Some(key)),
+            runner::NodeStatus::Waiting { .. } => ("waiting", None),
+        };
+        let split = stage.shardable() && node.shard.is_none() && shards > 1;
+        let shard_list: Vec<serde_json::Value> = if split {
+            (0..shards)
+                .map(|i| {
+                    let sh = node.sharded(dag::Shard {
+                        index: i,
+                        count: shards,
+                    });
+                    serde_json::json!({"node": sh.to_string(), "args": run_args(&sh)})
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        nodes.push(serde_json::json!({
+            "node": node.to_string(),
+            "stage": node.stage,
+            "iter": node.iter,
+            "shard": node.shard.map(|s| s.to_string()),
+            "key": key,
+            "state": state,
+            "inputs": stage.inputs(&loaded, &node).iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            "gpu": matches!(node.stage.as_str(), "train" | "search"),
+            "shards": shard_list,
+            "args": run_args(&node),
+        }));
+    }
+    let out = serde_json::json!({
+        "store": root,
+        "shards": shards,
+        "nodes": nodes,
+    });
+    out!("{}", serde_json::to_string_pretty(&out)?);
     Ok(ExitCode::SUCCESS)
 }
 

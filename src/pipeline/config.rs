@@ -53,11 +53,24 @@ impl Default for StoreConfig {
 }
 
 /// What `seqsynth run` (without `stage=`) builds.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PipelineConfig {
     /// The stages to build; empty means every built stage.
     pub stages: Vec<String>,
+    /// N > 1: a shardable stage's node (search, verify) is built as the merge of its N shards
+    /// (`search@3#0/N` ...), each its own node, which `shard=i/N` runs alone (a Slurm array task,
+    /// a Ray task); the merged bytes equal an unsharded build. Not part of any key.
+    pub shards: u32,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            stages: Vec::new(),
+            shards: 1,
+        }
+    }
 }
 
 /// DSL settings: the evaluation limits are part of the semantics, so part of every key that
@@ -509,6 +522,9 @@ pub fn load(file: &Path, required: bool, overrides: &[(String, String)]) -> Resu
         .with_context(|| format!("config {display}"))?;
     if let Err(why) = config.dsl.limits().validate() {
         bail!("{display}: dsl (input_len, max_steps, max_abs_exp): {why}");
+    }
+    if config.pipeline.shards == 0 {
+        bail!("{display}: pipeline.shards = 0: it must be at least 1 (1: no shards)");
     }
     if config.meta.iterations > crate::pipeline::dag::MAX_ITER {
         bail!(

@@ -18,6 +18,51 @@ pub const MAX_ITER: u32 = 100_000;
 pub struct Node {
     pub stage: String,
     pub iter: Option<u32>,
+    /// One shard of the node's work (`search@3#2/8`: shard 2 of 8), for the stages that split
+    /// (`Stage::shardable`); None: the whole node (which a run with `pipeline.shards = N` builds
+    /// as the merge of its N shards, with the same bytes as built directly).
+    pub shard: Option<Shard>,
+}
+
+/// Shard `index` of `count` (0 ≤ index < count).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// Parses `i/N`.
+    pub fn parse(text: &str) -> Result<Shard> {
+        let err = || anyhow::anyhow!("shard={text}: expected i/N with 0 <= i < N (e.g. shard=2/8)");
+        let (i, n) = text.trim().split_once('/').ok_or_else(err)?;
+        let (index, count): (u32, u32) = (
+            i.trim().parse().map_err(|_| err())?,
+            n.trim().parse().map_err(|_| err())?,
+        );
+        if count == 0 || index >= count {
+            return Err(err());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The part of `0..len` this shard owns, cut at multiples of `align` (so that, for example,
+    /// a shard's search batches are the unsharded run's batches): contiguous, in order, and
+    /// together the shards cover `0..len` exactly.
+    pub fn range(&self, len: usize, align: usize) -> std::ops::Range<usize> {
+        let align = align.max(1);
+        let units = len.div_ceil(align);
+        let (i, n) = (self.index as usize, self.count as usize);
+        let start = (units * i / n * align).min(len);
+        let end = (units * (i + 1) / n * align).min(len);
+        start..end
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 impl Node {
@@ -25,15 +70,41 @@ impl Node {
         Node {
             stage: stage.to_string(),
             iter,
+            shard: None,
         }
+    }
+
+    /// This node's shard `shard`.
+    pub fn sharded(&self, shard: Shard) -> Node {
+        Node {
+            shard: Some(shard),
+            ..self.clone()
+        }
+    }
+
+    /// The whole node of a shard (itself when it is whole).
+    pub fn whole(&self) -> Node {
+        Node {
+            shard: None,
+            ..self.clone()
+        }
+    }
+
+    /// The name of its ref in `refs/` (`/` is not a file name character).
+    pub fn ref_name(&self) -> String {
+        self.to_string().replace('/', "of")
     }
 }
 
 impl fmt::Display for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.iter {
-            Some(k) => write!(f, "{}@{k}", self.stage),
-            None => f.write_str(&self.stage),
+            Some(k) => write!(f, "{}@{k}", self.stage)?,
+            None => f.write_str(&self.stage)?,
+        }
+        match self.shard {
+            Some(s) => write!(f, "#{s}"),
+            None => Ok(()),
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct Runner<'a> {
     pub log: Vec<(Node, String, Outcome)>,
     /// `status --verify`: re-hash every file of a cached artifact.
     pub verify_full: bool,
+    /// Wait for a node another process is building (false: `--no-wait`, fail instead).
+    pub wait: bool,
 }
 
 impl<'a> Runner<'a> {
@@ -46,6 +48,7 @@ impl<'a> Runner<'a> {
             externals: Default::default(),
             log: Vec::new(),
             verify_full: false,
+            wait: true,
         }
     }
 
@@ -60,10 +63,16 @@ impl<'a> Runner<'a> {
         node: &Node,
         inputs: &BTreeMap<String, Artifact>,
     ) -> Result<KeyParts> {
+        let params = stage.params(self.loaded, node);
+        // a shard is its own node: the whole node's params plus which part it is
+        let params = match node.shard {
+            Some(sh) => serde_json::json!({"params": params, "shard": [sh.index, sh.count]}),
+            None => params,
+        };
         Ok(KeyParts {
             stage: stage.name().to_string(),
             version: stage.version(),
-            params: stage.params(self.loaded, node),
+            params,
             inputs: inputs
                 .iter()
                 .map(|(n, a)| (n.clone(), a.manifest.digest.clone()))
@@ -105,6 +114,19 @@ impl<'a> Runner<'a> {
         Ok(self.done[node].clone())
     }
 
+    /// The verified artifact of `key`, recorded as `node`'s, if the store has it.
+    fn cached(&mut self, node: &Node, key: &str) -> Result<Option<Artifact>> {
+        let Some(a) = self.store.lookup(key)? else {
+            return Ok(None);
+        };
+        tracing::info!("{node}: cached ({})", &key[..12]);
+        self.store.set_ref(&node.ref_name(), key)?;
+        self.log
+            .push((node.clone(), key.to_string(), Outcome::Cached));
+        self.done.insert(node.clone(), a.clone());
+        Ok(Some(a))
+    }
+
     /// Resolves one node whose inputs are all resolved.
     fn ensure_one(&mut self, node: &Node) -> Result<Artifact> {
         let stage = self.stage(&node.stage)?;
@@ -120,18 +142,36 @@ impl<'a> Runner<'a> {
         let parts = self.key_parts(stage, node, &inputs)?;
         let key = parts.key();
         let name = node.to_string();
-        let existed = self.store.object_dir(&key).exists();
-        if let Some(a) = self.store.lookup(&key)? {
-            tracing::info!("{name}: cached ({})", &key[..12]);
-            self.store.set_ref(&name, &key)?;
-            self.log.push((node.clone(), key, Outcome::Cached));
-            self.done.insert(node.clone(), a.clone());
+        let refname = node.ref_name();
+        if let Some(a) = self.cached(node, &key)? {
             return Ok(a);
         }
+        // one writer per key: another process (a shard on another machine, a concurrent run)
+        // building the same node is waited for, and its artifact then used
+        let _node_lock = self.store.node_lock(&key, &name, self.wait)?;
+        let existed = self.store.object_dir(&key).exists();
+        if let Some(a) = self.cached(node, &key)? {
+            return Ok(a);
+        }
+        // the whole node of a sharded stage, with `pipeline.shards = N`: its N shards, merged
+        let shards = self.loaded.config.pipeline.shards;
+        let merge_from = if stage.shardable() && node.shard.is_none() && shards > 1 {
+            let mut arts = Vec::new();
+            for i in 0..shards {
+                let sh = node.sharded(crate::pipeline::dag::Shard {
+                    index: i,
+                    count: shards,
+                });
+                arts.push(self.ensure_one(&sh)?);
+            }
+            Some(arts)
+        } else {
+            None
+        };
         tracing::info!("{name}: running ({})", &key[..12]);
         let why: Vec<String> = match self
             .store
-            .get_ref(&name)
+            .get_ref(&refname)
             .and_then(|k| self.store.peek(&k).map(|m| (k, m)))
         {
             // (lookup has just moved a corrupt artifact with this key to trash/)
@@ -154,14 +194,19 @@ impl<'a> Runner<'a> {
             out: &staging.dir,
             counters: BTreeMap::new(),
         };
-        stage
-            .run(&mut ctx)
-            .with_context(|| format!("stage {name} failed"))?;
+        match &merge_from {
+            Some(arts) => stage
+                .merge(&mut ctx, arts)
+                .with_context(|| format!("merging the {} shards of {name}", arts.len()))?,
+            None => stage
+                .run(&mut ctx)
+                .with_context(|| format!("stage {name} failed"))?,
+        }
         let counters = std::mem::take(&mut ctx.counters);
         fault_injection_pause(&name);
         let secs = start.elapsed().as_secs_f64();
         let a = self.store.commit(staging, &name, &parts, secs, counters)?;
-        self.store.set_ref(&name, &key)?;
+        self.store.set_ref(&refname, &key)?;
         eprintln!(
             "built {name}: {} rows, {} bytes in {secs:.2}s",
             a.manifest.rows(),
@@ -292,7 +337,7 @@ impl Runner<'_> {
         }
         let why = match self
             .store
-            .get_ref(&node.to_string())
+            .get_ref(&node.ref_name())
             .and_then(|k| self.store.peek(&k))
         {
             Some(old) => parts.diff(&old.parts),

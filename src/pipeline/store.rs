@@ -3,7 +3,9 @@
 //! Layout under the store root (`data/` by default):
 //!
 //! ```text
-//! lock                      held (flock) by a running `seqsynth run`
+//! lock                      shared (flock) by every running `seqsynth run`, exclusive for `gc`
+//!                           and for cleaning up after killed runs
+//! locks/<key>               held (flock, exclusive) while a process builds that artifact
 //! objects/<key>/            one committed artifact: manifest.json, key.json, *.parquet, ...
 //! refs/<node>               symlink to the artifact the last run built for that node (ingest, search@7)
 //! seqsynth-store.json       the marker: this directory is a store (and its format version)
@@ -200,7 +202,7 @@ impl Store {
             }
         }
         fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
-        for sub in ["objects", "refs", "tmp", "downloads", "trash"] {
+        for sub in ["objects", "refs", "tmp", "downloads", "trash", "locks"] {
             let d = root.join(sub);
             if let Ok(m) = fs::symlink_metadata(&d) {
                 if !m.is_dir() {
@@ -270,14 +272,42 @@ impl Store {
     /// Takes the store's exclusive lock. If another run holds it, says so and waits (or fails
     /// when `wait` is false).
     pub fn lock(&self, wait: bool) -> Result<StoreLock> {
-        let path = self.root.join("lock");
-        let file = fs::OpenOptions::new()
+        self.store_lock(wait, true)
+    }
+
+    /// The store's lock shared with other runs (`seqsynth run`: runs and shards on other
+    /// machines go on side by side; each node is built by one of them, under its node lock).
+    pub fn lock_shared(&self, wait: bool) -> Result<StoreLock> {
+        self.store_lock(wait, false)
+    }
+
+    /// The exclusive lock if no other run holds the store now (None otherwise, at once).
+    pub fn try_lock_exclusive(&self) -> Result<Option<StoreLock>> {
+        let file = self.lock_file(&self.root.join("lock"))?;
+        Ok(file
+            .try_lock_exclusive()
+            .ok()
+            .map(|_| StoreLock { _file: file }))
+    }
+
+    fn lock_file(&self, path: &Path) -> Result<fs::File> {
+        fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        if file.try_lock_exclusive().is_err() {
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))
+    }
+
+    fn store_lock(&self, wait: bool, exclusive: bool) -> Result<StoreLock> {
+        let path = self.root.join("lock");
+        let file = self.lock_file(&path)?;
+        let got = if exclusive {
+            file.try_lock_exclusive()
+        } else {
+            fs2::FileExt::try_lock_shared(&file)
+        };
+        if got.is_err() {
             if !wait {
                 bail!(
                     "the store {} is locked by another seqsynth run (run again without --no-wait to wait for it)",
@@ -285,8 +315,35 @@ impl Store {
                 );
             }
             eprintln!(
-                "Blocking: waiting for the lock on {} held by another seqsynth run",
-                self.root.display()
+                "Blocking: waiting for the lock on {} held by another seqsynth {}",
+                self.root.display(),
+                if exclusive { "run" } else { "command (gc)" }
+            );
+            if exclusive {
+                file.lock_exclusive()
+            } else {
+                fs2::FileExt::lock_shared(&file)
+            }
+            .with_context(|| format!("locking {}", path.display()))?;
+        }
+        Ok(StoreLock { _file: file })
+    }
+
+    /// The lock on building artifact `key` (node `name`): exclusive, waited for unless `!wait`.
+    pub fn node_lock(&self, key: &str, name: &str, wait: bool) -> Result<StoreLock> {
+        let dir = self.root.join("locks");
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join(key);
+        let file = self.lock_file(&path)?;
+        if file.try_lock_exclusive().is_err() {
+            if !wait {
+                bail!(
+                    "{name} is being built by another seqsynth process (run again without --no-wait to wait for it)"
+                );
+            }
+            eprintln!(
+                "waiting for {name} ({}), which another process is building",
+                &key[..12]
             );
             file.lock_exclusive()
                 .with_context(|| format!("locking {}", path.display()))?;
@@ -560,6 +617,7 @@ impl Store {
             .with_context(|| format!("moving {} out of objects/", dir.display()))?;
         sync_dir(&self.root.join("objects"))?;
         fs::remove_dir_all(&doomed).with_context(|| format!("removing {}", doomed.display()))?;
+        let _ = fs::remove_file(self.root.join("locks").join(key));
         if let Ok(refs) = fs::read_dir(self.root.join("refs")) {
             for r in refs.flatten() {
                 let points = fs::read_link(r.path())
@@ -759,13 +817,14 @@ pub const MARKER: &str = "seqsynth-store.json";
 pub const STORE_FORMAT: u32 = 1;
 const MARKER_TEXT: &str = "{\"seqsynth_store_format\": 1}\n";
 /// What a store directory holds (a directory with only these is a store made before the marker).
-const STORE_ENTRIES: [&str; 7] = [
+const STORE_ENTRIES: [&str; 8] = [
     "objects",
     "refs",
     "tmp",
     "downloads",
     "trash",
     "lock",
+    "locks",
     MARKER,
 ];
 

@@ -74,6 +74,16 @@ pub trait Stage: Sync {
     }
     /// Computes the output into `ctx.out`.
     fn run(&self, ctx: &mut Ctx) -> Result<()>;
+    /// Whether the stage's work splits into shards (`shard=i/N`): `run` then computes the part
+    /// of `ctx.node.shard`, and `merge` makes the whole node's output from its shards' outputs,
+    /// byte for byte what `run` on the whole node writes.
+    fn shardable(&self) -> bool {
+        false
+    }
+    /// The whole node's output from its shards' artifacts (in shard order) into `ctx.out`.
+    fn merge(&self, ctx: &mut Ctx, _shards: &[Artifact]) -> Result<()> {
+        anyhow::bail!("stage {} has no shards", ctx.node.stage)
+    }
     /// Copies what people read (plots, CSV) out of the store after a run that asked for this
     /// node, built or cached. Most stages have nothing to export.
     fn export(&self, _loaded: &Loaded, _artifact: &Artifact) -> Result<()> {

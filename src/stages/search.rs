@@ -21,6 +21,7 @@ use crate::model::tokenizer::Vocab;
 use crate::pipeline::config::Loaded;
 use crate::pipeline::config::SearchMethod;
 use crate::pipeline::dag::Node;
+use crate::pipeline::store::Artifact;
 use crate::tables::targets::read as read_targets;
 use anyhow::{bail, Context, Result};
 use serde_json::json;
@@ -74,6 +75,37 @@ impl Stage for Search {
         }
         v
     }
+    fn shardable(&self) -> bool {
+        true
+    }
+    /// The shards' candidates one after the other: the unsharded table, row for row.
+    fn merge(&self, ctx: &mut Ctx, shards: &[Artifact]) -> Result<()> {
+        let mut rows = Candidates::default();
+        let mut targets = 0u64;
+        for a in shards {
+            rows.extend_from(a)?;
+            targets += a
+                .manifest
+                .counters
+                .get("targets")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0);
+        }
+        let distinct: std::collections::BTreeSet<&str> =
+            rows.programs().iter().map(|p| p.as_str()).collect();
+        ctx.count("shards", shards.len());
+        ctx.count("targets", targets);
+        ctx.count("candidates", rows.len());
+        ctx.count("distinct_programs", distinct.len());
+        if let Some(first) = shards.first() {
+            for c in ["provider", "skipped_enumerated"] {
+                if let Some(v) = first.manifest.counters.get(c) {
+                    ctx.count(c, v.clone());
+                }
+            }
+        }
+        ctx.write_table("candidates", &rows.batch()?)
+    }
     fn run(&self, ctx: &mut Ctx) -> Result<()> {
         let k = ctx.node.iter.unwrap_or(0);
         if k == 0 {
@@ -103,6 +135,15 @@ impl Stage for Search {
             let before = targets.len();
             targets.retain(|t| !solved.contains(&format!("A{:06}", t.number)));
             ctx.count("skipped_enumerated", before - targets.len());
+        }
+        // a shard searches its part of the targets, cut at whole batches, so that its batches
+        // (and so every score, bit for bit) are the unsharded run's
+        if let Some(sh) = ctx.node.shard {
+            let r = sh.range(targets.len(), cfg.batch);
+            ctx.count("shard", sh.to_string());
+            ctx.count("shard_targets", format!("{}..{}", r.start, r.end));
+            let part: Vec<_> = targets.drain(r).collect();
+            targets = part;
         }
         let vocab = Vocab::load(&model_dir.join("tokenizer.json"))?;
         let threads = match cfg.threads {

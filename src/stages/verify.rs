@@ -24,6 +24,7 @@ use super::{Ctx, Stage};
 use crate::dsl::{Evaluator, Program};
 use crate::pipeline::config::Loaded;
 use crate::pipeline::dag::Node;
+use crate::pipeline::store::Artifact;
 use crate::tables::io::string_lists;
 use crate::tables::targets::read as read_targets;
 use anyhow::{bail, Context, Result};
@@ -65,7 +66,70 @@ impl Stage for Verify {
         }
         v
     }
+    fn shardable(&self) -> bool {
+        true
+    }
+    /// The shards' outcomes, together one per distinct program, then the same assembly as an
+    /// unsharded run: the same bytes.
+    fn merge(&self, ctx: &mut Ctx, shards: &[Artifact]) -> Result<()> {
+        let g = Gathered::read(ctx)?;
+        let mut by_program: HashMap<String, Outcome> = HashMap::new();
+        for a in shards {
+            read_outcomes(a, &mut by_program)?;
+        }
+        for (c, _) in &g.cands {
+            if !by_program.contains_key(&c.program) {
+                bail!(
+                    "the {} shards hold no outcome for {:?} (shards of other candidates?)",
+                    shards.len(),
+                    c.program
+                );
+            }
+        }
+        ctx.count("shards", shards.len());
+        assemble(ctx, &g, &|p| &by_program[p])
+    }
     fn run(&self, ctx: &mut Ctx) -> Result<()> {
+        let g = Gathered::read(ctx)?;
+        // evaluate each distinct program once
+        let ev = Evaluator::new(ctx.loaded.config.dsl.limits());
+        if let Some(sh) = ctx.node.shard {
+            // a shard: its part of the distinct programs, in sorted order, evaluated
+            let distinct: Vec<&str> = g
+                .cands
+                .iter()
+                .map(|(c, _)| c.program.as_str())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let r = sh.range(distinct.len(), 1);
+            let part = &distinct[r.clone()];
+            let by_program = evaluate_distinct(&ev, part.iter().copied())?;
+            ctx.count("shard", sh.to_string());
+            ctx.count("shard_programs", format!("{}..{}", r.start, r.end));
+            ctx.count("distinct_programs", distinct.len());
+            return ctx.write_table("outcomes", &outcomes_batch(part, &by_program)?);
+        }
+        let by_program = evaluate_distinct(&ev, g.cands.iter().map(|(c, _)| c.program.as_str()))?;
+        assemble(ctx, &g, &|p| &by_program[p])
+    }
+}
+
+/// What verify reads: the targets, their windows, and the candidates (search's, then the
+/// enumerator's).
+struct Gathered {
+    k: u32,
+    first: usize,
+    last: usize,
+    max_terms: usize,
+    n_targets: usize,
+    target_terms: Vec<Vec<String>>,
+    ids: Vec<String>,
+    cands: Vec<(Candidate, &'static str)>,
+}
+
+impl Gathered {
+    fn read(ctx: &Ctx) -> Result<Gathered> {
         let k = ctx.node.iter.unwrap_or(1);
         let (first, last) = window(ctx.loaded);
         let max_terms = ctx.loaded.config.verify.max_terms;
@@ -81,12 +145,6 @@ impl Stage for Verify {
             .iter()
             .map(|t| format!("A{:06}", t.number))
             .collect();
-        let index: HashMap<&str, usize> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.as_str(), i))
-            .collect();
-        let windows = WindowIndex::new(&target_terms, first, last);
         let mut cands: Vec<(Candidate, &'static str)> =
             read_candidates(ctx.input(&format!("search@{k}"))?)?
                 .into_iter()
@@ -99,125 +157,204 @@ impl Stage for Verify {
                     .map(|c| (c, SOURCE_ENUMERATE)),
             );
         }
+        Ok(Gathered {
+            k,
+            first,
+            last,
+            max_terms,
+            n_targets: targets.len(),
+            target_terms,
+            ids,
+            cands,
+        })
+    }
+}
 
-        // evaluate each distinct program once
-        let ev = Evaluator::new(ctx.loaded.config.dsl.limits());
-        let by_program = evaluate_distinct(&ev, cands.iter().map(|(c, _)| c.program.as_str()))?;
-
-        let mut ex = Executions::default();
-        // one row per (solved target, program), in order of first appearance; a row is direct
-        // when any candidate proposed the program for that very target, whatever came first
-        let mut solved: Vec<Solve> = Vec::new();
-        let mut row_of: HashMap<(usize, &str), usize> = HashMap::new();
-        let mut errors: BTreeMap<String, u64> = BTreeMap::new();
-        for (c, source) in &cands {
-            let out = &by_program[c.program.as_str()];
-            let own = index.get(c.id.as_str()).copied();
-            let (matched, positions) = match (own, &out.terms) {
-                (Some(t), Ok(terms)) => window_match(&target_terms[t], terms, first, last),
-                (Some(t), Err(_)) => (0, window_len(&target_terms[t], first, last)),
-                (None, _) => (0, 0),
-            };
-            let mut solves_own = false;
-            match &out.terms {
-                Ok(terms) => {
-                    for &j in windows.lookup(terms) {
-                        let direct = Some(j) == own;
-                        solves_own |= direct;
-                        let row = Solve {
-                            id: ids[j].clone(),
-                            program: c.program.clone(),
-                            searched_for: c.id.clone(),
-                            rank: c.rank,
-                            hindsight: !direct,
-                            source: (*source).to_string(),
-                            all_terms: false,
-                            checked_terms: 0,
-                            by_search: *source == SOURCE_SEARCH,
-                            by_enumerate: *source == SOURCE_ENUMERATE,
-                        };
-                        match row_of.get(&(j, c.program.as_str())) {
-                            None => {
-                                row_of.insert((j, c.program.as_str()), solved.len());
-                                solved.push(row);
+/// The unsharded verify after evaluation: `executions`, `solved` (with the all-known-terms
+/// check) and the counters, from each distinct program's outcome (`outcome`).
+fn assemble<'o>(ctx: &mut Ctx, g: &Gathered, outcome: &dyn Fn(&str) -> &'o Outcome) -> Result<()> {
+    let Gathered {
+        k,
+        first,
+        last,
+        max_terms,
+        n_targets,
+        target_terms,
+        ids,
+        cands,
+    } = g;
+    let (k, first, last, max_terms) = (*k, *first, *last, *max_terms);
+    let index: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    let windows = WindowIndex::new(target_terms, first, last);
+    let distinct_programs = cands
+        .iter()
+        .map(|(c, _)| c.program.as_str())
+        .collect::<BTreeSet<_>>()
+        .len();
+    let mut ex = Executions::default();
+    // one row per (solved target, program), in order of first appearance; a row is direct
+    // when any candidate proposed the program for that very target, whatever came first
+    let mut solved: Vec<Solve> = Vec::new();
+    let mut row_of: HashMap<(usize, &str), usize> = HashMap::new();
+    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    for (c, source) in cands.iter() {
+        let out = outcome(c.program.as_str());
+        let own = index.get(c.id.as_str()).copied();
+        let (matched, positions) = match (own, &out.terms) {
+            (Some(t), Ok(terms)) => window_match(&target_terms[t], terms, first, last),
+            (Some(t), Err(_)) => (0, window_len(&target_terms[t], first, last)),
+            (None, _) => (0, 0),
+        };
+        let mut solves_own = false;
+        match &out.terms {
+            Ok(terms) => {
+                for &j in windows.lookup(terms) {
+                    let direct = Some(j) == own;
+                    solves_own |= direct;
+                    let row = Solve {
+                        id: ids[j].clone(),
+                        program: c.program.clone(),
+                        searched_for: c.id.clone(),
+                        rank: c.rank,
+                        hindsight: !direct,
+                        source: (*source).to_string(),
+                        all_terms: false,
+                        checked_terms: 0,
+                        by_search: *source == SOURCE_SEARCH,
+                        by_enumerate: *source == SOURCE_ENUMERATE,
+                    };
+                    match row_of.get(&(j, c.program.as_str())) {
+                        None => {
+                            row_of.insert((j, c.program.as_str()), solved.len());
+                            solved.push(row);
+                        }
+                        Some(&r) => {
+                            let old = &solved[r];
+                            let better = (old.hindsight && direct)
+                                || (old.hindsight != direct && c.rank < old.rank);
+                            let (by_search, by_enumerate) = (
+                                old.by_search || row.by_search,
+                                old.by_enumerate || row.by_enumerate,
+                            );
+                            if better {
+                                solved[r] = row;
                             }
-                            Some(&r) => {
-                                let old = &solved[r];
-                                let better = (old.hindsight && direct)
-                                    || (old.hindsight != direct && c.rank < old.rank);
-                                let (by_search, by_enumerate) = (
-                                    old.by_search || row.by_search,
-                                    old.by_enumerate || row.by_enumerate,
-                                );
-                                if better {
-                                    solved[r] = row;
-                                }
-                                solved[r].by_search = by_search;
-                                solved[r].by_enumerate = by_enumerate;
-                            }
+                            solved[r].by_search = by_search;
+                            solved[r].by_enumerate = by_enumerate;
                         }
                     }
                 }
-                Err(kind) => *errors.entry(format!("errors_{kind}")).or_default() += 1,
             }
-            ex.push(c, source, out, matched, positions, solves_own);
+            Err(kind) => *errors.entry(format!("errors_{kind}")).or_default() += 1,
         }
-
-        // the all-known-terms rule: each solving program again on [1..n] for each n it needs
-        let known = |j: usize| target_terms[j].len().min(max_terms);
-        let mut wanted: BTreeSet<(&str, usize)> = BTreeSet::new();
-        for (&(j, program), _) in row_of.iter() {
-            wanted.insert((program, known(j)));
-        }
-        let wanted: Vec<(&str, usize)> = wanted.into_iter().collect();
-        let base = ctx.loaded.config.dsl.limits();
-        let evaluators: HashMap<usize, Evaluator> = wanted
-            .iter()
-            .map(|&(_, n)| (n, Evaluator::new(all_terms_limits(&base, n))))
-            .collect();
-        let long: Vec<Outcome> = wanted
-            .par_iter()
-            .map(|&(program, n)| evaluate(&evaluators[&n], program))
-            .collect::<Result<_>>()?;
-        let long: HashMap<(&str, usize), Outcome> = wanted.iter().copied().zip(long).collect();
-        for (&(j, program), &r) in &row_of {
-            let n = known(j);
-            solved[r].checked_terms = n as u32;
-            solved[r].all_terms = matches!(&long[&(program, n)].terms,
-                Ok(t) if t.as_slice() == &target_terms[j][..n]);
-        }
-
-        let searched: BTreeSet<&str> = cands
-            .iter()
-            .filter(|(_, s)| *s == SOURCE_SEARCH)
-            .map(|(c, _)| c.id.as_str())
-            .collect();
-        let figures = Figures::of(&solved, targets.len(), &searched);
-        ctx.count("candidates", cands.len());
-        ctx.count("distinct_programs", by_program.len());
-        ctx.count("programs_checked_on_all_terms", wanted.len());
-        for (k, v) in figures.counters() {
-            ctx.count(&k, v);
-        }
-        for (k, v) in errors {
-            ctx.count(&k, v);
-        }
-        eprintln!(
-            "verify@{k}: {} of {} targets solved on all known terms ({} by terms 26..35; {} directly); \
-             of the {} searched: {} / {}; {} candidates, {} distinct programs",
-            figures.all_terms.solved,
-            targets.len(),
-            figures.paper.solved,
-            figures.paper.direct,
-            searched.len(),
-            figures.all_terms.searched_solved,
-            figures.paper.searched_solved,
-            cands.len(),
-            by_program.len()
-        );
-        ctx.write_table("executions", &ex.batch()?)?;
-        ctx.write_table("solved", &solved_batch(&solved)?)
+        ex.push(c, source, out, matched, positions, solves_own);
     }
+
+    // the all-known-terms rule: each solving program again on [1..n] for each n it needs
+    let known = |j: usize| target_terms[j].len().min(max_terms);
+    let mut wanted: BTreeSet<(&str, usize)> = BTreeSet::new();
+    for (&(j, program), _) in row_of.iter() {
+        wanted.insert((program, known(j)));
+    }
+    let wanted: Vec<(&str, usize)> = wanted.into_iter().collect();
+    let base = ctx.loaded.config.dsl.limits();
+    let evaluators: HashMap<usize, Evaluator> = wanted
+        .iter()
+        .map(|&(_, n)| (n, Evaluator::new(all_terms_limits(&base, n))))
+        .collect();
+    let long: Vec<Outcome> = wanted
+        .par_iter()
+        .map(|&(program, n)| evaluate(&evaluators[&n], program))
+        .collect::<Result<_>>()?;
+    let long: HashMap<(&str, usize), Outcome> = wanted.iter().copied().zip(long).collect();
+    for (&(j, program), &r) in &row_of {
+        let n = known(j);
+        solved[r].checked_terms = n as u32;
+        solved[r].all_terms = matches!(&long[&(program, n)].terms,
+            Ok(t) if t.as_slice() == &target_terms[j][..n]);
+    }
+
+    let searched: BTreeSet<&str> = cands
+        .iter()
+        .filter(|(_, s)| *s == SOURCE_SEARCH)
+        .map(|(c, _)| c.id.as_str())
+        .collect();
+    let figures = Figures::of(&solved, *n_targets, &searched);
+    ctx.count("candidates", cands.len());
+    ctx.count("distinct_programs", distinct_programs);
+    ctx.count("programs_checked_on_all_terms", wanted.len());
+    for (k, v) in figures.counters() {
+        ctx.count(&k, v);
+    }
+    for (k, v) in errors {
+        ctx.count(&k, v);
+    }
+    eprintln!(
+        "verify@{k}: {} of {} targets solved on all known terms ({} by terms 26..35; {} directly); \
+         of the {} searched: {} / {}; {} candidates, {} distinct programs",
+        figures.all_terms.solved,
+        n_targets,
+        figures.paper.solved,
+        figures.paper.direct,
+        searched.len(),
+        figures.all_terms.searched_solved,
+        figures.paper.searched_solved,
+        cands.len(),
+        distinct_programs
+    );
+    ctx.write_table("executions", &ex.batch()?)?;
+    ctx.write_table("solved", &solved_batch(&solved)?)
+}
+
+/// The `outcomes` table of a verify shard: one row per program of its part, in sorted order.
+fn outcomes_batch(programs: &[&str], by_program: &HashMap<&str, Outcome>) -> Result<RecordBatch> {
+    let out = |p: &&str| &by_program[*p];
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(programs.iter().copied())),
+        Arc::new(StringArray::from_iter(
+            programs
+                .iter()
+                .map(|p| out(p).terms.as_ref().err().map(|k| k.name())),
+        )),
+        Arc::new(string_lists(programs.iter().map(|p| match &out(p).terms {
+            Ok(t) => t.clone(),
+            Err(_) => Vec::new(),
+        }))),
+    ];
+    Ok(RecordBatch::try_new(
+        Arc::new(crate::tables::outcomes::schema()),
+        cols,
+    )?)
+}
+
+/// Adds the outcomes of a verify shard to `into`.
+fn read_outcomes(a: &Artifact, into: &mut HashMap<String, Outcome>) -> Result<()> {
+    use crate::tables::io::{column, list_strings};
+    use arrow_array::{Array, ListArray};
+    for b in a.read_table("outcomes")? {
+        let program = column::<StringArray>(&b, "program")?;
+        let error = column::<StringArray>(&b, "error")?;
+        let terms = column::<ListArray>(&b, "terms")?;
+        for i in 0..b.num_rows() {
+            let terms = if error.is_null(i) {
+                Ok(list_strings(terms, i))
+            } else {
+                let name = error.value(i);
+                Err(crate::dsl::ErrorKind::ALL
+                    .into_iter()
+                    .find(|k| k.name() == name)
+                    .with_context(|| {
+                        format!("unknown error kind {name:?} in {}", a.dir.display())
+                    })?)
+            };
+            into.insert(program.value(i).to_string(), Outcome { terms });
+        }
+    }
+    Ok(())
 }
 
 /// `source` of candidates from `search@k`.

@@ -51,6 +51,27 @@ impl Candidates {
         super::arrow_schema(COLUMNS)
     }
 
+    /// Appends every row of the `candidates` table of `a`, in order.
+    pub fn extend_from(&mut self, a: &Artifact) -> Result<()> {
+        for b in a.read_table("candidates")? {
+            let id = column::<StringArray>(&b, "id")?;
+            let rank = column::<UInt32Array>(&b, "rank")?;
+            let program = column::<StringArray>(&b, "program")?;
+            let score = column::<Float64Array>(&b, "score")?;
+            let length = column::<UInt32Array>(&b, "length")?;
+            for i in 0..b.num_rows() {
+                self.push(
+                    id.value(i),
+                    rank.value(i),
+                    program.value(i),
+                    score.value(i),
+                    length.value(i),
+                );
+            }
+        }
+        Ok(())
+    }
+
     pub fn batch(self) -> Result<RecordBatch> {
         let cols: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from_iter_values(self.id)),

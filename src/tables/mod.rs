@@ -12,6 +12,7 @@ pub mod entries;
 pub mod executions;
 pub mod io;
 pub mod levels;
+pub mod outcomes;
 pub mod pairs;
 pub mod programs;
 pub mod solutions;

@@ -1,0 +1,199 @@
+//! Sharded stages (issue 12): `shard=i/N` nodes and `pipeline.shards = N` merges give the bytes
+//! of an unsharded run; shard processes run side by side on one store; `seqsynth plan` lists
+//! what an engine schedules. Uses the tiny T5 on the CPU (the project's Python environment).
+
+mod common;
+use common::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn python() {
+    let setup = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/setup-python.sh");
+    let out = Command::new("bash").arg(setup).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn loop_config() -> String {
+    format!(
+        "[synth]\npairs = 120\nvalidation = 20\n\n[train]\nepochs = 1\nbatch_size = 16\nstage_dir = \"{}\"\n\n\
+         [ingest]\nsource = \"{}\"\nlimit = 200\n\n[search]\nbeams = 3\nlimit = 37\nbatch = 4\nmax_len = 30\nthreads = 1\n\n\
+         [sample]\nsize = 50\n\n[enumerate]\nmax_size = 5\ninverse_size = 2\n\n[loop]\niterations = 1\n",
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("stages/train")
+            .display(),
+        shared_oeis().display()
+    )
+}
+
+/// Every file of the artifact `node` points at: name → bytes (manifests and keys aside).
+fn files(p: &Project, node: &str) -> BTreeMap<String, Vec<u8>> {
+    let dir = p.artifact(node);
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n != "manifest.json" && n != "key.json"
+        })
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn key(p: &Project, node: &str) -> String {
+    p.manifest(node)["key"].as_str().unwrap().to_string()
+}
+
+/// Removes an artifact by hand (the test wants it rebuilt).
+fn forget(p: &Project, node: &str) -> PathBuf {
+    let dir = p.artifact(node);
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_file(p.store().join("refs").join(node)).unwrap();
+    dir
+}
+
+#[test]
+fn sharded_search_and_verify_equal_unsharded_and_shards_run_side_by_side() {
+    python();
+    let p = Project::new(&loop_config());
+    p.ok(&["--quiet", "run", "stage=verify", "iter=1"]);
+    let (search, verify) = (files(&p, "search@1"), files(&p, "verify@1"));
+    let (search_key, verify_key) = (key(&p, "search@1"), key(&p, "verify@1"));
+    assert!(!search.is_empty() && !verify.is_empty());
+
+    // the same nodes built as 3 shards each, merged: the same keys and the same bytes
+    forget(&p, "verify@1");
+    forget(&p, "search@1");
+    let out = p.ok(&[
+        "--quiet",
+        "run",
+        "stage=verify",
+        "iter=1",
+        "pipeline.shards=3",
+    ]);
+    let b = built(&out);
+    for n in [
+        "search@1#0/3",
+        "search@1#1/3",
+        "search@1#2/3",
+        "search@1",
+        "verify@1#0/3",
+        "verify@1#2/3",
+        "verify@1",
+    ] {
+        assert!(b.contains(&n.to_string()), "{n} built: {out}");
+    }
+    assert_eq!(key(&p, "search@1"), search_key);
+    assert_eq!(key(&p, "verify@1"), verify_key);
+    assert_eq!(
+        files(&p, "search@1"),
+        search,
+        "search: merged bytes = unsharded bytes"
+    );
+    assert_eq!(
+        files(&p, "verify@1"),
+        verify,
+        "verify: merged bytes = unsharded bytes"
+    );
+    // a shard holds its own part: 37 targets in batches of 4 = 10 batches, cut 3/3/4
+    let m = p.manifest("search@1#1of3");
+    assert_eq!(m["counters"]["shard_targets"], "12..24");
+    assert_eq!(m["counters"]["targets"], 12);
+
+    // 4 shard processes at once on one store (and a fifth that duplicates shard 2), then the
+    // merge: nothing is built twice and the bytes are the same
+    forget(&p, "verify@1");
+    forget(&p, "search@1");
+    let procs: Vec<_> = [0, 1, 2, 3, 2]
+        .iter()
+        .map(|i| {
+            p.cmd(&[
+                "--quiet",
+                "run",
+                "stage=search",
+                "iter=1",
+                &format!("shard={i}/4"),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let mut shard_builds = 0;
+    for c in procs {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        shard_builds += built(&String::from_utf8_lossy(&out.stdout))
+            .iter()
+            .filter(|n| n.starts_with("search@1#"))
+            .count();
+    }
+    assert_eq!(
+        shard_builds, 4,
+        "each shard built once, the duplicate found it done"
+    );
+    let out = p.ok(&[
+        "--quiet",
+        "run",
+        "stage=search",
+        "iter=1",
+        "pipeline.shards=4",
+    ]);
+    assert_eq!(built(&out), vec!["search@1"], "only the merge: {out}");
+    assert_eq!(files(&p, "search@1"), search);
+    assert_eq!(key(&p, "search@1"), search_key);
+    // downstream of the merged node: the same key as before, so verify@1 (removed above) is
+    // rebuilt from the merged search with the same bytes
+    let out = p.ok(&["--quiet", "run", "stage=verify", "iter=1"]);
+    assert_eq!(built(&out), vec!["verify@1"], "{out}");
+    assert_eq!(files(&p, "verify@1"), verify);
+    assert_eq!(key(&p, "verify@1"), verify_key);
+
+    // bad shard arguments are clear errors
+    let e = p.fails(&["run", "stage=search", "iter=1", "shard=4/4"]);
+    assert!(e.contains("0 <= i < N"), "{e}");
+    let e = p.fails(&["run", "stage=synth", "shard=0/2"]);
+    assert!(e.contains("does not split") && e.contains("search"), "{e}");
+    let e = p.fails(&["run", "shard=0/2"]);
+    assert!(e.contains("shard= needs stage="), "{e}");
+    let e = p.fails(&["run", "pipeline.shards=0"]);
+    assert!(e.contains("pipeline.shards"), "{e}");
+}
+
+#[test]
+fn plan_lists_nodes_in_order_with_keys_inputs_and_commands() {
+    let p = Project::new(&config(&shared_oeis().display().to_string(), ""));
+    let plan: serde_json::Value =
+        serde_json::from_str(&p.ok(&["plan", "ingest.limit=50"])).unwrap();
+    let nodes = plan["nodes"].as_array().unwrap();
+    let names: Vec<&str> = nodes.iter().map(|n| n["node"].as_str().unwrap()).collect();
+    assert_eq!(names, ["ingest", "synth"]);
+    assert_eq!(nodes[0]["state"], "to_run");
+    assert_eq!(nodes[0]["key"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        nodes[0]["args"],
+        serde_json::json!(["run", "stage=ingest", "ingest.limit=50"])
+    );
+    assert!(!p.store().exists(), "plan never creates the store");
+    // after the run, the same plan says cached, with the same keys
+    p.ok(&["--quiet", "run", "ingest.limit=50"]);
+    let again: serde_json::Value =
+        serde_json::from_str(&p.ok(&["plan", "ingest.limit=50"])).unwrap();
+    assert_eq!(again["nodes"][0]["state"], "cached");
+    assert_eq!(again["nodes"][0]["key"], nodes[0]["key"]);
+    assert_eq!(again["nodes"][1]["key"], nodes[1]["key"]);
+}
