@@ -143,13 +143,15 @@ impl<'a> Runner<'a> {
         let key = parts.key();
         let name = node.to_string();
         let refname = node.ref_name();
+        // (a lookup moves a corrupt artifact to trash/: remember that there was one)
+        let mut existed = self.store.object_dir(&key).exists();
         if let Some(a) = self.cached(node, &key)? {
             return Ok(a);
         }
         // one writer per key: another process (a shard on another machine, a concurrent run)
         // building the same node is waited for, and its artifact then used
         let _node_lock = self.store.node_lock(&key, &name, self.wait)?;
-        let existed = self.store.object_dir(&key).exists();
+        existed |= self.store.object_dir(&key).exists();
         if let Some(a) = self.cached(node, &key)? {
             return Ok(a);
         }
