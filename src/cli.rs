@@ -73,6 +73,13 @@ pub enum Command {
         seqsynth plan pipeline.shards=8 preset=baseline\n\n\
         plan never changes the store.")]
     Plan(PipelineArgs),
+    /// Write Slurm batch scripts for the plan (one job array per level, chained with
+    /// --dependency=afterok), and with --submit submit them.
+    #[command(after_help = "Examples:\n  \
+        seqsynth slurm pipeline.shards=8 --gres gpu:1 --partition gpu\n  \
+        seqsynth slurm --submit --config configs/paper.toml pipeline.shards=16\n\n\
+        See docs/distributed.md.")]
+    Slurm(SlurmArgs),
     /// Work with single DSL programs.
     #[command(subcommand)]
     Dsl(DslCommand),
@@ -131,6 +138,36 @@ pub struct QueryArgs {
     /// Rows shown by `--format table` (0: all).
     #[arg(long, default_value_t = 40)]
     pub limit: usize,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct SlurmArgs {
+    /// Where the scripts and the jobs' logs go (default: exports/slurm beside the config).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Submit the scripts (sbatch) after writing them.
+    #[arg(long)]
+    pub submit: bool,
+    /// Slurm partition.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// CPUs per task.
+    #[arg(long, default_value_t = 2)]
+    pub cpus_per_task: u32,
+    /// --gres for the levels with a train or search task (e.g. gpu:1); none by default.
+    #[arg(long, value_name = "GRES")]
+    pub gres: Option<String>,
+    /// Time limit per task (e.g. 02:00:00).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Memory per task (e.g. 16G).
+    #[arg(long)]
+    pub mem: Option<String>,
+    /// The seqsynth binary the jobs run (default: this one).
+    #[arg(long, value_name = "PATH")]
+    pub binary: Option<PathBuf>,
     #[command(flatten)]
     pub pipeline: PipelineArgs,
 }

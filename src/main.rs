@@ -2,7 +2,9 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use seqsynth::cli::{self, Cli, Command, DslCommand, GcArgs, PipelineArgs, QueryArgs, StatusArgs};
+use seqsynth::cli::{
+    self, Cli, Command, DslCommand, GcArgs, PipelineArgs, QueryArgs, SlurmArgs, StatusArgs,
+};
 use seqsynth::dsl::{self, Evaluator, Program};
 use seqsynth::pipeline::{config, dag, runner, store::Store};
 use seqsynth::stages;
@@ -64,6 +66,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status(args) => status(&args.pipeline),
         Command::Query(args) => query(&args),
         Command::Plan(args) => plan(&args),
+        Command::Slurm(args) => slurm(&args),
         Command::Gc(args) => gc(&args),
         Command::Dsl(cmd) => run_dsl(cmd),
     }
@@ -329,68 +332,80 @@ fn common_args(args: &PipelineArgs, asg: &cli::Assignments) -> Vec<String> {
     v
 }
 
-fn plan(args: &PipelineArgs) -> Result<ExitCode> {
+/// The plan of the invocation's targets, resolved read-only.
+fn make_plan(args: &PipelineArgs) -> Result<(config::Loaded, seqsynth::distributed::plan::Plan)> {
     let (asg, loaded) = load(args)?;
     let root = store_root(args, &loaded);
     let store = Store::open_read_only(&root)?.unwrap_or_else(|| Store::read_only_at(&root));
     let stages = stages::registry();
     let targets = targets(&asg, &loaded, &stages)?;
-    let mut r = runner::Runner::new(&loaded, &store, &stages);
-    let common = common_args(args, &asg);
-    let shards = loaded.config.pipeline.shards;
-    let run_args = |n: &dag::Node| -> Vec<String> {
-        let mut v = vec!["run".to_string(), format!("stage={}", n.stage)];
-        if let Some(k) = n.iter {
-            v.push(format!("iter={k}"));
-        }
-        if let Some(sh) = n.shard {
-            v.push(format!("shard={sh}"));
-        }
-        v.extend(common.iter().cloned());
-        v
-    };
-    let mut nodes = Vec::new();
-    for node in dag::closure_many(&stages, &loaded, &targets)? {
-        let stage = runner::find_stage(&stages, &node.stage)?;
-        let (state, key) = match r.status(&node)? {
-            runner::NodeStatus::Cached { key, .. } => ("cached", Some(key)),
-            runner::NodeStatus::ToRun { key, .. } => ("to_run", Some(key)),
-            runner::NodeStatus::Corrupt { key, .. } => ("corrupt", Some(key)),
-            runner::NodeStatus::Waiting { .. } => ("waiting", None),
-        };
-        let split = stage.shardable() && node.shard.is_none() && shards > 1;
-        let shard_list: Vec<serde_json::Value> = if split {
-            (0..shards)
-                .map(|i| {
-                    let sh = node.sharded(dag::Shard {
-                        index: i,
-                        count: shards,
-                    });
-                    serde_json::json!({"node": sh.to_string(), "args": run_args(&sh)})
-                })
-                .collect()
+    let plan = seqsynth::distributed::plan::plan(
+        &loaded,
+        &store,
+        &stages,
+        &targets,
+        &common_args(args, &asg),
+    )?;
+    Ok((loaded, plan))
+}
+
+fn plan(args: &PipelineArgs) -> Result<ExitCode> {
+    let (_, plan) = make_plan(args)?;
+    out!("{}", serde_json::to_string_pretty(&plan)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn slurm(args: &SlurmArgs) -> Result<ExitCode> {
+    let (loaded, plan) = make_plan(&args.pipeline)?;
+    // absolute, without `.` components (the scripts run elsewhere)
+    let abs = |p: PathBuf| -> Result<PathBuf> {
+        let p = if p.is_absolute() {
+            p
         } else {
-            Vec::new()
+            std::env::current_dir()?.join(p)
         };
-        nodes.push(serde_json::json!({
-            "node": node.to_string(),
-            "stage": node.stage,
-            "iter": node.iter,
-            "shard": node.shard.map(|s| s.to_string()),
-            "key": key,
-            "state": state,
-            "inputs": stage.inputs(&loaded, &node).iter().map(|n| n.to_string()).collect::<Vec<_>>(),
-            "gpu": matches!(node.stage.as_str(), "train" | "search"),
-            "shards": shard_list,
-            "args": run_args(&node),
-        }));
+        Ok(p.components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect())
+    };
+    let workdir = abs(std::env::current_dir()?)?;
+    let dir = abs(match &args.dir {
+        Some(d) => d.clone(),
+        None => loaded.resolve(std::path::Path::new("exports/slurm")),
+    })?;
+    let binary = abs(match &args.binary {
+        Some(b) => b.clone(),
+        None => std::env::current_exe().context("finding this binary")?,
+    })?;
+    let units = seqsynth::distributed::plan::units(&plan);
+    if units.is_empty() {
+        out!("nothing to run: every node is cached");
+        return Ok(ExitCode::SUCCESS);
     }
-    let out = serde_json::json!({
-        "store": root,
-        "shards": shards,
-        "nodes": nodes,
-    });
-    out!("{}", serde_json::to_string_pretty(&out)?);
+    let o = seqsynth::distributed::slurm::Options {
+        binary,
+        workdir,
+        dir: dir.clone(),
+        partition: args.partition.clone(),
+        cpus_per_task: args.cpus_per_task,
+        gpu_gres: args.gres.clone(),
+        time: args.time.clone(),
+        mem: args.mem.clone(),
+    };
+    let written = seqsynth::distributed::slurm::write(&plan, &o)?;
+    out!(
+        "{} units in {} levels: {}",
+        units.len(),
+        written.len() - 1,
+        dir.display()
+    );
+    for p in &written {
+        out!("  {}", p.display());
+    }
+    if args.submit {
+        let ids = seqsynth::distributed::slurm::submit(&dir)?;
+        out!("submitted: {}", ids.join(" "));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -18,18 +18,6 @@ fn python() {
     );
 }
 
-pub fn loop_config() -> String {
-    format!(
-        "[synth]\npairs = 120\nvalidation = 20\n\n[train]\nepochs = 1\nbatch_size = 16\nstage_dir = \"{}\"\n\n\
-         [ingest]\nsource = \"{}\"\nlimit = 200\n\n[search]\nbeams = 3\nlimit = 37\nbatch = 4\nmax_len = 30\nthreads = 1\n\n\
-         [sample]\nsize = 50\n\n[enumerate]\nmax_size = 5\ninverse_size = 2\n\n[loop]\niterations = 1\n",
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("stages/train")
-            .display(),
-        shared_oeis().display()
-    )
-}
-
 /// Every file of the artifact `node` points at: name → bytes (manifests and keys aside).
 fn files(p: &Project, node: &str) -> BTreeMap<String, Vec<u8>> {
     let dir = p.artifact(node);

@@ -152,3 +152,70 @@ pub fn config(source: &str, extra: &str) -> String {
         "[pipeline]\nstages = [\"ingest\", \"synth\"]\n\n[ingest]\nsource = \"{source}\"\nlimit = 0\nmin_terms = 36\n\n[synth]\npairs = 60\nvalidation = 10\n\n{extra}\n"
     )
 }
+
+/// A one-iteration loop on 200 targets with the tiny T5 (1 epoch, one thread), search and verify
+/// small enough to run in seconds: the config of the sharding, Ray and Slurm tests.
+pub fn loop_config() -> String {
+    format!(
+        "[synth]\npairs = 120\nvalidation = 20\n\n[train]\nepochs = 1\nbatch_size = 16\nthreads = 1\nstage_dir = \"{}\"\n\n\
+         [ingest]\nsource = \"{}\"\nlimit = 200\n\n[search]\nbeams = 3\nlimit = 37\nbatch = 4\nmax_len = 30\nthreads = 1\n\n\
+         [sample]\nsize = 50\n\n[enumerate]\nmax_size = 5\ninverse_size = 2\n\n[loop]\niterations = 1\n",
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("stages/train")
+            .display(),
+        shared_oeis().display()
+    )
+}
+
+/// Runs a set-up script of the project; its stdout (a path) or None, saying why, when it fails.
+pub fn setup_script(script: &str) -> Option<PathBuf> {
+    let s = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let out = Command::new("bash").arg(&s).output().unwrap();
+    if !out.status.success() {
+        eprintln!("{script} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    Some(PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()))
+}
+
+/// Every whole node's artifact in the store: node → (key, files other than the manifest and
+/// key.json). Shards are left out (only a sharded run has them).
+pub fn artifacts(
+    p: &Project,
+) -> std::collections::BTreeMap<String, (String, std::collections::BTreeMap<String, Vec<u8>>)> {
+    let mut out = std::collections::BTreeMap::new();
+    for r in fs::read_dir(p.store().join("refs")).unwrap() {
+        let node = r.unwrap().file_name().to_string_lossy().into_owned();
+        if node.contains('#') {
+            continue;
+        }
+        let dir = p.artifact(&node);
+        let key = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let files = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| !["manifest.json", "key.json"].contains(&&*e.file_name().to_string_lossy()))
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        out.insert(node, (key, files));
+    }
+    out
+}
+
+/// Asserts that two runs hold the same nodes with the same keys and bytes.
+pub fn assert_same_artifacts(got: &Project, want: &Project) {
+    let (got, want) = (artifacts(got), artifacts(want));
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    for (node, (key, files)) in &want {
+        assert_eq!(&got[node].0, key, "{node}: the key of the local run");
+        assert!(got[node].1 == *files, "{node}: the bytes of the local run");
+    }
+}

@@ -1,0 +1,218 @@
+//! `seqsynth slurm`: the plan as Slurm batch scripts. One script per level of the plan's units
+//! ([`super::plan::levels`]): a job array whose task i runs the level's i-th unit (a node, or one
+//! shard of a sharded node, as `seqsynth run ... shard=i/N`), and a `submit.sh` that submits the
+//! levels in order, each with `--dependency=afterok` on the one before (and
+//! `--kill-on-invalid-dep=yes`, so a failure cancels what depends on it). The node that merges
+//! shards is a unit of the next level. Resources are settings: CPUs per task for every level, a
+//! GPU request (`--gres`) for the levels with a train or search unit.
+
+use super::plan::{levels, units, Plan, Unit};
+use anyhow::{Context, Result};
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// Resources and places of the jobs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The seqsynth binary the jobs run (a path every node sees).
+    pub binary: PathBuf,
+    /// The project directory (where `pipeline.toml` is), the jobs' working directory.
+    pub workdir: PathBuf,
+    /// Where the scripts and the jobs' logs go.
+    pub dir: PathBuf,
+    pub partition: Option<String>,
+    pub cpus_per_task: u32,
+    /// `--gres` for levels with a train or search unit (`gpu:1`); None: no GPU request.
+    pub gpu_gres: Option<String>,
+    pub time: Option<String>,
+    pub mem: Option<String>,
+}
+
+/// Quotes a word for bash.
+pub fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_=./:@#,+%".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// The scripts: (file name, text), the levels' in order, then `submit.sh`.
+pub fn scripts(plan: &Plan, o: &Options) -> Vec<(String, String)> {
+    let units = units(plan);
+    let levels = levels(&units);
+    let mut out = Vec::new();
+    for (l, members) in levels.iter().enumerate() {
+        out.push((
+            format!("level-{l:02}.sbatch"),
+            level_script(l, members, &units, o),
+        ));
+    }
+    let mut submit = String::from(
+        "#!/usr/bin/env bash\n# Submits the levels in order, each after the one before succeeded; prints the job ids.\nset -euo pipefail\ncd \"$(dirname \"$0\")\"\n",
+    );
+    for l in 0..levels.len() {
+        if l == 0 {
+            let _ = writeln!(submit, "j0=$(sbatch --parsable level-00.sbatch)");
+        } else {
+            let _ = writeln!(
+                submit,
+                "j{l}=$(sbatch --parsable --kill-on-invalid-dep=yes --dependency=afterok:${{j{}%%;*}} level-{l:02}.sbatch)",
+                l - 1
+            );
+        }
+    }
+    let ids: Vec<String> = (0..levels.len())
+        .map(|l| format!("${{j{l}%%;*}}"))
+        .collect();
+    let _ = writeln!(submit, "echo {}", ids.join(" "));
+    out.push(("submit.sh".into(), submit));
+    out
+}
+
+fn level_script(l: usize, members: &[usize], units: &[Unit], o: &Options) -> String {
+    let mut s = String::from("#!/usr/bin/env bash\n");
+    let names: Vec<&str> = members.iter().map(|&i| units[i].name.as_str()).collect();
+    let _ = writeln!(s, "# level {l}: {}", names.join(", "));
+    let _ = writeln!(s, "#SBATCH --job-name=seqsynth-{l:02}");
+    let _ = writeln!(s, "#SBATCH --array=0-{}", members.len() - 1);
+    let _ = writeln!(s, "#SBATCH --cpus-per-task={}", o.cpus_per_task);
+    let _ = writeln!(s, "#SBATCH --chdir={}", o.workdir.display());
+    let _ = writeln!(
+        s,
+        "#SBATCH --output={}/logs/level-{l:02}-%a.out",
+        o.dir.display()
+    );
+    if let Some(p) = &o.partition {
+        let _ = writeln!(s, "#SBATCH --partition={p}");
+    }
+    if let Some(t) = &o.time {
+        let _ = writeln!(s, "#SBATCH --time={t}");
+    }
+    if let Some(m) = &o.mem {
+        let _ = writeln!(s, "#SBATCH --mem={m}");
+    }
+    if let Some(g) = &o.gpu_gres {
+        if members.iter().any(|&i| units[i].gpu) {
+            let _ = writeln!(s, "#SBATCH --gres={g}");
+        }
+    }
+    s.push_str("set -euo pipefail\ncase \"$SLURM_ARRAY_TASK_ID\" in\n");
+    for (t, &i) in members.iter().enumerate() {
+        let args: Vec<String> = units[i].args.iter().map(|a| quote(a)).collect();
+        let _ = writeln!(
+            s,
+            "  {t}) exec {} --quiet {} ;;  # {}",
+            quote(&o.binary.display().to_string()),
+            args.join(" "),
+            units[i].name
+        );
+    }
+    s.push_str("  *) echo \"no unit $SLURM_ARRAY_TASK_ID\" >&2; exit 2 ;;\nesac\n");
+    s
+}
+
+/// Writes the scripts into `o.dir` (and its `logs/`); returns their paths.
+pub fn write(plan: &Plan, o: &Options) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(o.dir.join("logs"))
+        .with_context(|| format!("creating {}", o.dir.display()))?;
+    let mut paths = Vec::new();
+    for (name, text) in scripts(plan, o) {
+        let p = o.dir.join(&name);
+        std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))?;
+        }
+        paths.push(p);
+    }
+    Ok(paths)
+}
+
+/// Runs `submit.sh` in `dir`; returns the job ids, one per level.
+pub fn submit(dir: &Path) -> Result<Vec<String>> {
+    let out = std::process::Command::new("bash")
+        .arg(dir.join("submit.sh"))
+        .output()
+        .context("running submit.sh (is sbatch on the PATH?)")?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "submitting to Slurm failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::distributed::plan::{PlanNode, PlanShard};
+
+    #[test]
+    fn scripts_are_job_arrays_chained_by_afterok() {
+        let n = |name: &str, inputs: &[&str], shards: usize, gpu: bool| PlanNode {
+            node: name.into(),
+            stage: name.split('@').next().unwrap().into(),
+            iter: None,
+            shard: None,
+            key: None,
+            state: "to_run",
+            inputs: inputs.iter().map(|s| s.to_string()).collect(),
+            gpu,
+            shards: (0..shards)
+                .map(|i| PlanShard {
+                    node: format!("{name}#{i}/{shards}"),
+                    args: vec!["run".into(), format!("shard={i}/{shards}")],
+                })
+                .collect(),
+            args: vec!["run".into(), format!("stage={name}"), "x=a b".into()],
+        };
+        let plan = Plan {
+            store: "data".into(),
+            shards: 2,
+            nodes: vec![
+                n("ingest", &[], 0, false),
+                n("search@1", &["ingest"], 2, true),
+            ],
+        };
+        let o = Options {
+            binary: "/opt/seqsynth".into(),
+            workdir: "/proj".into(),
+            dir: "/proj/exports/slurm".into(),
+            partition: Some("gpu".into()),
+            cpus_per_task: 4,
+            gpu_gres: Some("gpu:1".into()),
+            time: None,
+            mem: None,
+        };
+        let s = scripts(&plan, &o);
+        let names: Vec<&str> = s.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "level-00.sbatch",
+                "level-01.sbatch",
+                "level-02.sbatch",
+                "submit.sh"
+            ]
+        );
+        assert!(s[0].1.contains("#SBATCH --array=0-0") && !s[0].1.contains("--gres"));
+        assert!(s[1].1.contains("#SBATCH --array=0-1") && s[1].1.contains("#SBATCH --gres=gpu:1"));
+        assert!(s[1]
+            .1
+            .contains("1) exec /opt/seqsynth --quiet run shard=1/2 ;;"));
+        assert!(s[2].1.contains("'x=a b'"), "{}", s[2].1);
+        assert!(s[3]
+            .1
+            .contains("--dependency=afterok:${j1%%;*} level-02.sbatch"));
+        assert_eq!(quote("it's"), "'it'\\''s'");
+    }
+}
