@@ -531,13 +531,26 @@ impl Store {
             staging.done = true;
             verify(&dest, &key, Check::Full)?
         } else {
-            fs::rename(&staging.dir, &dest).with_context(|| {
-                format!("renaming {} to {}", staging.dir.display(), dest.display())
-            })?;
-            staging.done = true;
-            sync_dir(&self.root.join("objects"))?;
-            // the files were hashed just above; the manifest describes them
-            manifest
+            match fs::rename(&staging.dir, &dest) {
+                Ok(()) => {
+                    staging.done = true;
+                    sync_dir(&self.root.join("objects"))?;
+                    // the files were hashed just above; the manifest describes them
+                    manifest
+                }
+                // another writer committed the same key first (a filesystem whose locks do not
+                // reach across machines): keep theirs, after checking it
+                Err(_) if dest.exists() => {
+                    fs::remove_dir_all(&staging.dir).ok();
+                    staging.done = true;
+                    verify(&dest, &key, Check::Full)?
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("renaming {} to {}", staging.dir.display(), dest.display())
+                    })
+                }
+            }
         };
         Ok(Artifact {
             dir: dest,
