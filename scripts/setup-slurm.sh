@@ -64,8 +64,14 @@ if id munge >/dev/null 2>&1; then
 else
   pgrep -x munged >/dev/null || munged --force
 fi
-pkill -x slurmctld 2>/dev/null || true
-pkill -x slurmd 2>/dev/null || true
+# only the daemons this script started before (their pid files), never a site's own Slurm
+for d in slurmctld slurmd; do
+  if [ -s "$dir/$d.pid" ]; then kill "$(cat "$dir/$d.pid")" 2>/dev/null || true; fi
+done
+if pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null; then
+  echo "a Slurm daemon that this script did not start is running here; not starting another" >&2
+  exit 1
+fi
 sleep 1
 slurmctld -f "$conf"
 slurmd -f "$conf"

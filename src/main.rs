@@ -469,6 +469,8 @@ fn query(args: &QueryArgs) -> Result<ExitCode> {
         None => bail!("no SQL given (see `seqsynth query --help`)"),
     };
     let (_, store, sources) = query_sources(&args.pipeline, args.all)?;
+    // no `gc` removes what the query reads while it reads it
+    let _read = store.read_lock()?;
     if let Some(out) = &args.output {
         let parent = out
             .parent()
@@ -491,11 +493,33 @@ fn query(args: &QueryArgs) -> Result<ExitCode> {
 }
 
 /// Every key the config reaches, under the presets named (`all`: every preset).
-fn reachable(
-    args: &PipelineArgs,
-    presets: Option<&str>,
-    store: &Store,
-) -> Result<BTreeSet<String>> {
+/// What the configs reach: the keys of their nodes (built or not, for the shards of a node that
+/// is not merged yet), and the nodes that are not built or corrupt (after those, keys are not
+/// known, so what the config reaches is not known either).
+struct Reached {
+    keys: BTreeSet<String>,
+    unresolved: Vec<String>,
+}
+
+impl Reached {
+    /// Whether an artifact is reached: its key, or, for a shard, its whole node's key.
+    fn contains(&self, m: &seqsynth::pipeline::store::Manifest) -> bool {
+        if self.keys.contains(&m.key) {
+            return true;
+        }
+        // a shard's key parts are its whole node's with params {"params": ..., "shard": [i, n]}
+        match m.parts.params.get("params") {
+            Some(p) if m.node.contains('#') => {
+                let mut whole = m.parts.clone();
+                whole.params = p.clone();
+                self.keys.contains(&whole.key())
+            }
+            _ => false,
+        }
+    }
+}
+
+fn reachable(args: &PipelineArgs, presets: Option<&str>, store: &Store) -> Result<Reached> {
     let (asg, _) = load(args)?;
     let mut configs: Vec<Option<String>> = vec![asg.preset.clone()];
     if let Some(p) = presets {
@@ -518,6 +542,7 @@ fn reachable(
     let (file, required) = config_file(args);
     let stages = stages::registry();
     let mut keep = BTreeSet::new();
+    let mut unresolved = Vec::new();
     for preset in configs {
         let mut overrides = match &preset {
             Some(name) => seqsynth::pipeline::preset::overrides(name)?,
@@ -527,17 +552,28 @@ fn reachable(
         let loaded = config::load(&file, required, &overrides)?;
         let targets = dag::default_targets(&stages, &loaded);
         let mut r = runner::Runner::new(&loaded, store, &stages);
+        let label = preset.as_deref().unwrap_or("the config");
         for node in dag::closure_many(&stages, &loaded, &targets)? {
             match r.status(&node)? {
-                runner::NodeStatus::Cached { key, .. }
-                | runner::NodeStatus::Corrupt { key, .. } => {
+                runner::NodeStatus::Cached { key, .. } => {
                     keep.insert(key);
                 }
-                _ => {}
+                runner::NodeStatus::ToRun { key, .. } => {
+                    unresolved.push(format!("{node} ({label}: not built)"));
+                    keep.insert(key);
+                }
+                runner::NodeStatus::Corrupt { key, .. } => {
+                    unresolved.push(format!("{node} ({label}: corrupt)"));
+                    keep.insert(key);
+                }
+                runner::NodeStatus::Waiting { .. } => {}
             }
         }
     }
-    Ok(keep)
+    Ok(Reached {
+        keys: keep,
+        unresolved,
+    })
 }
 
 fn human_bytes(b: u64) -> String {
@@ -564,6 +600,12 @@ fn status_all(args: &StatusArgs) -> Result<ExitCode> {
     };
     let keep = reachable(&args.pipeline, None, &store)?;
     let artifacts = store.list_artifacts()?;
+    if !keep.unresolved.is_empty() {
+        eprintln!(
+            "note: not built: {} (what is after them is not known yet)",
+            keep.unresolved.join(", ")
+        );
+    }
     out!(
         "{:<12} {:<12} {:>10} {:>11} {:>9}  reached by the config",
         "node",
@@ -582,10 +624,10 @@ fn status_all(args: &StatusArgs) -> Result<ExitCode> {
             m.rows(),
             human_bytes(m.bytes()),
             m.wall_secs,
-            if keep.contains(&m.key) { "yes" } else { "no" }
+            if keep.contains(m) { "yes" } else { "no" }
         );
     }
-    let reached = artifacts.iter().filter(|m| keep.contains(&m.key)).count();
+    let reached = artifacts.iter().filter(|m| keep.contains(m)).count();
     out!(
         "{} artifact(s), {} ({reached} reached by the config); store {}",
         artifacts.len(),
@@ -607,20 +649,34 @@ fn gc(args: &GcArgs) -> Result<ExitCode> {
     };
     let _lock = store.lock(!args.pipeline.no_wait)?;
     let keep = reachable(&args.pipeline, args.presets.as_deref(), &store)?;
-    let gone: Vec<_> = store
-        .list_artifacts()?
+    if !keep.unresolved.is_empty() {
+        // keys after an unbuilt or corrupt node are unknown: what looks unreachable may be
+        // what the next run finds in the cache (a rebuilt node with the same bytes)
+        let why = format!(
+            "these nodes are not built or corrupt: {}; the keys after them are not known, so gc \
+             cannot tell what the config reaches (run `seqsynth run` first, or name only the \
+             presets that are built)",
+            keep.unresolved.join(", ")
+        );
+        if args.force {
+            bail!("gc --force refused: {why}");
+        }
+        eprintln!("note: {why}; the list below would remove more than it should");
+    }
+    let (artifacts, corrupt) = store.scan_artifacts()?;
+    let gone: Vec<_> = artifacts
         .into_iter()
-        .filter(|m| !keep.contains(&m.key))
+        .filter(|m| !keep.contains(m))
         .collect();
     let bytes: u64 = gone.iter().map(|m| m.bytes()).sum();
+    let verb = if args.force {
+        "removed"
+    } else {
+        "would remove"
+    };
     for m in &gone {
         out!(
-            "{} {:<12} {}  {}",
-            if args.force {
-                "removed"
-            } else {
-                "would remove"
-            },
+            "{verb} {:<12} {}  {}",
             m.node,
             &m.key[..12],
             human_bytes(m.bytes())
@@ -629,16 +685,27 @@ fn gc(args: &GcArgs) -> Result<ExitCode> {
             store.remove_artifact(&m.key)?;
         }
     }
-    out!(
-        "{} {} artifact(s), {}; kept {} reached by the config{}",
+    // a corrupt artifact is never used (a run recomputes its node): it goes too
+    for (key, why) in &corrupt {
+        out!(
+            "{verb} {:<12} {}  corrupt: {why}",
+            "?",
+            &key[..key.len().min(12)]
+        );
         if args.force {
-            "removed"
-        } else {
-            "would remove"
-        },
+            store.remove_artifact(key)?;
+        }
+    }
+    out!(
+        "{verb} {} artifact(s), {}{}; kept {} reached by the config{}",
         gone.len(),
         human_bytes(bytes),
-        keep.len(),
+        if corrupt.is_empty() {
+            String::new()
+        } else {
+            format!(", and {} corrupt", corrupt.len())
+        },
+        keep.keys.len(),
         if args.force {
             String::new()
         } else {

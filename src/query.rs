@@ -25,12 +25,18 @@ pub struct Source {
     pub artifact: Artifact,
 }
 
-/// The node of a manifest's `node` field (`search@7`, `ingest`).
+/// The node of a manifest's `node` field (`search@7`, `ingest`, `search@7#2/8`).
 pub fn parse_node(text: &str) -> Node {
-    match text.split_once('@') {
+    let (whole, shard) = match text.split_once('#') {
+        Some((w, s)) => (w, crate::pipeline::dag::Shard::parse(s).ok()),
+        None => (text, None),
+    };
+    let mut node = match whole.split_once('@') {
         Some((stage, k)) => Node::new(stage, k.parse().ok()),
-        None => Node::new(text, None),
-    }
+        None => Node::new(whole, None),
+    };
+    node.shard = shard;
+    node
 }
 
 /// The columns added in front of a table's own: (name, type).
@@ -63,7 +69,8 @@ pub fn table_schema(def: &TableDef, with_key: bool) -> Schema {
 /// The scan of one table over the sources, or None when no source holds it.
 fn scan(def: &TableDef, sources: &[Source], with_key: bool) -> Result<Option<LazyFrame>> {
     let mut frames = Vec::new();
-    for src in sources {
+    // a shard's rows are in its whole node's artifact too (`runs` lists shards)
+    for src in sources.iter().filter(|s| s.node.shard.is_none()) {
         for part in def.parts.iter().filter(|p| p.stage == src.node.stage) {
             let files = src.artifact.table_files(part.file);
             if files.is_empty() {
@@ -73,8 +80,12 @@ fn scan(def: &TableDef, sources: &[Source], with_key: bool) -> Result<Option<Laz
                 .iter()
                 .map(|f| PlRefPath::try_from_path(f))
                 .collect::<PolarsResult<_>>()?;
-            let lf = LazyFrame::scan_parquet_files(paths.into(), ScanArgsParquet::default())
+            let mut lf = LazyFrame::scan_parquet_files(paths.into(), ScanArgsParquet::default())
                 .map_err(|e| anyhow!("scanning {}: {e}", files[0].display()))?;
+            // an artifact of an older stage version may lack a column: it reads as null
+            let present = lf
+                .collect_schema()
+                .map_err(|e| anyhow!("reading the schema of {}: {e}", files[0].display()))?;
             let mut front: Vec<Expr> = Vec::new();
             for (name, dt) in added_columns(def, with_key) {
                 let e = match name {
@@ -90,7 +101,13 @@ fn scan(def: &TableDef, sources: &[Source], with_key: bool) -> Result<Option<Laz
                 };
                 front.push(e.cast(dt).alias(name));
             }
-            front.extend(def.columns.iter().map(|c| col(c.name)));
+            front.extend(def.columns.iter().map(|c| {
+                if present.contains(c.name) {
+                    col(c.name)
+                } else {
+                    lit(NULL).cast(c.ty.polars()).alias(c.name)
+                }
+            }));
             frames.push(lf.select(front));
         }
     }
@@ -98,7 +115,7 @@ fn scan(def: &TableDef, sources: &[Source], with_key: bool) -> Result<Option<Laz
         return Ok(None);
     }
     let args = UnionArgs {
-        // artifacts of older stage versions may lack a newer column: it reads as null
+        // (every part has every column by now; types may still differ across stage versions)
         diagonal: true,
         to_supertypes: true,
         maintain_order: true,
@@ -112,7 +129,7 @@ pub fn runs_frame(sources: &[Source]) -> Result<DataFrame> {
     let m = |f: &dyn Fn(&Source) -> String| -> Vec<String> { sources.iter().map(f).collect() };
     let df = DataFrame::new_infer_height(vec![
         Column::new("key".into(), m(&|s| s.artifact.manifest.key.clone())),
-        Column::new("node".into(), m(&|s| s.node.to_string())),
+        Column::new("node".into(), m(&|s| s.artifact.manifest.node.clone())),
         Column::new("stage".into(), m(&|s| s.node.stage.clone())),
         Column::new(
             "iteration".into(),

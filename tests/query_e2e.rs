@@ -221,6 +221,22 @@ fn query_report_status_and_gc_on_a_real_store() {
         }
     }
 
+    // COUNT(*) over a table of several artifacts (search@1 and enumerate) and with --all
+    let total: usize = parts_of(&p, "candidates")
+        .iter()
+        .map(|(part, _, _)| {
+            let (node, file) = part.split_once('/').unwrap();
+            seqsynth::tables::io::parquet_rows(
+                &p.artifact(node).join(format!("{file}-00000.parquet")),
+            )
+            .unwrap() as usize
+        })
+        .sum();
+    for extra in [&[][..], &["--all"][..]] {
+        let r = query_json(&p, "SELECT count(*) AS n FROM candidates", extra);
+        assert_eq!(r[0]["n"].as_u64().unwrap() as usize, total, "{extra:?}");
+    }
+
     // joins across tables
     let solved = query_json(&p, "SELECT * FROM solved", &[]);
     let joined = query_json(

@@ -151,6 +151,36 @@ fn sharded_search_and_verify_equal_unsharded_and_shards_run_side_by_side() {
     assert_eq!(files(&p, "verify@1"), verify);
     assert_eq!(key(&p, "verify@1"), verify_key);
 
+    // shard artifacts are parts of reached nodes: gc keeps them; and with nodes of the config
+    // not built yet (buffer@1, report), gc --force refuses rather than guess
+    let dry = p.ok(&["gc"]);
+    assert!(!dry.contains("search@1#"), "{dry}");
+    let e = p.fails(&["gc", "--force"]);
+    assert!(e.contains("refused") && e.contains("buffer@1"), "{e}");
+    // SQL over every artifact counts each candidate once (shards are in `runs` only)
+    let n = |extra: &[&str]| {
+        let mut a = vec![
+            "query",
+            "SELECT count(*) AS n FROM candidates WHERE source = 'search'",
+            "--format",
+            "csv",
+        ];
+        a.extend_from_slice(extra);
+        p.ok(&a).lines().nth(1).unwrap().to_string()
+    };
+    assert_eq!(n(&["--all"]), n(&[]));
+    let runs = p.ok(&[
+        "query",
+        "SELECT node FROM runs WHERE node LIKE 'search@1#%' ORDER BY node",
+        "--all",
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        runs.contains("search@1#0/4") && runs.contains("search@1#2/3"),
+        "{runs}"
+    );
+
     // bad shard arguments are clear errors
     let e = p.fails(&["run", "stage=search", "iter=1", "shard=4/4"]);
     assert!(e.contains("0 <= i < N"), "{e}");

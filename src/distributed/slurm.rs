@@ -115,8 +115,25 @@ fn level_script(l: usize, members: &[usize], units: &[Unit], o: &Options) -> Str
     s
 }
 
+/// `#SBATCH` lines are not shell: a path there cannot be quoted, and `%` in `--output` is a
+/// Slurm pattern. Such paths are refused.
+fn check_directive_path(what: &str, p: &Path) -> Result<()> {
+    let s = p.display().to_string();
+    if s.chars()
+        .any(|c| c.is_whitespace() || c == '%' || c == '"' || c == '\'')
+    {
+        anyhow::bail!(
+            "{what} {s:?}: a path in an #SBATCH line may not hold spaces, quotes or '%' \
+             (move the project or pass --dir)"
+        );
+    }
+    Ok(())
+}
+
 /// Writes the scripts into `o.dir` (and its `logs/`); returns their paths.
 pub fn write(plan: &Plan, o: &Options) -> Result<Vec<PathBuf>> {
+    check_directive_path("the working directory", &o.workdir)?;
+    check_directive_path("--dir", &o.dir)?;
     std::fs::create_dir_all(o.dir.join("logs"))
         .with_context(|| format!("creating {}", o.dir.display()))?;
     let mut paths = Vec::new();
@@ -214,5 +231,11 @@ mod tests {
             .1
             .contains("--dependency=afterok:${j1%%;*} level-02.sbatch"));
         assert_eq!(quote("it's"), "'it'\\''s'");
+        let bad = Options {
+            dir: "/my proj/slurm".into(),
+            ..o.clone()
+        };
+        let e = write(&plan, &bad).unwrap_err().to_string();
+        assert!(e.contains("may not hold spaces"), "{e}");
     }
 }

@@ -281,6 +281,19 @@ impl Store {
         self.store_lock(wait, false)
     }
 
+    /// A shared lock for a reader that must not create anything (`query`): waits while `gc`
+    /// holds the store. None when the store has no lock file yet (nothing ran there).
+    pub fn read_lock(&self) -> Result<Option<StoreLock>> {
+        let path = self.root.join("lock");
+        let file = match fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+        };
+        fs2::FileExt::lock_shared(&file).with_context(|| format!("locking {}", path.display()))?;
+        Ok(Some(StoreLock { _file: file }))
+    }
+
     /// The exclusive lock if no other run holds the store now (None otherwise, at once).
     pub fn try_lock_exclusive(&self) -> Result<Option<StoreLock>> {
         let file = self.lock_file(&self.root.join("lock"))?;
@@ -577,11 +590,21 @@ impl Store {
     /// The manifest of every committed artifact that passes the fast check, sorted by node then
     /// key (`status --all`, `query --all`, `gc`). A corrupt artifact is left out with a warning.
     pub fn list_artifacts(&self) -> Result<Vec<Manifest>> {
+        let (ok, corrupt) = self.scan_artifacts()?;
+        for (key, why) in corrupt {
+            eprintln!("warning: artifact {key} is corrupt ({why}); left out");
+        }
+        Ok(ok)
+    }
+
+    /// Every directory of `objects/`: the artifacts that pass the fast check (sorted by node,
+    /// then key), and the keys of those that do not, with why.
+    pub fn scan_artifacts(&self) -> Result<(Vec<Manifest>, Vec<Corrupt>)> {
         let dir = self.root.join("objects");
-        let mut out = Vec::new();
+        let (mut ok, mut corrupt) = (Vec::new(), Vec::new());
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((ok, corrupt)),
             Err(e) => return Err(e).with_context(|| format!("listing {}", dir.display())),
         };
         for e in entries {
@@ -591,12 +614,13 @@ impl Store {
                 continue;
             }
             match verify(&e.path(), &key, Check::Fast) {
-                Ok(m) => out.push(m),
-                Err(why) => eprintln!("warning: artifact {key} is corrupt ({why:#}); left out"),
+                Ok(m) => ok.push(m),
+                Err(why) => corrupt.push((key, format!("{why:#}"))),
             }
         }
-        out.sort_by(|a, b| (&a.node, &a.key).cmp(&(&b.node, &b.key)));
-        Ok(out)
+        ok.sort_by(|a, b| (&a.node, &a.key).cmp(&(&b.node, &b.key)));
+        corrupt.sort();
+        Ok((ok, corrupt))
     }
 
     /// Sizes of what the store holds besides artifacts: (what, bytes).
@@ -666,6 +690,9 @@ fn dir_size(dir: &Path) -> u64 {
         })
         .sum()
 }
+
+/// An artifact directory that fails its check: (key, why).
+pub type Corrupt = (String, String);
 
 /// A staging directory; removed on drop unless committed.
 pub struct Staging {

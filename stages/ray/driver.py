@@ -87,6 +87,9 @@ def main():
             opts["num_gpus"] = 1
         shard_refs = [build.options(**opts).remote(seqsynth, o.cwd, s["node"], s["args"], *deps)
                       for s in n["shards"]]
+        if shard_refs:
+            # the merge only reads its shards' outputs: no GPU
+            opts.pop("num_gpus", None)
         ref = build.options(**opts).remote(seqsynth, o.cwd, n["node"], n["args"],
                                            *(shard_refs or deps))
         refs[n["node"]] = ref
