@@ -14,20 +14,9 @@ use seqsynth::tables::CATALOGUE;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn python() {
-    let setup = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/setup-python.sh");
-    let out = Command::new("bash").arg(setup).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn project() -> Project {
-    python();
+    setup_script("scripts/setup-python.sh").expect("the train stage's Python environment");
     let config = format!(
         "[synth]\npairs = 120\nvalidation = 20\n\n[train]\nepochs = 2\nbatch_size = 16\nstage_dir = \"{}\"\n\n\
          [ingest]\nsource = \"{}\"\nlimit = 300\n\n[search]\nbeams = 3\nlimit = 12\nmax_len = 30\nthreads = 1\n\n\

@@ -5,18 +5,8 @@
 mod common;
 use common::*;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
-fn python() {
-    let setup = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/setup-python.sh");
-    let out = Command::new("bash").arg(setup).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use std::path::PathBuf;
+use std::process::Stdio;
 
 /// Every file of the artifact `node` points at: name → bytes (manifests and keys aside).
 fn files(p: &Project, node: &str) -> BTreeMap<String, Vec<u8>> {
@@ -51,7 +41,7 @@ fn forget(p: &Project, node: &str) -> PathBuf {
 
 #[test]
 fn sharded_search_and_verify_equal_unsharded_and_shards_run_side_by_side() {
-    python();
+    setup_script("scripts/setup-python.sh").expect("the train stage's Python environment");
     let p = Project::new(&loop_config());
     p.ok(&["--quiet", "run", "stage=verify", "iter=1"]);
     let (search, verify) = (files(&p, "search@1"), files(&p, "verify@1"));
