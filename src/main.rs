@@ -150,10 +150,10 @@ fn targets(
             };
             let node = dag::Node::new(name, iter);
             match asg.shard {
-                Some(sh) if !stage.shardable() => {
+                Some(sh) if !stage.shardable(loaded) => {
                     let can: Vec<&str> = stages
                         .iter()
-                        .filter(|s| s.shardable())
+                        .filter(|s| s.shardable(loaded))
                         .map(|s| s.name())
                         .collect();
                     bail!(

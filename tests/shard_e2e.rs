@@ -48,6 +48,27 @@ fn sharded_search_and_verify_equal_unsharded_and_shards_run_side_by_side() {
     let (search_key, verify_key) = (key(&p, "search@1"), key(&p, "verify@1"));
     assert!(!search.is_empty() && !verify.is_empty());
 
+    // synth by draw ranges: 3 shards, merged in draw order, give the unsharded pairs
+    let (synth, synth_key) = (files(&p, "synth"), key(&p, "synth"));
+    let counters = p.manifest("synth")["counters"].clone();
+    forget(&p, "synth");
+    let out = p.ok(&["--quiet", "run", "stage=synth", "pipeline.shards=3"]);
+    assert_eq!(
+        built(&out),
+        vec!["synth#0/3", "synth#1/3", "synth#2/3", "synth"],
+        "{out}"
+    );
+    assert_eq!(key(&p, "synth"), synth_key);
+    assert_eq!(
+        files(&p, "synth"),
+        synth,
+        "synth: merged bytes = unsharded bytes"
+    );
+    // and the same counts: draws consumed, accepted, each rejection reason
+    let mut merged = p.manifest("synth")["counters"].clone();
+    merged.as_object_mut().unwrap().remove("shards");
+    assert_eq!(merged, counters);
+
     // the same nodes built as 3 shards each, merged: the same keys and the same bytes
     forget(&p, "verify@1");
     forget(&p, "search@1");
@@ -174,8 +195,14 @@ fn sharded_search_and_verify_equal_unsharded_and_shards_run_side_by_side() {
     // bad shard arguments are clear errors
     let e = p.fails(&["run", "stage=search", "iter=1", "shard=4/4"]);
     assert!(e.contains("0 <= i < N"), "{e}");
-    let e = p.fails(&["run", "stage=synth", "shard=0/2"]);
-    assert!(e.contains("does not split") && e.contains("search"), "{e}");
+    let e = p.fails(&["run", "stage=ingest", "shard=0/2"]);
+    assert!(
+        e.contains("does not split") && e.contains("synth, search") && e.contains("verify"),
+        "{e}"
+    );
+    // synth splits its random draws only
+    let e = p.fails(&["run", "stage=synth", "shard=0/2", "synth.source=enumerate"]);
+    assert!(e.contains("does not split"), "{e}");
     let e = p.fails(&["run", "shard=0/2"]);
     assert!(e.contains("shard= needs stage="), "{e}");
     let e = p.fails(&["run", "pipeline.shards=0"]);

@@ -75,7 +75,7 @@ pub fn plan(
             NodeStatus::Corrupt { key, .. } => ("corrupt", Some(key)),
             NodeStatus::Waiting { .. } => ("waiting", None),
         };
-        let split = stage.shardable() && node.shard.is_none() && shards > 1;
+        let split = stage.shardable(loaded) && node.shard.is_none() && shards > 1;
         let shard_list = if split {
             (0..shards)
                 .map(|i| {

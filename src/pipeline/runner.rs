@@ -157,7 +157,7 @@ impl<'a> Runner<'a> {
         }
         // the whole node of a sharded stage, with `pipeline.shards = N`: its N shards, merged
         let shards = self.loaded.config.pipeline.shards;
-        let merge_from = if stage.shardable() && node.shard.is_none() && shards > 1 {
+        let merge_from = if stage.shardable(self.loaded) && node.shard.is_none() && shards > 1 {
             let mut arts = Vec::new();
             for i in 0..shards {
                 let sh = node.sharded(crate::pipeline::dag::Shard {

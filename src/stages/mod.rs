@@ -77,7 +77,7 @@ pub trait Stage: Sync {
     /// Whether the stage's work splits into shards (`shard=i/N`): `run` then computes the part
     /// of `ctx.node.shard`, and `merge` makes the whole node's output from its shards' outputs,
     /// byte for byte what `run` on the whole node writes.
-    fn shardable(&self) -> bool {
+    fn shardable(&self, _loaded: &Loaded) -> bool {
         false
     }
     /// The whole node's output from its shards' artifacts (in shard order) into `ctx.out`.

@@ -75,7 +75,7 @@ impl Stage for Search {
         }
         v
     }
-    fn shardable(&self) -> bool {
+    fn shardable(&self, _: &Loaded) -> bool {
         true
     }
     /// The shards' candidates one after the other: the unsharded table, row for row.

@@ -16,11 +16,15 @@ use super::{Ctx, Stage};
 use crate::dsl::{self, sample, Evaluator, Num, Program};
 use crate::pipeline::config::{Loaded, SynthConfig, SynthFlavour, SynthSource};
 use crate::pipeline::dag::Node;
-use anyhow::{bail, Result};
+use crate::pipeline::store::Artifact;
+use crate::tables::io::column;
+use anyhow::{bail, Context, Result};
+use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 pub struct Synth;
 
@@ -65,14 +69,67 @@ impl Stage for Synth {
     fn inputs(&self, _: &Loaded, _: &Node) -> Vec<Node> {
         vec![]
     }
+    /// Random programs split by draw: shard i of N evaluates its range of the first
+    /// [`shard_draws`] draws; the merge replays the uniqueness check in draw order (and draws
+    /// on if the shards' draws were not enough), so it accepts exactly the unsharded pairs.
+    fn shardable(&self, loaded: &Loaded) -> bool {
+        loaded.config.synth.source == SynthSource::Random
+    }
+    fn merge(&self, ctx: &mut Ctx, shards: &[Artifact]) -> Result<()> {
+        let cfg = &ctx.loaded.config.synth;
+        check(cfg)?;
+        let ev = Evaluator::new(ctx.loaded.config.dsl.limits());
+        let max_len = max_len(ctx.loaded);
+        let mut acc = Acceptor::new(cfg);
+        let mut next = 0u64;
+        'shards: for a in shards {
+            for b in a.read_table("draws")? {
+                let index = column::<UInt64Array>(&b, "draw")?;
+                let outcome = column::<StringArray>(&b, "outcome")?;
+                let hash = column::<StringArray>(&b, "output_hash")?;
+                for i in 0..b.num_rows() {
+                    let d = index.value(i);
+                    if d != next {
+                        bail!("synth shards: draw {d} where draw {next} was expected (shards of another config?)");
+                    }
+                    next += 1;
+                    let done = match outcome.value(i) {
+                        CANDIDATE => {
+                            let want = hash.value(i);
+                            // only a pair that is accepted is evaluated again
+                            acc.offer_candidate(hex::decode(want)?.as_slice().try_into()?, || {
+                                match draw(cfg, cfg.seed, d, max_len, &ev) {
+                                    Draw::Candidate(p) if hex::encode(p.hash) == want => Ok(p),
+                                    _ => bail!("synth shards: draw {d} is not the candidate its shard recorded"),
+                                }
+                            })?
+                        }
+                        reason => acc.offer(Draw::Rejected(static_reason(reason)?)),
+                    };
+                    if done {
+                        break 'shards;
+                    }
+                }
+            }
+        }
+        let out = generate_from(cfg, cfg.seed, max_len, &ev, true, acc, next)?;
+        ctx.count("shards", shards.len());
+        write_generated(ctx, out)
+    }
     fn run(&self, ctx: &mut Ctx) -> Result<()> {
         let cfg = &ctx.loaded.config.synth;
-        if cfg.validation > cfg.pairs {
-            bail!(
-                "synth.validation ({}) is larger than synth.pairs ({})",
-                cfg.validation,
-                cfg.pairs
-            );
+        check(cfg)?;
+        if let Some(sh) = ctx.node.shard {
+            let ev = Evaluator::new(ctx.loaded.config.dsl.limits());
+            let r = sh.range(shard_draws(cfg) as usize, CHUNK as usize);
+            ctx.count("shard", sh.to_string());
+            ctx.count("shard_draws", format!("{}..{}", r.start, r.end));
+            let max_len = max_len(ctx.loaded);
+            let draws: Vec<(u64, Draw)> = (r.start as u64..r.end as u64)
+                .into_par_iter()
+                .map(|i| (i, draw(cfg, cfg.seed, i, max_len, &ev)))
+                .collect();
+            return ctx.write_table("draws", &draws_batch(&draws)?);
         }
         let seed = cfg.seed;
         let ev = Evaluator::new(ctx.loaded.config.dsl.limits());
@@ -98,16 +155,92 @@ impl Stage for Synth {
                 out
             }
         };
-        for (k, v) in &out.counts {
-            ctx.count(k, *v);
-        }
-        let n_val = cfg.validation;
-        let n_train = out.pairs.len() - n_val;
-        let (train, val) = out.pairs.split_at(n_train);
-        write_pairs(&ctx.out.join("train-00000.parquet"), train)?;
-        write_pairs(&ctx.out.join("validation-00000.parquet"), val)?;
-        Ok(())
+        write_generated(ctx, out)
     }
+}
+
+fn check(cfg: &SynthConfig) -> Result<()> {
+    if cfg.validation > cfg.pairs {
+        bail!(
+            "synth.validation ({}) is larger than synth.pairs ({})",
+            cfg.validation,
+            cfg.pairs
+        );
+    }
+    Ok(())
+}
+
+/// Writes the pairs (the last `synth.validation` are the validation table) and the counters.
+fn write_generated(ctx: &mut Ctx, out: Generated) -> Result<()> {
+    for (k, v) in &out.counts {
+        ctx.count(k, *v);
+    }
+    let n_val = ctx.loaded.config.synth.validation;
+    let n_train = out.pairs.len() - n_val;
+    let (train, val) = out.pairs.split_at(n_train);
+    write_pairs(&ctx.out.join("train-00000.parquet"), train)?;
+    write_pairs(&ctx.out.join("validation-00000.parquet"), val)?;
+    Ok(())
+}
+
+/// Draws per accepted pair that the shards of a random synth cover (here a pair took about 143
+/// draws); the merge draws on where that was not enough. Changing it changes shard outputs:
+/// bump the stage's version.
+pub const SHARD_DRAWS_PER_PAIR: u64 = 200;
+
+/// The draws the shards split: `pairs × SHARD_DRAWS_PER_PAIR`, in whole chunks, at most the
+/// draw limit.
+pub fn shard_draws(cfg: &SynthConfig) -> u64 {
+    let max_draws = (cfg.pairs as u64)
+        .saturating_mul(cfg.max_draws_factor)
+        .max(CHUNK);
+    (cfg.pairs as u64)
+        .saturating_mul(SHARD_DRAWS_PER_PAIR)
+        .div_ceil(CHUNK)
+        .saturating_mul(CHUNK)
+        .min(max_draws.div_ceil(CHUNK) * CHUNK)
+}
+
+/// `outcome` of a draw that gave a candidate pair (else the rejection reason).
+const CANDIDATE: &str = "candidate";
+
+/// A rejection reason read back, as the static name [`draw`] gives it.
+fn static_reason(name: &str) -> Result<&'static str> {
+    const REASONS: [&str; 8] = [
+        "error_div_by_zero",
+        "error_mod_by_zero",
+        "error_negative_exponent",
+        "error_negative_sqrt",
+        "error_overflow",
+        "error_step_limit",
+        "too_few_terms",
+        "dominant_value",
+    ];
+    REASONS
+        .into_iter()
+        .find(|r| *r == name)
+        .with_context(|| format!("synth shards: unknown outcome {name:?}"))
+}
+
+/// The `draws` table of a synth shard: one row per draw of its range.
+fn draws_batch(draws: &[(u64, Draw)]) -> Result<RecordBatch> {
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(UInt64Array::from_iter_values(draws.iter().map(|(i, _)| *i))),
+        Arc::new(StringArray::from_iter_values(draws.iter().map(
+            |(_, d)| match d {
+                Draw::Candidate(_) => CANDIDATE,
+                Draw::Rejected(r) => r,
+            },
+        ))),
+        Arc::new(StringArray::from_iter(draws.iter().map(|(_, d)| match d {
+            Draw::Candidate(p) => Some(hex::encode(p.hash)),
+            Draw::Rejected(_) => None,
+        }))),
+    ];
+    Ok(RecordBatch::try_new(
+        Arc::new(crate::tables::draws::schema()),
+        cols,
+    )?)
 }
 
 /// `n` pairs from the bottom-up enumerator's distinct programs of at most `synth.enumerate_size`
@@ -269,6 +402,77 @@ fn error_reason(k: dsl::ErrorKind) -> &'static str {
     }
 }
 
+/// The order-dependent part of synth: draws offered in draw order, accepted while unique, until
+/// `cfg.pairs` are; counts every outcome.
+pub struct Acceptor {
+    pairs: Vec<Pair>,
+    seen: HashSet<[u8; 16]>,
+    counts: BTreeMap<String, u64>,
+    draws: u64,
+    want: usize,
+    constrained: bool,
+}
+
+impl Acceptor {
+    pub fn new(cfg: &SynthConfig) -> Acceptor {
+        Acceptor {
+            pairs: Vec::with_capacity(cfg.pairs),
+            seen: HashSet::with_capacity(cfg.pairs),
+            counts: BTreeMap::new(),
+            draws: 0,
+            want: cfg.pairs,
+            constrained: cfg.flavour == SynthFlavour::Constrained,
+        }
+    }
+
+    pub fn done(&self) -> bool {
+        self.pairs.len() >= self.want
+    }
+
+    /// The next draw's outcome; true once enough pairs are accepted.
+    fn offer(&mut self, d: Draw) -> bool {
+        match d {
+            Draw::Rejected(why) => {
+                self.draws += 1;
+                *self.counts.entry(format!("rejected_{why}")).or_default() += 1;
+                self.done()
+            }
+            Draw::Candidate(p) => {
+                let hash = p.hash;
+                self.offer_candidate(hash, || Ok(p)).unwrap_or(true)
+            }
+        }
+    }
+
+    /// The next draw gave a candidate with output `hash`; `pair` makes it when it is accepted.
+    fn offer_candidate(
+        &mut self,
+        hash: [u8; 16],
+        pair: impl FnOnce() -> Result<Pair>,
+    ) -> Result<bool> {
+        self.draws += 1;
+        if self.constrained && !self.seen.insert(hash) {
+            *self
+                .counts
+                .entry("rejected_duplicate_output".into())
+                .or_default() += 1;
+        } else {
+            self.pairs.push(pair()?);
+        }
+        Ok(self.done())
+    }
+
+    fn finish(mut self) -> Generated {
+        self.counts.insert("draws".into(), self.draws);
+        self.counts
+            .insert("accepted".into(), self.pairs.len() as u64);
+        Generated {
+            pairs: self.pairs,
+            counts: self.counts,
+        }
+    }
+}
+
 /// Draws until `cfg.pairs` pairs are accepted. Deterministic in `seed` whatever the thread count.
 pub fn generate(
     cfg: &SynthConfig,
@@ -277,9 +481,19 @@ pub fn generate(
     ev: &Evaluator,
     progress: bool,
 ) -> Result<Generated> {
-    let mut pairs = Vec::with_capacity(cfg.pairs);
-    let mut seen: HashSet<[u8; 16]> = HashSet::with_capacity(cfg.pairs);
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    generate_from(cfg, seed, max_len, ev, progress, Acceptor::new(cfg), 0)
+}
+
+/// [`generate`] from draw `next` on, with what `acc` accepted before it.
+fn generate_from(
+    cfg: &SynthConfig,
+    seed: u64,
+    max_len: usize,
+    ev: &Evaluator,
+    progress: bool,
+    mut acc: Acceptor,
+    mut next: u64,
+) -> Result<Generated> {
     let max_draws = (cfg.pairs as u64)
         .saturating_mul(cfg.max_draws_factor)
         .max(CHUNK);
@@ -294,15 +508,15 @@ pub fn generate(
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let mut next = 0u64;
-    let mut draws = 0u64;
-    'outer: while pairs.len() < cfg.pairs {
+    pb.set_position(acc.pairs.len() as u64);
+    'outer: while !acc.done() {
         if next >= max_draws {
             bail!(
-                "synth: only {} of {} pairs after {next} draws (synth.max_draws_factor = {}); outcomes: {counts:?}",
-                pairs.len(),
+                "synth: only {} of {} pairs after {next} draws (synth.max_draws_factor = {}); outcomes: {:?}",
+                acc.pairs.len(),
                 cfg.pairs,
-                cfg.max_draws_factor
+                cfg.max_draws_factor,
+                acc.counts
             );
         }
         let chunk: Vec<Draw> = (next..next + CHUNK)
@@ -310,30 +524,17 @@ pub fn generate(
             .map(|i| draw(cfg, seed, i, max_len, ev))
             .collect();
         for d in chunk {
-            draws += 1;
-            match d {
-                Draw::Rejected(why) => *counts.entry(format!("rejected_{why}")).or_default() += 1,
-                Draw::Candidate(p) => {
-                    if cfg.flavour == SynthFlavour::Constrained && !seen.insert(p.hash) {
-                        *counts
-                            .entry("rejected_duplicate_output".into())
-                            .or_default() += 1;
-                    } else {
-                        pairs.push(p);
-                        pb.inc(1);
-                        if pairs.len() == cfg.pairs {
-                            break 'outer;
-                        }
-                    }
-                }
+            let before = acc.pairs.len();
+            let done = acc.offer(d);
+            pb.inc((acc.pairs.len() - before) as u64);
+            if done {
+                break 'outer;
             }
         }
         next += CHUNK;
     }
     pb.finish_and_clear();
-    counts.insert("draws".into(), draws);
-    counts.insert("accepted".into(), pairs.len() as u64);
-    Ok(Generated { pairs, counts })
+    Ok(acc.finish())
 }
 
 #[cfg(test)]
@@ -347,6 +548,34 @@ mod tests {
             validation: 0,
             ..SynthConfig::default()
         }
+    }
+
+    #[test]
+    fn offering_a_prefix_of_draws_then_drawing_on_equals_one_run() {
+        // what a merge of synth shards does: replay draws 0..k, then draw on from k
+        let ev = Evaluator::new(Limits::default());
+        let c = cfg(300);
+        let whole = generate(&c, 4, 48, &ev, false).unwrap();
+        let used = whole.counts["draws"];
+        for k in [0, 1, used / 3, used - 1, used] {
+            let mut acc = Acceptor::new(&c);
+            for i in 0..k {
+                if acc.offer(draw(&c, 4, i, 48, &ev)) {
+                    break;
+                }
+            }
+            let g = generate_from(&c, 4, 48, &ev, false, acc, k).unwrap();
+            assert_eq!(g.pairs, whole.pairs, "split at draw {k}");
+            assert_eq!(g.counts, whole.counts, "split at draw {k}");
+        }
+        // the shards cover whole chunks, never past the draw limit
+        assert_eq!(shard_draws(&c) % CHUNK, 0);
+        assert!(shard_draws(&c) >= 300 * SHARD_DRAWS_PER_PAIR);
+        let capped = SynthConfig {
+            max_draws_factor: 1,
+            ..c.clone()
+        };
+        assert_eq!(shard_draws(&capped), CHUNK);
     }
 
     #[test]

@@ -66,7 +66,7 @@ impl Stage for Verify {
         }
         v
     }
-    fn shardable(&self) -> bool {
+    fn shardable(&self, _: &Loaded) -> bool {
         true
     }
     /// The shards' outcomes, together one per distinct program, then the same assembly as an

@@ -8,6 +8,7 @@
 
 pub mod candidates;
 pub mod curve;
+pub mod draws;
 pub mod entries;
 pub mod executions;
 pub mod io;
