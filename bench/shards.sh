@@ -29,7 +29,7 @@ fresh() {
   done
 }
 now() { date +%s.%N; }
-args=(--quiet --store "$scratch/store" run stage=search iter=1 "search.limit=$limit" "$@")
+args=(--quiet run --store "$scratch/store" stage=search iter=1 "search.limit=$limit" "$@")
 digest() { sha256sum "$scratch/store/refs/search@1/"candidates-*.parquet | cut -d' ' -f1; }
 
 fresh; t0=$(now); "$bin" "${args[@]}" search.threads=1 >/dev/null; t1=$(now)
