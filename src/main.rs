@@ -76,13 +76,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
 fn load(args: &PipelineArgs) -> Result<(cli::Assignments, config::Loaded)> {
     let asg = cli::split_assignments(&args.assignments)?;
     let (path, required) = config_file(args);
-    // a preset's settings first, so that the command line's own override them
-    let mut overrides = match &asg.preset {
-        Some(name) => seqsynth::pipeline::preset::overrides(name)?,
-        None => Vec::new(),
-    };
-    overrides.extend(asg.overrides.iter().cloned());
-    let loaded = config::load(&path, required, &overrides)?;
+    let loaded =
+        seqsynth::pipeline::preset::load(&path, required, asg.preset.as_deref(), &asg.overrides)?;
     Ok((asg, loaded))
 }
 
@@ -455,7 +450,7 @@ fn query_sources(
 
 fn query(args: &QueryArgs) -> Result<ExitCode> {
     if args.tables {
-        out!("{}", seqsynth::query::describe(args.all).trim_end());
+        out!("{}", seqsynth::query::describe(args.all)?.trim_end());
         return Ok(ExitCode::SUCCESS);
     }
     let sql = match args.sql.as_deref() {
@@ -492,7 +487,6 @@ fn query(args: &QueryArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Every key the config reaches, under the presets named (`all`: every preset).
 /// What the configs reach: the keys of their nodes (built or not, for the shards of a node that
 /// is not merged yet), and the nodes that are not built or corrupt (after those, keys are not
 /// known, so what the config reaches is not known either).
@@ -507,15 +501,9 @@ impl Reached {
         if self.keys.contains(&m.key) {
             return true;
         }
-        // a shard's key parts are its whole node's with params {"params": ..., "shard": [i, n]}
-        match m.parts.params.get("params") {
-            Some(p) if m.node.contains('#') => {
-                let mut whole = m.parts.clone();
-                whole.params = p.clone();
-                self.keys.contains(&whole.key())
-            }
-            _ => false,
-        }
+        m.parts
+            .whole()
+            .is_some_and(|whole| self.keys.contains(&whole.key()))
     }
 }
 
@@ -544,12 +532,8 @@ fn reachable(args: &PipelineArgs, presets: Option<&str>, store: &Store) -> Resul
     let mut keep = BTreeSet::new();
     let mut unresolved = Vec::new();
     for preset in configs {
-        let mut overrides = match &preset {
-            Some(name) => seqsynth::pipeline::preset::overrides(name)?,
-            None => Vec::new(),
-        };
-        overrides.extend(asg.overrides.iter().cloned());
-        let loaded = config::load(&file, required, &overrides)?;
+        let loaded =
+            seqsynth::pipeline::preset::load(&file, required, preset.as_deref(), &asg.overrides)?;
         let targets = dag::default_targets(&stages, &loaded);
         let mut r = runner::Runner::new(&loaded, store, &stages);
         let label = preset.as_deref().unwrap_or("the config");
@@ -643,10 +627,7 @@ fn status_all(args: &StatusArgs) -> Result<ExitCode> {
 }
 
 fn gc(args: &GcArgs) -> Result<ExitCode> {
-    let (_, store) = {
-        let (asg, loaded, store) = open(&args.pipeline)?;
-        ((asg, loaded), store)
-    };
+    let (_, _, store) = open(&args.pipeline)?;
     let _lock = store.lock(!args.pipeline.no_wait)?;
     let keep = reachable(&args.pipeline, args.presets.as_deref(), &store)?;
     if !keep.unresolved.is_empty() {

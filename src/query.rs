@@ -168,19 +168,6 @@ pub fn runs_frame(sources: &[Source]) -> Result<DataFrame> {
     Ok(df)
 }
 
-/// The columns of `runs`, for `--tables` and errors.
-pub const RUNS_COLUMNS: [&str; 9] = [
-    "key",
-    "node",
-    "stage",
-    "iteration",
-    "rows",
-    "bytes",
-    "wall_secs",
-    "seqsynth_version",
-    "counters",
-];
-
 /// A SQL context with every table registered.
 pub fn context(sources: &[Source], with_key: bool) -> Result<SQLContext> {
     let ctx = SQLContext::new();
@@ -205,33 +192,28 @@ pub fn table_names() -> Vec<&'static str> {
 }
 
 /// A description of every table and its columns (`seqsynth query --tables`).
-pub fn describe(with_key: bool) -> String {
-    let mut s = String::new();
-    for def in &CATALOGUE {
-        let cols: Vec<String> = table_schema(def, with_key)
+pub fn describe(with_key: bool) -> Result<String> {
+    let columns = |schema: &Schema| -> String {
+        schema
             .iter()
             .map(|(n, dt)| format!("{n} {dt}"))
-            .collect();
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut s = String::new();
+    for def in &CATALOGUE {
         s.push_str(&format!(
             "{}: {}\n    {}\n",
             def.name,
             def.about,
-            cols.join(", ")
+            columns(&table_schema(def, with_key))
         ));
     }
-    let runs: Vec<String> = match runs_frame(&[]) {
-        Ok(df) => df
-            .schema()
-            .iter()
-            .map(|(n, dt)| format!("{n} {dt}"))
-            .collect(),
-        Err(_) => RUNS_COLUMNS.iter().map(|c| c.to_string()).collect(),
-    };
     s.push_str(&format!(
         "runs: one artifact (node, key, rows, bytes, wall time, counters as JSON)\n    {}\n",
-        runs.join(", ")
+        columns(runs_frame(&[])?.schema())
     ));
-    s
+    Ok(s)
 }
 
 /// Runs `sql` and collects the result (with the streaming engine).

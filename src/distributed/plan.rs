@@ -3,7 +3,7 @@
 //! each of its shards.
 
 use crate::pipeline::config::Loaded;
-use crate::pipeline::dag::{self, Node, Shard};
+use crate::pipeline::dag::{self, Node};
 use crate::pipeline::runner::{find_stage, NodeStatus, Runner};
 use crate::pipeline::store::Store;
 use crate::stages::Stage;
@@ -77,16 +77,10 @@ pub fn plan(
         };
         let split = stage.shardable(loaded) && node.shard.is_none() && shards > 1;
         let shard_list = if split {
-            (0..shards)
-                .map(|i| {
-                    let sh = node.sharded(Shard {
-                        index: i,
-                        count: shards,
-                    });
-                    PlanShard {
-                        node: sh.to_string(),
-                        args: run_args(&sh),
-                    }
+            node.shards(shards)
+                .map(|sh| PlanShard {
+                    node: sh.to_string(),
+                    args: run_args(&sh),
                 })
                 .collect()
         } else {

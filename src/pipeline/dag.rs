@@ -82,12 +82,9 @@ impl Node {
         }
     }
 
-    /// The whole node of a shard (itself when it is whole).
-    pub fn whole(&self) -> Node {
-        Node {
-            shard: None,
-            ..self.clone()
-        }
+    /// Its `count` shards, in order.
+    pub fn shards(&self, count: u32) -> impl Iterator<Item = Node> + '_ {
+        (0..count).map(move |index| self.sharded(Shard { index, count }))
     }
 
     /// The name of its ref in `refs/` (`/` is not a file name character).

@@ -57,6 +57,26 @@ impl KeyParts {
         serde_json::to_string(&sorted).expect("key parts serialize")
     }
 
+    /// The key parts of shard `shard` of the node these parts are for: a shard is a node of its
+    /// own, with the whole node's params plus which part it is.
+    pub fn for_shard(mut self, shard: crate::pipeline::dag::Shard) -> KeyParts {
+        self.params =
+            serde_json::json!({"params": self.params, "shard": [shard.index, shard.count]});
+        self
+    }
+
+    /// The parts of the whole node, when these are a shard's ([`KeyParts::for_shard`]).
+    pub fn whole(&self) -> Option<KeyParts> {
+        let obj = self.params.as_object()?;
+        if obj.len() != 2 || !obj.contains_key("shard") {
+            return None;
+        }
+        Some(KeyParts {
+            params: obj.get("params")?.clone(),
+            ..self.clone()
+        })
+    }
+
     /// The key: blake3 hex of the canonical JSON.
     pub fn key(&self) -> String {
         blake3::hash(self.canonical().as_bytes())
@@ -207,6 +227,18 @@ mod tests {
         assert_eq!(
             parts(10).canonical(),
             r#"{"stage":"search","version":1,"params":{"search":{"batch":8,"beams":10}},"inputs":{"train@6":"abc"},"external":null}"#
+        );
+    }
+
+    #[test]
+    fn a_shards_parts_give_back_the_whole_nodes() {
+        let sh = crate::pipeline::dag::Shard { index: 1, count: 4 };
+        let shard = parts(10).for_shard(sh);
+        assert_ne!(shard.key(), parts(10).key());
+        assert_eq!(shard.whole().unwrap().key(), parts(10).key());
+        assert!(
+            parts(10).whole().is_none(),
+            "a whole node's parts are no shard's"
         );
     }
 

@@ -44,6 +44,22 @@ pub const PRESETS: [Preset; 5] = [
     ),
 ];
 
+/// The config `file` under a preset (if any), then the command line's `overrides`: a preset's
+/// settings come first, so that the command line's own override them.
+pub fn load(
+    file: &std::path::Path,
+    required: bool,
+    preset: Option<&str>,
+    overrides: &[(String, String)],
+) -> Result<crate::pipeline::config::Loaded> {
+    let mut all = match preset {
+        Some(name) => self::overrides(name)?,
+        None => Vec::new(),
+    };
+    all.extend(overrides.iter().cloned());
+    crate::pipeline::config::load(file, required, &all)
+}
+
 /// The overrides of a preset, or an error that lists the presets.
 pub fn overrides(name: &str) -> Result<Vec<(String, String)>> {
     match PRESETS.iter().find(|(n, _, _)| *n == name) {

@@ -63,21 +63,19 @@ impl<'a> Runner<'a> {
         node: &Node,
         inputs: &BTreeMap<String, Artifact>,
     ) -> Result<KeyParts> {
-        let params = stage.params(self.loaded, node);
-        // a shard is its own node: the whole node's params plus which part it is
-        let params = match node.shard {
-            Some(sh) => serde_json::json!({"params": params, "shard": [sh.index, sh.count]}),
-            None => params,
-        };
-        Ok(KeyParts {
+        let parts = KeyParts {
             stage: stage.name().to_string(),
             version: stage.version(),
-            params,
+            params: stage.params(self.loaded, node),
             inputs: inputs
                 .iter()
                 .map(|(n, a)| (n.clone(), a.manifest.digest.clone()))
                 .collect(),
             external: self.external(stage, node)?,
+        };
+        Ok(match node.shard {
+            Some(sh) => parts.for_shard(sh),
+            None => parts,
         })
     }
 
@@ -159,11 +157,7 @@ impl<'a> Runner<'a> {
         let shards = self.loaded.config.pipeline.shards;
         let merge_from = if stage.shardable(self.loaded) && node.shard.is_none() && shards > 1 {
             let mut arts = Vec::new();
-            for i in 0..shards {
-                let sh = node.sharded(crate::pipeline::dag::Shard {
-                    index: i,
-                    count: shards,
-                });
+            for sh in node.shards(shards) {
                 arts.push(self.ensure_one(&sh)?);
             }
             Some(arts)

@@ -313,8 +313,43 @@ impl Store {
     }
 
     fn store_lock(&self, wait: bool, exclusive: bool) -> Result<StoreLock> {
-        let path = self.root.join("lock");
-        let file = self.lock_file(&path)?;
+        let busy = format!(
+            "the store {} is locked by another seqsynth run (run again without --no-wait to wait for it)",
+            self.root.display()
+        );
+        let waiting = format!(
+            "Blocking: waiting for the lock on {} held by another seqsynth {}",
+            self.root.display(),
+            if exclusive { "run" } else { "command (gc)" }
+        );
+        self.flock(&self.root.join("lock"), exclusive, wait, busy, waiting)
+    }
+
+    /// The lock on building artifact `key` (node `name`): exclusive, waited for unless `!wait`.
+    pub fn node_lock(&self, key: &str, name: &str, wait: bool) -> Result<StoreLock> {
+        let dir = self.root.join("locks");
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let busy = format!(
+            "{name} is being built by another seqsynth process (run again without --no-wait to wait for it)"
+        );
+        let waiting = format!(
+            "waiting for {name} ({}), which another process is building",
+            &key[..12]
+        );
+        self.flock(&dir.join(key), true, wait, busy, waiting)
+    }
+
+    /// Takes an flock on `path` (created if missing): at once if free; else says `waiting` and
+    /// waits, or fails with `busy` when `!wait`.
+    fn flock(
+        &self,
+        path: &Path,
+        exclusive: bool,
+        wait: bool,
+        busy: String,
+        waiting: String,
+    ) -> Result<StoreLock> {
+        let file = self.lock_file(path)?;
         let got = if exclusive {
             file.try_lock_exclusive()
         } else {
@@ -322,44 +357,15 @@ impl Store {
         };
         if got.is_err() {
             if !wait {
-                bail!(
-                    "the store {} is locked by another seqsynth run (run again without --no-wait to wait for it)",
-                    self.root.display()
-                );
+                bail!("{busy}");
             }
-            eprintln!(
-                "Blocking: waiting for the lock on {} held by another seqsynth {}",
-                self.root.display(),
-                if exclusive { "run" } else { "command (gc)" }
-            );
+            eprintln!("{waiting}");
             if exclusive {
                 file.lock_exclusive()
             } else {
                 fs2::FileExt::lock_shared(&file)
             }
             .with_context(|| format!("locking {}", path.display()))?;
-        }
-        Ok(StoreLock { _file: file })
-    }
-
-    /// The lock on building artifact `key` (node `name`): exclusive, waited for unless `!wait`.
-    pub fn node_lock(&self, key: &str, name: &str, wait: bool) -> Result<StoreLock> {
-        let dir = self.root.join("locks");
-        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let path = dir.join(key);
-        let file = self.lock_file(&path)?;
-        if file.try_lock_exclusive().is_err() {
-            if !wait {
-                bail!(
-                    "{name} is being built by another seqsynth process (run again without --no-wait to wait for it)"
-                );
-            }
-            eprintln!(
-                "waiting for {name} ({}), which another process is building",
-                &key[..12]
-            );
-            file.lock_exclusive()
-                .with_context(|| format!("locking {}", path.display()))?;
         }
         Ok(StoreLock { _file: file })
     }
@@ -538,32 +544,27 @@ impl Store {
         // the rename, so a power loss cannot publish an empty file
         sync_dir_files(&staging.dir)?;
         let dest = self.object_dir(&key);
-        let manifest = if dest.exists() {
-            // An equal key means equal content: keep the existing one, after checking it.
-            fs::remove_dir_all(&staging.dir).ok();
-            staging.done = true;
-            verify(&dest, &key, Check::Full)?
-        } else {
-            match fs::rename(&staging.dir, &dest) {
-                Ok(()) => {
-                    staging.done = true;
-                    sync_dir(&self.root.join("objects"))?;
-                    // the files were hashed just above; the manifest describes them
-                    manifest
-                }
-                // another writer committed the same key first (a filesystem whose locks do not
-                // reach across machines): keep theirs, after checking it
-                Err(_) if dest.exists() => {
-                    fs::remove_dir_all(&staging.dir).ok();
-                    staging.done = true;
-                    verify(&dest, &key, Check::Full)?
-                }
+        // An equal key means equal content: when the key is already there (or another writer
+        // commits it first, on a filesystem whose locks do not reach across machines), keep the
+        // existing artifact, after checking it.
+        let published = !dest.exists()
+            && match fs::rename(&staging.dir, &dest) {
+                Ok(()) => true,
+                Err(_) if dest.exists() => false,
                 Err(e) => {
                     return Err(e).with_context(|| {
                         format!("renaming {} to {}", staging.dir.display(), dest.display())
                     })
                 }
-            }
+            };
+        staging.done = true;
+        let manifest = if published {
+            sync_dir(&self.root.join("objects"))?;
+            // the files were hashed just above; the manifest describes them
+            manifest
+        } else {
+            fs::remove_dir_all(&staging.dir).ok();
+            verify(&dest, &key, Check::Full)?
         };
         Ok(Artifact {
             dir: dest,

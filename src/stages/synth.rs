@@ -191,33 +191,33 @@ pub const SHARD_DRAWS_PER_PAIR: u64 = 200;
 /// The draws the shards split: `pairs × SHARD_DRAWS_PER_PAIR`, in whole chunks, at most the
 /// draw limit.
 pub fn shard_draws(cfg: &SynthConfig) -> u64 {
-    let max_draws = (cfg.pairs as u64)
-        .saturating_mul(cfg.max_draws_factor)
-        .max(CHUNK);
     (cfg.pairs as u64)
         .saturating_mul(SHARD_DRAWS_PER_PAIR)
         .div_ceil(CHUNK)
         .saturating_mul(CHUNK)
-        .min(max_draws.div_ceil(CHUNK) * CHUNK)
+        .min(max_draws(cfg).div_ceil(CHUNK) * CHUNK)
+}
+
+/// The draws after which synth gives up (`synth.max_draws_factor` per pair, at least a chunk).
+fn max_draws(cfg: &SynthConfig) -> u64 {
+    (cfg.pairs as u64)
+        .saturating_mul(cfg.max_draws_factor)
+        .max(CHUNK)
 }
 
 /// `outcome` of a draw that gave a candidate pair (else the rejection reason).
 const CANDIDATE: &str = "candidate";
 
+/// Rejection reasons of [`draw`] besides the evaluation errors ([`error_reason`]).
+const TOO_FEW_TERMS: &str = "too_few_terms";
+const DOMINANT_VALUE: &str = "dominant_value";
+
 /// A rejection reason read back, as the static name [`draw`] gives it.
 fn static_reason(name: &str) -> Result<&'static str> {
-    const REASONS: [&str; 8] = [
-        "error_div_by_zero",
-        "error_mod_by_zero",
-        "error_negative_exponent",
-        "error_negative_sqrt",
-        "error_overflow",
-        "error_step_limit",
-        "too_few_terms",
-        "dominant_value",
-    ];
-    REASONS
+    dsl::ErrorKind::ALL
         .into_iter()
+        .map(error_reason)
+        .chain([TOO_FEW_TERMS, DOMINANT_VALUE])
         .find(|r| *r == name)
         .with_context(|| format!("synth shards: unknown outcome {name:?}"))
 }
@@ -376,10 +376,10 @@ fn draw(cfg: &SynthConfig, seed: u64, index: u64, max_len: usize, ev: &Evaluator
         Err(e) => return Draw::Rejected(error_reason(e.kind)),
     };
     if terms.len() < cfg.min_terms {
-        return Draw::Rejected("too_few_terms");
+        return Draw::Rejected(TOO_FEW_TERMS);
     }
     if cfg.flavour == SynthFlavour::Constrained && dominated(&terms) && rng.gen_bool(0.5) {
-        return Draw::Rejected("dominant_value");
+        return Draw::Rejected(DOMINANT_VALUE);
     }
     let text = dsl::format_terms(&terms);
     Draw::Candidate(Pair {
@@ -494,9 +494,7 @@ fn generate_from(
     mut acc: Acceptor,
     mut next: u64,
 ) -> Result<Generated> {
-    let max_draws = (cfg.pairs as u64)
-        .saturating_mul(cfg.max_draws_factor)
-        .max(CHUNK);
+    let max_draws = max_draws(cfg);
     let pb = if progress && !crate::progress::is_quiet() {
         indicatif::ProgressBar::new(cfg.pairs as u64)
     } else {

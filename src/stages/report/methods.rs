@@ -5,7 +5,7 @@
 //! `train.init` names a checkpoint) are one line labelled with both names.
 
 use super::plot::{self, Figure, Line, PAPER, PAPER_ITERATION};
-use crate::pipeline::config::{self, Loaded};
+use crate::pipeline::config::Loaded;
 use crate::pipeline::dag::Node;
 use crate::pipeline::preset::{self, PRESETS};
 use crate::pipeline::runner::{NodeStatus, Runner};
@@ -39,9 +39,7 @@ pub fn find(
     let stages = crate::stages::registry();
     let mut out: Vec<Method> = Vec::new();
     for (name, _, _) in PRESETS {
-        let mut o = preset::overrides(name)?;
-        o.extend(overrides.iter().cloned());
-        let loaded = config::load(config_file, required, &o)?;
+        let loaded = preset::load(config_file, required, Some(name), overrides)?;
         let mut r = Runner::new(&loaded, store, &stages);
         let NodeStatus::Cached { key, manifest } = r.status(&Node::new("report", None))? else {
             continue;

@@ -237,18 +237,12 @@ impl Stage for Report {
             points: curve.points(),
             enumeration: enumeration_counts,
         };
-        let fig = methods::figure(std::slice::from_ref(&this_run));
-        plot::png(&fig, &ctx.out.join("figure.png"))?;
-        std::fs::write(ctx.out.join("figure.svg"), plot::svg(&fig)?)?;
         let keys: Vec<(String, String)> = ctx
             .inputs
             .iter()
             .map(|(node, a)| (node.clone(), a.manifest.key.clone()))
             .collect();
-        std::fs::write(
-            ctx.out.join("summary.md"),
-            methods::summary(ctx.loaded, &[this_run], &keys),
-        )?;
+        methods::write(ctx.out, ctx.loaded, &[this_run], &keys)?;
         ctx.write_table("curve", &curve.batch()?)?;
         ctx.write_table("solutions", &solutions_batch(&solutions)?)
     }
