@@ -69,6 +69,53 @@ fn sharded_search_and_verify_equal_unsharded_and_shards_run_side_by_side() {
     merged.as_object_mut().unwrap().remove("shards");
     assert_eq!(merged, counters);
 
+    // enumerate: every shard computes the stored levels and its third of the last level's
+    // jobs and of the inverse step's targets; the merge gives the unsharded candidates
+    let (enumerate, enumerate_key) = (files(&p, "enumerate"), key(&p, "enumerate"));
+    assert!(enumerate.contains_key("candidates-00000.parquet"));
+    let whole = p.manifest("enumerate")["counters"].clone();
+    forget(&p, "enumerate");
+    let out = p.ok(&["--quiet", "run", "stage=enumerate", "pipeline.shards=3"]);
+    assert_eq!(
+        built(&out),
+        vec![
+            "enumerate#0/3",
+            "enumerate#1/3",
+            "enumerate#2/3",
+            "enumerate"
+        ],
+        "{out}"
+    );
+    assert_eq!(key(&p, "enumerate"), enumerate_key);
+    assert_eq!(
+        files(&p, "enumerate"),
+        enumerate,
+        "enumerate: merged bytes = unsharded bytes"
+    );
+    let merged = p.manifest("enumerate")["counters"].clone();
+    for c in [
+        "solved_window",
+        "solved_all_terms",
+        "distinct_vectors",
+        "completed_size",
+    ] {
+        assert_eq!(merged[c], whole[c], "{c}");
+    }
+    // each shard computed a third of the last level
+    let last = whole["levels"].as_array().unwrap().last().unwrap().clone();
+    let parts: Vec<u64> = (0..3)
+        .map(|i| {
+            let m = p.manifest(&format!("enumerate#{i}of3"));
+            assert_eq!(m["counters"]["matched_size"], last["size"]);
+            m["counters"]["evaluated"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        parts.iter().sum::<u64>(),
+        last["evaluated"].as_u64().unwrap()
+    );
+    assert!(parts.iter().all(|&e| e > 0), "{parts:?}");
+
     // the same nodes built as 3 shards each, merged: the same keys and the same bytes
     forget(&p, "verify@1");
     forget(&p, "search@1");
@@ -197,7 +244,9 @@ fn sharded_search_and_verify_equal_unsharded_and_shards_run_side_by_side() {
     assert!(e.contains("0 <= i < N"), "{e}");
     let e = p.fails(&["run", "stage=ingest", "shard=0/2"]);
     assert!(
-        e.contains("does not split") && e.contains("synth, search") && e.contains("verify"),
+        e.contains("does not split")
+            && e.contains("synth, search, enumerate")
+            && e.contains("verify"),
         "{e}"
     );
     // synth splits its random draws only

@@ -156,6 +156,76 @@ pub struct Outcome {
     pub candidates: Vec<Vec<Candidate>>,
 }
 
+/// Which part of the work a call does (`enumerate#i/N`, docs/distributed.md).
+#[derive(Clone, Copy, Debug)]
+pub enum Part<'a> {
+    /// All of it.
+    Whole,
+    /// Shard `index` of `count`: the stored levels in full (every shard needs them), then the
+    /// last level's jobs `j` with `j mod count = index`, and the inverse step for the targets
+    /// `t` with `t mod count = index`.
+    Shard { index: u32, count: u32 },
+    /// The whole outcome from every shard's part: the stored levels computed again, the last
+    /// level's and the inverse step's matches taken from the shards. The same outcome as
+    /// [`Part::Whole`], since a level's matches are the union of its jobs' matches and the
+    /// inverse step's are the union of its targets'.
+    Merge(&'a [ShardPart]),
+}
+
+/// What one shard computed of the last level and of the inverse step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShardPart {
+    /// The stored levels' figures as the shard computed them ([`stored_fingerprint`]): the
+    /// merge checks that its own are the same.
+    pub stored: String,
+    /// The last (matched) level's size.
+    pub size: u32,
+    /// The shard's part of the last level's figures.
+    pub evaluated: u64,
+    pub errors: u64,
+    pub new: u64,
+    pub seconds: f64,
+    /// The shard's inverse matches (`None`: no inverse step).
+    pub inverse_found: Option<u64>,
+    /// The matches, in no particular order.
+    pub hits: Vec<ShardHit>,
+}
+
+/// A match found by a shard, its program spelled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardHit {
+    /// Found by the inverse step (else by the last level).
+    pub inverse: bool,
+    pub target: u32,
+    pub category: Category,
+    pub size: u32,
+    pub order: u128,
+    pub key: u128,
+    pub program: String,
+}
+
+/// The deterministic figures of the stored levels, as text (wall times and memory left out).
+pub fn stored_fingerprint(levels: &[Level]) -> String {
+    levels
+        .iter()
+        .filter(|l| l.mode == "stored")
+        .map(|l| {
+            format!(
+                "{}:{}/{}/{}/{}/{}/{}/{}",
+                l.size,
+                l.evaluated,
+                l.errors,
+                l.new,
+                l.cumulative,
+                l.solved_window,
+                l.solved_all,
+                l.store_bytes
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Progress events (for a progress bar).
 pub enum Progress<'a> {
     /// A level starts: its size and how many expressions it computes.
@@ -201,6 +271,8 @@ pub const MAX_LEN: usize = 1000;
 
 const BIG: u32 = 1 << 31;
 const SHARDS: usize = 64;
+/// The leaves: `#1` and the constants 0..9.
+const LEAVES: u64 = 11;
 /// Expressions computed per parallel task.
 const TASK: u64 = 1 << 15;
 
@@ -275,6 +347,8 @@ fn num_bytes(n: &Num) -> u64 {
 /// A unit of parallel work: candidates of one kind.
 #[derive(Clone, Debug)]
 enum Job {
+    /// Size 1: `#1`, then the constants 0..9.
+    Leaves,
     Unary(Prim, std::ops::Range<u32>),
     /// Left ids × right ids; `half`: only b ≥ a (a commutative primitive within one level).
     Binary {
@@ -289,6 +363,7 @@ enum Job {
 impl Job {
     fn work(&self) -> u64 {
         match self {
+            Job::Leaves => LEAVES,
             Job::Unary(_, r) | Job::Fold(_, _, r) => r.len() as u64,
             Job::Binary {
                 left, right, half, ..
@@ -359,8 +434,24 @@ struct Hit {
     size: u32,
     order: u128,
     key: u128,
-    /// The expression (its children are in the arena).
-    node: Node,
+    expr: Expr,
+}
+
+/// A hit's expression.
+enum Expr {
+    /// A node whose children are in the arena.
+    Node(Node),
+    /// The program, as a shard spelled it.
+    Spelled(String),
+}
+
+impl Expr {
+    fn spell(&self, arena: &Arena) -> String {
+        match self {
+            Expr::Node(n) => spell_new(arena, *n),
+            Expr::Spelled(p) => p.clone(),
+        }
+    }
 }
 
 /// Collects a task's hits, in increasing order, keeping per target and category only the first
@@ -410,7 +501,19 @@ pub fn enumerate(
     targets: Vec<Vec<Num>>,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Outcome, String> {
-    run(settings, ev, split, targets, progress, false).map(|(o, _)| o)
+    run(settings, ev, split, targets, progress, false, Part::Whole).map(|(o, _, _)| o)
+}
+
+/// A part of the enumeration ([`Part`]): a shard's part (`Some`), or the whole outcome.
+pub fn enumerate_part(
+    settings: &Settings,
+    ev: &Evaluator,
+    split: usize,
+    targets: Vec<Vec<Num>>,
+    progress: &(dyn Fn(Progress) + Sync),
+    part: Part,
+) -> Result<(Outcome, Option<ShardPart>), String> {
+    run(settings, ev, split, targets, progress, false, part).map(|(o, _, p)| (o, p))
 }
 
 /// Every distinct vector of the sizes up to `settings.max_size` (all stored), with its size and
@@ -420,7 +523,7 @@ pub fn distinct(
     ev: &Evaluator,
     split: usize,
 ) -> Result<Vec<(u32, String, Vec<Num>)>, String> {
-    let (_, arena) = run(settings, ev, split, Vec::new(), &|_| {}, true)?;
+    let (_, arena, _) = run(settings, ev, split, Vec::new(), &|_| {}, true, Part::Whole)?;
     let mut out = Vec::new();
     for size in 1..arena.levels.len() as u32 {
         for id in arena.level(size) {
@@ -441,18 +544,29 @@ fn run(
     targets: Vec<Vec<Num>>,
     progress: &(dyn Fn(Progress) + Sync),
     store_last: bool,
-) -> Result<(Outcome, Arena), String> {
+    part: Part,
+) -> Result<(Outcome, Arena, Option<ShardPart>), String> {
     let len = ev.limits().input_len;
     validate(settings, len, split)?;
+    if let Part::Shard { index, count } = part {
+        if count == 0 || index >= count {
+            return Err(format!("enumerate shard {index}/{count}: no such shard"));
+        }
+    }
+    if let Part::Merge([]) = part {
+        return Err("enumerate: a merge needs the shards' parts".into());
+    }
     let started = Instant::now();
-    // a limit too large for an `Instant` is no limit
-    let deadline = (settings.max_seconds > 0.0)
+    // a limit too large for an `Instant` is no limit; a merge does not stop for time (its
+    // shards kept to the limit, and it must reach the level they matched)
+    let deadline = (settings.max_seconds > 0.0 && !matches!(part, Part::Merge(_)))
         .then(|| std::time::Duration::try_from_secs_f64(settings.max_seconds).ok())
         .flatten()
         .and_then(|d| started.checked_add(d));
     let terms = targets;
     let index = TargetIndex::new(terms.clone(), split, len);
     let mut inverse_stats = None;
+    let mut shard_part: Option<ShardPart> = None;
     let mut arena = Arena {
         len,
         nodes: Vec::new(),
@@ -493,7 +607,34 @@ fn run(
         settings.max_size
     };
     while size <= settings.max_size {
-        let jobs = jobs(&arena, settings, &sets, size);
+        let all_jobs = jobs(&arena, settings, &sets, size);
+        let all_work: u64 = all_jobs.iter().map(Job::work).sum();
+        // can the level be stored?
+        let mut stored = size < match_only_from;
+        if stored {
+            let estimate = estimate_new(&levels, all_work);
+            let need =
+                arena.bytes() + estimate * (2 * len as u64 * 8 + PER_ENTRY + PER_PENDING + 20);
+            if need > settings.max_bytes {
+                stored = false;
+                match_only_from = size;
+            }
+        }
+        // a matched level is the part that splits; a merge computes none of it
+        let mine = |stored: bool| -> Vec<Job> {
+            match part {
+                _ if stored => all_jobs.clone(),
+                Part::Whole => all_jobs.clone(),
+                Part::Shard { index, count } => all_jobs
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j as u64 % u64::from(count) == u64::from(index))
+                    .map(|(_, job)| job.clone())
+                    .collect(),
+                Part::Merge(_) => Vec::new(),
+            }
+        };
+        let jobs = mine(stored);
         let work: u64 = jobs.iter().map(Job::work).sum();
         if let (Some(d), Some(r)) = (deadline, rate) {
             let eta = r * work as f64;
@@ -509,17 +650,6 @@ fn run(
                 break;
             }
         }
-        // can the level be stored?
-        let mut stored = size < match_only_from;
-        if stored {
-            let estimate = estimate_new(&levels, work);
-            let need =
-                arena.bytes() + estimate * (2 * len as u64 * 8 + PER_ENTRY + PER_PENDING + 20);
-            if need > settings.max_bytes {
-                stored = false;
-                match_only_from = size;
-            }
-        }
         let level_started = Instant::now();
         progress(Progress::Start(size, work));
         let full: Vec<[bool; 3]> = best
@@ -529,16 +659,47 @@ fn run(
                 [n(Category::All), n(Category::Window), n(Category::Prefix)]
             })
             .collect();
-        let mut result = build_level(
-            &arena, settings, &sets, ev, &index, &jobs, stored, deadline, size, &full, progress,
-        );
+        let matched = |jobs: &[Job]| -> Result<LevelResult, String> {
+            let Part::Merge(parts) = part else {
+                return Ok(build_level(
+                    &arena, settings, &sets, ev, &index, jobs, false, deadline, size, &full,
+                    progress,
+                ));
+            };
+            // the shards' parts of this level, checked to be parts of this very enumeration
+            let mine = stored_fingerprint(&levels);
+            let (mut hits, mut evaluated, mut errors, mut new) = (Vec::new(), 0, 0, 0);
+            for (i, p) in parts.iter().enumerate() {
+                if p.size != size || p.stored != mine {
+                    return Err(format!(
+                        "enumerate merge: shard {i} of {} matched size {} after stored levels [{}], where this enumeration matches size {size} after [{mine}] (shards of another config?)",
+                        parts.len(),
+                        p.size,
+                        p.stored
+                    ));
+                }
+                evaluated += p.evaluated;
+                errors += p.errors;
+                new += p.new;
+                hits.extend(p.hits.iter().filter(|h| !h.inverse).map(ShardHit::to_hit));
+            }
+            Ok(LevelResult::Done(
+                hits,
+                LevelCounts::Matched(evaluated, errors, new),
+            ))
+        };
+        let mut result = if stored {
+            build_level(
+                &arena, settings, &sets, ev, &index, &jobs, true, deadline, size, &full, progress,
+            )
+        } else {
+            matched(&jobs)?
+        };
         if matches!(result, LevelResult::OutOfMemory) {
             // the estimate was short: the level is the last one, matched only
             stored = false;
             match_only_from = size;
-            result = build_level(
-                &arena, settings, &sets, ev, &index, &jobs, false, deadline, size, &full, progress,
-            );
+            result = matched(&mine(false))?;
         }
         let (hits, counts) = match result {
             LevelResult::Done(hits, counts) => (hits, counts),
@@ -560,8 +721,28 @@ fn run(
             }
             LevelCounts::Matched(evaluated, errors, new) => (hits, (new, evaluated, errors)),
         };
+        let mut seconds = level_started.elapsed().as_secs_f64();
+        if !stored {
+            match part {
+                Part::Shard { .. } => {
+                    shard_part = Some(ShardPart {
+                        stored: stored_fingerprint(&levels),
+                        size,
+                        evaluated: new.1,
+                        errors: new.2,
+                        new: new.0,
+                        seconds,
+                        inverse_found: None,
+                        hits: hits.iter().map(|h| h.to_shard(&arena, false)).collect(),
+                    });
+                }
+                Part::Merge(parts) => {
+                    seconds = parts.iter().map(|p| p.seconds).fold(0.0, f64::max);
+                }
+                Part::Whole => {}
+            }
+        }
         merge(&arena, &mut best, hits, settings.per_target);
-        let seconds = level_started.elapsed().as_secs_f64();
         if new.1 >= 100_000 {
             rate = Some(seconds / new.1 as f64);
         }
@@ -593,10 +774,44 @@ fn run(
         }
         size += 1;
     }
+    if let (Part::Shard { index, count }, Stop::Time) = (part, stop) {
+        return Err(format!(
+            "enumerate shard {index}/{count} stopped at the wall-time limit ({reason}): a time-limited part cannot be merged into the unsharded result; raise enumerate.max_seconds or use more shards"
+        ));
+    }
     if settings.inverse_size > 0 && stop != Stop::Time {
         let started = Instant::now();
-        let hits = inverse(&arena, settings, ev, &index, &terms);
-        let found = hits.len() as u64;
+        let (hits, found) = match part {
+            Part::Whole => {
+                let hits = inverse(&arena, settings, ev, &index, &terms, &|_| true);
+                let found = hits.len() as u64;
+                (hits, found)
+            }
+            Part::Shard { index: i, count } => {
+                let mine = |t: usize| t as u64 % u64::from(count) == u64::from(i);
+                let hits = inverse(&arena, settings, ev, &index, &terms, &mine);
+                let found = hits.len() as u64;
+                if let Some(p) = &mut shard_part {
+                    p.inverse_found = Some(found);
+                    p.hits.extend(hits.iter().map(|h| h.to_shard(&arena, true)));
+                }
+                (hits, found)
+            }
+            Part::Merge(parts) => {
+                let mut found = 0;
+                for (i, p) in parts.iter().enumerate() {
+                    found += p.inverse_found.ok_or_else(|| {
+                        format!("enumerate merge: shard {i} has no inverse step (shards of another config?)")
+                    })?;
+                }
+                let hits = parts
+                    .iter()
+                    .flat_map(|p| p.hits.iter().filter(|h| h.inverse))
+                    .map(ShardHit::to_hit)
+                    .collect();
+                (hits, found)
+            }
+        };
         merge(&arena, &mut best, hits, settings.per_target);
         inverse_stats = Some(Inverse {
             found,
@@ -616,7 +831,37 @@ fn run(
         reason,
         candidates: best,
     };
-    Ok((outcome, arena))
+    if matches!(part, Part::Shard { .. }) && shard_part.is_none() {
+        return Err("enumerate shard: the enumeration ended without a matched level".into());
+    }
+    Ok((outcome, arena, shard_part))
+}
+
+impl Hit {
+    fn to_shard(&self, arena: &Arena, inverse: bool) -> ShardHit {
+        ShardHit {
+            inverse,
+            target: self.target,
+            category: self.category,
+            size: self.size,
+            order: self.order,
+            key: self.key,
+            program: self.expr.spell(arena),
+        }
+    }
+}
+
+impl ShardHit {
+    fn to_hit(&self) -> Hit {
+        Hit {
+            target: self.target,
+            category: self.category,
+            size: self.size,
+            order: self.order,
+            key: self.key,
+            expr: Expr::Spelled(self.program.clone()),
+        }
+    }
 }
 
 /// Adds a hit of one target to that target's hits, keeping per category only the `per_target`
@@ -670,10 +915,10 @@ fn estimate_new(levels: &[Level], work: u64) -> u64 {
 
 /// The jobs of level `size`, in order-key order.
 fn jobs(arena: &Arena, s: &Settings, sets: &[(IndexSet, Vec<Vec<u32>>)], size: u32) -> Vec<Job> {
-    let mut jobs = Vec::new();
     if size == 1 {
-        return jobs; // the leaves are built by `build_level`
+        return vec![Job::Leaves];
     }
+    let mut jobs = Vec::new();
     let chunks = |r: std::ops::Range<u32>, per: u64| -> Vec<std::ops::Range<u32>> {
         let step = (TASK / per.max(1)).max(1) as u32;
         (r.start..r.end)
@@ -768,7 +1013,7 @@ fn build_level(
                     size,
                     order: f.order,
                     key: f.key,
-                    node: f.node,
+                    expr: Expr::Node(f.node),
                 })
             });
             return;
@@ -867,7 +1112,8 @@ fn build_level(
         if time_up.load(AtOrd::Relaxed) || out_of_memory.load(AtOrd::Relaxed) {
             return;
         }
-        if deadline.is_some_and(|d| Instant::now() > d) {
+        // the leaves are always computed: a level of 11 cannot pass any limit
+        if !matches!(job, Job::Leaves) && deadline.is_some_and(|d| Instant::now() > d) {
             time_up.store(true, AtOrd::Relaxed);
             return;
         }
@@ -875,6 +1121,31 @@ fn build_level(
         let mut local = Hits::new(full, s.per_target);
         let work = job.work();
         match job {
+            Job::Leaves => {
+                for (i, node) in std::iter::once(Node::Var)
+                    .chain((0..10).map(Node::Const))
+                    .enumerate()
+                {
+                    run_one(
+                        node,
+                        i as u128,
+                        0,
+                        false,
+                        &mut buf,
+                        &mut local,
+                        &|out: &mut [i64]| {
+                            for (n, o) in out.iter_mut().enumerate() {
+                                *o = match node {
+                                    Node::Var => n as i64 + 1,
+                                    Node::Const(c) => c as i64,
+                                    _ => unreachable!("a leaf"),
+                                };
+                            }
+                            Computed::Small
+                        },
+                    );
+                }
+            }
             Job::Unary(p, ids) => {
                 for a in ids.clone() {
                     let va = arena.vals(a);
@@ -956,38 +1227,7 @@ fn build_level(
             hits.lock().expect("hits lock").append(&mut local.hits);
         }
     };
-    if size == 1 {
-        // the leaves: #1, then the constants 0..9
-        let mut local = Hits::new(full, s.per_target);
-        let mut buf = vec![0i64; len];
-        let leaves: Vec<Node> = std::iter::once(Node::Var)
-            .chain((0..10).map(Node::Const))
-            .collect();
-        for (i, node) in leaves.into_iter().enumerate() {
-            run_one(
-                node,
-                i as u128,
-                0,
-                false,
-                &mut buf,
-                &mut local,
-                &|out: &mut [i64]| {
-                    for (n, o) in out.iter_mut().enumerate() {
-                        *o = match node {
-                            Node::Var => n as i64 + 1,
-                            Node::Const(c) => c as i64,
-                            _ => unreachable!("a leaf"),
-                        };
-                    }
-                    Computed::Small
-                },
-            );
-        }
-        counts.evaluated.fetch_add(11, AtOrd::Relaxed);
-        hits.lock().expect("hits lock").append(&mut local.hits);
-    } else {
-        jobs.par_iter().for_each(task);
-    }
+    jobs.par_iter().for_each(task);
     if time_up.load(AtOrd::Relaxed) {
         return LevelResult::TimeUp;
     }
@@ -1102,7 +1342,7 @@ fn match_level(
                         size,
                         order: id as u128,
                         key: k,
-                        node: arena.nodes[id as usize],
+                        expr: Expr::Node(arena.nodes[id as usize]),
                     })
                 });
             }
@@ -1120,7 +1360,7 @@ fn merge(arena: &Arena, best: &mut [Vec<Candidate>], mut hits: Vec<Hit>, per_tar
         if let Some(old) = c.iter_mut().find(|c| c.key == h.key) {
             if (h.size, h.order) < (old.size, old.order) {
                 (old.size, old.order) = (h.size, h.order);
-                old.program = spell_new(arena, h.node);
+                old.program = h.expr.spell(arena);
             }
             continue;
         }
@@ -1135,7 +1375,7 @@ fn merge(arena: &Arena, best: &mut [Vec<Candidate>], mut hits: Vec<Hit>, per_tar
                 continue;
             }
             (worst.size, worst.order, worst.key) = (h.size, h.order, h.key);
-            worst.program = spell_new(arena, h.node);
+            worst.program = h.expr.spell(arena);
             continue;
         }
         c.push(Candidate {
@@ -1143,7 +1383,7 @@ fn merge(arena: &Arena, best: &mut [Vec<Candidate>], mut hits: Vec<Hit>, per_tar
             size: h.size,
             order: h.order,
             key: h.key,
-            program: spell_new(arena, h.node),
+            program: h.expr.spell(arena),
         });
     }
 }
@@ -1159,6 +1399,7 @@ fn inverse(
     ev: &Evaluator,
     index: &TargetIndex,
     targets: &[Vec<Num>],
+    mine: &(dyn Fn(usize) -> bool + Sync),
 ) -> Vec<Hit> {
     let len = arena.len;
     let split = index.split();
@@ -1183,6 +1424,7 @@ fn inverse(
     ];
     (0..targets.len())
         .into_par_iter()
+        .filter(|&t| mine(t))
         .flat_map_iter(|t| {
             let mut out = Vec::new();
             let terms = &targets[t];
@@ -1246,7 +1488,7 @@ fn inverse(
                                     size: sizes[ai] + size_of(b) + 1,
                                     order: order(32 + k as u128, l, r),
                                     key: fk,
-                                    node: Node::Binary(p, l, r),
+                                    expr: Expr::Node(Node::Binary(p, l, r)),
                                 },
                                 s.per_target,
                             );

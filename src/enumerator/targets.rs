@@ -96,6 +96,22 @@ pub enum Category {
     Prefix = 2,
 }
 
+impl Category {
+    pub const ALL: [Category; 3] = [Category::All, Category::Window, Category::Prefix];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::All => "all",
+            Category::Window => "window",
+            Category::Prefix => "prefix",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
 /// The targets by the hashes of their parts.
 pub struct TargetIndex {
     terms: Vec<Vec<Num>>,

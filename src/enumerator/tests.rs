@@ -330,3 +330,204 @@ fn every_kept_program_holds_under_a_tiny_bound() {
         .iter()
         .any(|(_, p, _)| p.contains("% ( #1 #2 )") || p.contains("+ ( #1 1 )")));
 }
+
+/// Targets with many matches of every kind: polynomials, powers and sums of both (some only
+/// the inverse step reaches), and near misses that agree on the prefix only.
+fn many_targets(len: usize) -> Vec<Vec<Num>> {
+    let mut ts: Vec<Vec<Num>> = targets(len).into_iter().map(|t| t.1).collect();
+    for c in 0..12i64 {
+        let f = |n: i64| -> [i64; 4] {
+            [
+                n * n + c,
+                c * n + (1i64 << n) - 1,
+                n * n * n - c * n,
+                (n / 2) * c + n,
+            ]
+        };
+        for k in 0..4 {
+            ts.push((1..=len as i64).map(|n| Num::from(f(n)[k])).collect());
+        }
+        // the squares, then off by c on the window
+        ts.push(
+            (1..=len as i64)
+                .map(|n| Num::from(n * n + if n > 10 { c + 1 } else { 0 }))
+                .collect(),
+        );
+    }
+    ts
+}
+
+/// What an outcome says, wall times and memory left out.
+fn whole_figures(o: &Outcome) -> String {
+    let levels: Vec<_> = o
+        .levels
+        .iter()
+        .map(|l| {
+            (
+                l.size,
+                l.mode,
+                l.evaluated,
+                l.errors,
+                l.new,
+                l.cumulative,
+                l.solved_window,
+                l.solved_all,
+                l.store_bytes,
+            )
+        })
+        .collect();
+    let inverse = o
+        .inverse
+        .as_ref()
+        .map(|i| (i.found, i.solved_window, i.solved_all));
+    format!(
+        "{levels:?} {inverse:?} {:?} {} {} {:?}",
+        o.stop, o.completed, o.reason, o.candidates
+    )
+}
+
+fn sharded(s: &Settings, ev: &Evaluator, ts: &[Vec<Num>], count: u32) -> Outcome {
+    let parts: Vec<ShardPart> = (0..count)
+        .map(|index| {
+            let (_, p) = enumerate_part(
+                s,
+                ev,
+                10,
+                ts.to_vec(),
+                &|_| {},
+                Part::Shard { index, count },
+            )
+            .unwrap();
+            p.expect("a shard's part")
+        })
+        .collect();
+    // every shard did its part of the last level: together, the whole level's work
+    assert!(parts.iter().all(|p| p.size == parts[0].size));
+    enumerate_part(s, ev, 10, ts.to_vec(), &|_| {}, Part::Merge(&parts))
+        .unwrap()
+        .0
+}
+
+#[test]
+fn shards_merge_into_the_unsharded_outcome() {
+    let len = 16;
+    let ev = evaluator(len);
+    let ts = many_targets(len);
+    let mut cases = Vec::new();
+    // the last level at max_size, with the inverse step
+    let mut s = settings(6);
+    s.inverse_size = 3;
+    cases.push(s.clone());
+    // the last level where memory ends the enumeration
+    s.max_size = 9;
+    s.max_bytes = 2_000_000;
+    cases.push(s.clone());
+    // one level only: the leaves, which one shard computes
+    cases.push(settings(1));
+    for s in &cases {
+        let whole = enumerate(s, &ev, 10, ts.clone(), &|_| {}).unwrap();
+        let want = whole_figures(&whole);
+        assert!(whole.candidates.iter().any(|c| !c.is_empty()), "{want}");
+        if s.max_size > 1 {
+            assert!(whole.candidates.iter().any(|c| c.len() > 1), "{want}");
+        }
+        for count in [1, 2, 3, 7] {
+            assert_eq!(
+                whole_figures(&sharded(s, &ev, &ts, count)),
+                want,
+                "{count} shards of max_size {} max_bytes {}",
+                s.max_size,
+                s.max_bytes
+            );
+        }
+    }
+    // the case with the inverse step had matches in the last level and the inverse step, and
+    // they came from more than one shard
+    let s = &cases[0];
+    let parts: Vec<ShardPart> = (0..2)
+        .map(|index| {
+            enumerate_part(
+                s,
+                &ev,
+                10,
+                ts.clone(),
+                &|_| {},
+                Part::Shard { index, count: 2 },
+            )
+            .unwrap()
+            .1
+            .unwrap()
+        })
+        .collect();
+    let whole = whole_evaluated(s, &ev, &ts);
+    for p in &parts {
+        assert!(p.hits.iter().any(|h| h.inverse), "{p:?}");
+        assert!(p.evaluated > 0 && p.evaluated < whole, "{p:?}");
+    }
+    assert_eq!(parts.iter().map(|p| p.evaluated).sum::<u64>(), whole);
+    assert!(parts.iter().any(|p| p.hits.iter().any(|h| !h.inverse)));
+}
+
+fn whole_evaluated(s: &Settings, ev: &Evaluator, ts: &[Vec<Num>]) -> u64 {
+    let o = enumerate(s, ev, 10, ts.to_vec(), &|_| {}).unwrap();
+    o.levels.last().unwrap().evaluated
+}
+
+#[test]
+fn a_merge_refuses_parts_of_another_enumeration() {
+    let len = 16;
+    let ev = evaluator(len);
+    let ts = many_targets(len);
+    let part = |s: &Settings| {
+        enumerate_part(
+            s,
+            &ev,
+            10,
+            ts.clone(),
+            &|_| {},
+            Part::Shard { index: 0, count: 1 },
+        )
+        .unwrap()
+        .1
+        .unwrap()
+    };
+    let mut s = settings(5);
+    // parts of a smaller enumeration: they matched another level
+    let small = part(&settings(4));
+    let err = enumerate_part(&s, &ev, 10, ts.clone(), &|_| {}, Part::Merge(&[small]))
+        .err()
+        .unwrap();
+    assert!(err.contains("matched size 4"), "{err}");
+    // parts without the inverse step, for a merge with one
+    let plain = part(&s);
+    s.inverse_size = 2;
+    let err = enumerate_part(&s, &ev, 10, ts.clone(), &|_| {}, Part::Merge(&[plain]))
+        .err()
+        .unwrap();
+    assert!(err.contains("no inverse step"), "{err}");
+    // no parts; a shard past the count
+    assert!(enumerate_part(&s, &ev, 10, ts.clone(), &|_| {}, Part::Merge(&[])).is_err());
+    let err = enumerate_part(&s, &ev, 10, ts, &|_| {}, Part::Shard { index: 2, count: 2 })
+        .err()
+        .unwrap();
+    assert!(err.contains("no such shard"), "{err}");
+}
+
+#[test]
+fn a_shard_that_runs_out_of_time_fails() {
+    let len = 16;
+    let ev = evaluator(len);
+    let mut s = settings(9);
+    s.max_seconds = 1e-9;
+    let err = enumerate_part(
+        &s,
+        &ev,
+        10,
+        many_targets(len),
+        &|_| {},
+        Part::Shard { index: 0, count: 2 },
+    )
+    .err()
+    .unwrap();
+    assert!(err.contains("max_seconds"), "{err}");
+}

@@ -13,13 +13,15 @@
 use super::{Ctx, Stage};
 use crate::dsl::{Evaluator, Num, Prim};
 use crate::enumerator::expr::IndexSet;
-use crate::enumerator::{self, Progress, Settings};
+use crate::enumerator::targets::Category;
+use crate::enumerator::{self, Part, Progress, Settings, ShardHit, ShardPart};
 use crate::pipeline::config::{EnumerateConfig, Loaded};
 use crate::pipeline::dag::Node;
+use crate::pipeline::store::Artifact;
 use crate::stages::search::Candidates;
 use crate::tables::targets::read as read_targets;
 use anyhow::{anyhow, bail, Context, Result};
-use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use arrow_array::{ArrayRef, BooleanArray, RecordBatch, StringArray, UInt32Array, UInt64Array};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -46,74 +48,208 @@ impl Stage for Enumerate {
     fn inputs(&self, _: &Loaded, _: &Node) -> Vec<Node> {
         vec![Node::new("ingest", None)]
     }
-    fn run(&self, ctx: &mut Ctx) -> Result<()> {
-        let limits = ctx.loaded.config.dsl.limits();
-        let split = ctx.loaded.config.train.input_terms;
-        let settings = settings(&ctx.loaded.config.enumerate)?;
-        enumerator::validate(&settings, limits.input_len, split).map_err(|e| anyhow!(e))?;
-        let targets = read_targets(ctx.input("ingest")?)?;
-        let terms: Vec<Vec<Num>> = targets
-            .iter()
-            .map(|t| {
-                t.terms
-                    .iter()
-                    .take(limits.input_len)
-                    .map(|s| s.parse::<Num>())
-                    .collect::<Result<Vec<Num>, _>>()
-            })
-            .collect::<Result<_, _>>()
-            .context("a target term is not an integer")?;
-        let ev = Evaluator::new(limits);
-        let bar = LevelBar::new();
-        let outcome = enumerator::enumerate(&settings, &ev, split, terms, &|p| bar.show(p))
-            .map_err(|e| anyhow!(e))?;
-        bar.finish();
-
-        let mut rows = Candidates::default();
-        let mut with_candidates = 0;
-        for (t, cands) in targets.iter().zip(&outcome.candidates) {
-            with_candidates += usize::from(!cands.is_empty());
-            let id = format!("A{:06}", t.number);
-            for (rank, c) in cands.iter().enumerate() {
-                let len = c.program.split_whitespace().count() as u32;
-                rows.push(&id, rank as u32, &c.program, -f64::from(c.size), len);
-            }
-        }
-        let last = outcome.levels.last();
-        ctx.count("targets", targets.len());
-        ctx.count("targets_with_candidates", with_candidates);
-        let (window, all) = match (&outcome.inverse, last) {
-            (Some(i), _) => (i.solved_window, i.solved_all),
-            (None, Some(l)) => (l.solved_window, l.solved_all),
-            (None, None) => (0, 0),
-        };
-        ctx.count("solved_window", window);
-        ctx.count("solved_all_terms", all);
-        ctx.count("distinct_vectors", last.map_or(0, |l| l.cumulative));
-        ctx.count("completed_size", outcome.completed);
-        ctx.count("stop", outcome.stop.name());
-        ctx.count("stop_reason", outcome.reason.clone());
-        ctx.count(
-            "inverse",
-            serde_json::to_value(&outcome.inverse).context("the inverse step")?,
-        );
-        ctx.count(
-            "levels",
-            serde_json::to_value(&outcome.levels).context("the level table")?,
-        );
-        eprintln!(
-            "enumerate: sizes 1..{} ({}), {} distinct vectors; candidates for {with_candidates} of {} targets: {} by the window, {} on all {} terms",
-            outcome.completed,
-            outcome.reason,
-            last.map_or(0, |l| l.cumulative),
-            targets.len(),
-            window,
-            all,
-            ctx.loaded.config.dsl.input_len,
-        );
-        ctx.write_table("levels", &levels_batch(&outcome.levels)?)?;
-        ctx.write_table("candidates", &rows.batch()?)
+    /// Shard i of N computes the stored levels in full, then every N-th job of the last level
+    /// and the inverse step for every N-th target, and writes its matches (`matches`); the
+    /// merge computes the stored levels again and takes the last level's and the inverse step's
+    /// matches from the shards: the same candidates as one piece (the enumerator's `Part`).
+    fn shardable(&self, _: &Loaded) -> bool {
+        true
     }
+    fn merge(&self, ctx: &mut Ctx, shards: &[Artifact]) -> Result<()> {
+        let parts = shards.iter().map(read_part).collect::<Result<Vec<_>>>()?;
+        ctx.count("shards", shards.len());
+        enumerate(ctx, Part::Merge(&parts))
+    }
+    fn run(&self, ctx: &mut Ctx) -> Result<()> {
+        match ctx.node.shard {
+            Some(sh) => enumerate(
+                ctx,
+                Part::Shard {
+                    index: sh.index,
+                    count: sh.count,
+                },
+            ),
+            None => enumerate(ctx, Part::Whole),
+        }
+    }
+}
+
+/// Runs the enumerator's part `part` and writes what it gives: a shard's matches, or the whole
+/// node's candidates and levels.
+fn enumerate(ctx: &mut Ctx, part: Part) -> Result<()> {
+    let limits = ctx.loaded.config.dsl.limits();
+    let split = ctx.loaded.config.train.input_terms;
+    let settings = settings(&ctx.loaded.config.enumerate)?;
+    enumerator::validate(&settings, limits.input_len, split).map_err(|e| anyhow!(e))?;
+    let targets = read_targets(ctx.input("ingest")?)?;
+    let terms: Vec<Vec<Num>> = targets
+        .iter()
+        .map(|t| {
+            t.terms
+                .iter()
+                .take(limits.input_len)
+                .map(|s| s.parse::<Num>())
+                .collect::<Result<Vec<Num>, _>>()
+        })
+        .collect::<Result<_, _>>()
+        .context("a target term is not an integer")?;
+    let ev = Evaluator::new(limits);
+    let bar = LevelBar::new();
+    let (outcome, shard_part) =
+        enumerator::enumerate_part(&settings, &ev, split, terms, &|p| bar.show(p), part)
+            .map_err(|e| anyhow!(e))?;
+    bar.finish();
+    if let (Some(p), Some(sh)) = (shard_part, ctx.node.shard) {
+        ctx.count("shard", sh.to_string());
+        ctx.count("matched_size", p.size);
+        ctx.count("stored_levels", p.stored.clone());
+        ctx.count("evaluated", p.evaluated);
+        ctx.count("errors", p.errors);
+        ctx.count("new", p.new);
+        ctx.count("seconds", p.seconds);
+        ctx.count("inverse_found", p.inverse_found);
+        ctx.count("matches", p.hits.len());
+        eprintln!(
+            "enumerate shard {sh}: size {} matched ({} of its expressions computed), {} matches",
+            p.size,
+            p.evaluated,
+            p.hits.len()
+        );
+        return ctx.write_table("matches", &matches_batch(&p.hits)?);
+    }
+
+    let mut rows = Candidates::default();
+    let mut with_candidates = 0;
+    for (t, cands) in targets.iter().zip(&outcome.candidates) {
+        with_candidates += usize::from(!cands.is_empty());
+        let id = format!("A{:06}", t.number);
+        for (rank, c) in cands.iter().enumerate() {
+            let len = c.program.split_whitespace().count() as u32;
+            rows.push(&id, rank as u32, &c.program, -f64::from(c.size), len);
+        }
+    }
+    let last = outcome.levels.last();
+    ctx.count("targets", targets.len());
+    ctx.count("targets_with_candidates", with_candidates);
+    let (window, all) = match (&outcome.inverse, last) {
+        (Some(i), _) => (i.solved_window, i.solved_all),
+        (None, Some(l)) => (l.solved_window, l.solved_all),
+        (None, None) => (0, 0),
+    };
+    ctx.count("solved_window", window);
+    ctx.count("solved_all_terms", all);
+    ctx.count("distinct_vectors", last.map_or(0, |l| l.cumulative));
+    ctx.count("completed_size", outcome.completed);
+    ctx.count("stop", outcome.stop.name());
+    ctx.count("stop_reason", outcome.reason.clone());
+    ctx.count(
+        "inverse",
+        serde_json::to_value(&outcome.inverse).context("the inverse step")?,
+    );
+    ctx.count(
+        "levels",
+        serde_json::to_value(&outcome.levels).context("the level table")?,
+    );
+    eprintln!(
+        "enumerate: sizes 1..{} ({}), {} distinct vectors; candidates for {with_candidates} of {} targets: {} by the window, {} on all {} terms",
+        outcome.completed,
+        outcome.reason,
+        last.map_or(0, |l| l.cumulative),
+        targets.len(),
+        window,
+        all,
+        ctx.loaded.config.dsl.input_len,
+    );
+    ctx.write_table("levels", &levels_batch(&outcome.levels)?)?;
+    ctx.write_table("candidates", &rows.batch()?)
+}
+
+/// The `matches` table of a shard.
+fn matches_batch(hits: &[ShardHit]) -> Result<RecordBatch> {
+    let u64s = |f: &dyn Fn(&ShardHit) -> u64| -> ArrayRef {
+        Arc::new(UInt64Array::from_iter_values(hits.iter().map(f)))
+    };
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(BooleanArray::from_iter(
+            hits.iter().map(|h| Some(h.inverse)),
+        )),
+        Arc::new(UInt32Array::from_iter_values(hits.iter().map(|h| h.target))),
+        Arc::new(StringArray::from_iter_values(
+            hits.iter().map(|h| h.category.name()),
+        )),
+        Arc::new(UInt32Array::from_iter_values(hits.iter().map(|h| h.size))),
+        u64s(&|h| (h.order >> 64) as u64),
+        u64s(&|h| h.order as u64),
+        u64s(&|h| (h.key >> 64) as u64),
+        u64s(&|h| h.key as u64),
+        Arc::new(StringArray::from_iter_values(
+            hits.iter().map(|h| h.program.as_str()),
+        )),
+    ];
+    Ok(RecordBatch::try_new(
+        Arc::new(crate::tables::matches::schema()),
+        cols,
+    )?)
+}
+
+/// A shard's part, from its artifact: the counters of its manifest and its `matches`.
+fn read_part(a: &Artifact) -> Result<ShardPart> {
+    use crate::tables::io::column;
+    let where_ = || format!("enumerate shard {}", a.dir.display());
+    let c = &a.manifest.counters;
+    let u64_of = |name: &str| -> Result<u64> {
+        c.get(name)
+            .and_then(serde_json::Value::as_u64)
+            .with_context(|| format!("{}: no counter {name}", where_()))
+    };
+    let mut hits = Vec::new();
+    for b in a.read_table("matches")? {
+        let inverse = column::<BooleanArray>(&b, "inverse")?;
+        let target = column::<UInt32Array>(&b, "target")?;
+        let category = column::<StringArray>(&b, "category")?;
+        let size = column::<UInt32Array>(&b, "size")?;
+        let half = |name: &str| column::<UInt64Array>(&b, name);
+        let (oh, ol, kh, kl) = (
+            half("order_hi")?,
+            half("order_lo")?,
+            half("key_hi")?,
+            half("key_lo")?,
+        );
+        let program = column::<StringArray>(&b, "program")?;
+        for i in 0..b.num_rows() {
+            let wide = |h: &UInt64Array, l: &UInt64Array| {
+                (u128::from(h.value(i)) << 64) | u128::from(l.value(i))
+            };
+            hits.push(ShardHit {
+                inverse: inverse.value(i),
+                target: target.value(i),
+                category: Category::from_name(category.value(i)).with_context(|| {
+                    format!("{}: unknown category {:?}", where_(), category.value(i))
+                })?,
+                size: size.value(i),
+                order: wide(oh, ol),
+                key: wide(kh, kl),
+                program: program.value(i).to_string(),
+            });
+        }
+    }
+    Ok(ShardPart {
+        stored: c
+            .get("stored_levels")
+            .and_then(serde_json::Value::as_str)
+            .with_context(|| format!("{}: no counter stored_levels", where_()))?
+            .to_string(),
+        size: u32::try_from(u64_of("matched_size")?)?,
+        evaluated: u64_of("evaluated")?,
+        errors: u64_of("errors")?,
+        new: u64_of("new")?,
+        seconds: c
+            .get("seconds")
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(0.0),
+        inverse_found: c.get("inverse_found").and_then(serde_json::Value::as_u64),
+        hits,
+    })
 }
 
 /// The enumerator's settings from the config section; names the setting that is wrong.

@@ -13,6 +13,7 @@ pub mod entries;
 pub mod executions;
 pub mod io;
 pub mod levels;
+pub mod matches;
 pub mod outcomes;
 pub mod pairs;
 pub mod programs;
