@@ -320,7 +320,11 @@ impl Store {
         let waiting = format!(
             "Blocking: waiting for the lock on {} held by another seqsynth {}",
             self.root.display(),
-            if exclusive { "run" } else { "command (gc)" }
+            if exclusive {
+                "run"
+            } else {
+                "command (gc, or a run briefly cleaning up after killed runs)"
+            }
         );
         self.flock(&self.root.join("lock"), exclusive, wait, busy, waiting)
     }
