@@ -53,6 +53,8 @@ fn the_loop_on_ray_with_a_killed_worker_equals_a_local_run() {
         "search@1#0/2",
         "search@1#1/2",
         "verify@1#1/2",
+        "enumerate#0/2",
+        "synth#1/2",
         "search@1",
         "report",
     ] {

@@ -1,7 +1,8 @@
 //! Slurm (issue 12): `seqsynth slurm --submit` writes the plan as job arrays chained with
 //! `--dependency=afterok` and submits them to a real single-node Slurm cluster (Debian's
-//! slurm-wlm and munge, started on this machine by `scripts/setup-slurm.sh`); with search and
-//! verify in 2 shards, every artifact has the key and the bytes of a plain local run.
+//! slurm-wlm and munge, started on this machine by `scripts/setup-slurm.sh`); with synth,
+//! search, enumerate and verify in 2 shards, every artifact has the key and the bytes of a plain
+//! local run.
 //!
 //! Where Slurm cannot be installed or started (no root, no apt) the test says why and skips.
 
@@ -89,6 +90,9 @@ fn the_loop_as_slurm_job_arrays_equals_a_local_run() {
         "search@1#1of2",
         "verify@1#0of2",
         "verify@1#1of2",
+        "enumerate#0of2",
+        "enumerate#1of2",
+        "synth#1of2",
     ] {
         assert!(p.store().join("refs").join(n).exists(), "{n}\n{all_logs}");
     }
