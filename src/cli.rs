@@ -156,7 +156,8 @@ pub struct SlurmArgs {
     /// CPUs per task.
     #[arg(long, default_value_t = 2)]
     pub cpus_per_task: u32,
-    /// --gres for the levels with a train or search task (e.g. gpu:1); none by default.
+    /// --gres for the train and search tasks (e.g. gpu:1); none by default. A level with both
+    /// GPU and CPU tasks becomes two job arrays, so that CPU tasks hold no GPU.
     #[arg(long, value_name = "GRES")]
     pub gres: Option<String>,
     /// Time limit per task (e.g. 02:00:00).

@@ -389,8 +389,9 @@ fn slurm(args: &SlurmArgs) -> Result<ExitCode> {
     };
     let written = seqsynth::distributed::slurm::write(&plan, &o)?;
     out!(
-        "{} units in {} levels: {}",
+        "{} units in {} levels, {} job arrays: {}",
         units.len(),
+        seqsynth::distributed::plan::levels(&units).len(),
         written.len() - 1,
         dir.display()
     );

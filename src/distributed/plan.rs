@@ -154,7 +154,8 @@ pub fn units(plan: &Plan) -> Vec<Unit> {
         out.push(Unit {
             name: n.node.clone(),
             args: n.args.clone(),
-            gpu: n.gpu,
+            // a merge only reads its shards' outputs: no GPU
+            gpu: n.gpu && n.shards.is_empty(),
             after,
         });
     }

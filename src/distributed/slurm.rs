@@ -1,10 +1,12 @@
 //! `seqsynth slurm`: the plan as Slurm batch scripts. One script per level of the plan's units
 //! ([`super::plan::levels`]): a job array whose task i runs the level's i-th unit (a node, or one
 //! shard of a sharded node, as `seqsynth run ... shard=i/N`), and a `submit.sh` that submits the
-//! levels in order, each with `--dependency=afterok` on the one before (and
+//! levels in order, each with `--dependency=afterok` on the arrays of the level before (and
 //! `--kill-on-invalid-dep=yes`, so a failure cancels what depends on it). The node that merges
-//! shards is a unit of the next level. Resources are settings: CPUs per task for every level, a
-//! GPU request (`--gres`) for the levels with a train or search unit.
+//! shards is a unit of the next level. Resources are settings: CPUs per task for every unit, and
+//! a GPU request (`--gres`) for the train and search units only: with `--gres`, a level holding
+//! both GPU and CPU units (search shards beside enumerate shards) is two arrays,
+//! `level-NN-gpu.sbatch` and `level-NN-cpu.sbatch`, so that no CPU unit holds a GPU.
 
 use super::plan::{levels, units, Plan, Unit};
 use anyhow::{Context, Result};
@@ -40,40 +42,84 @@ pub fn quote(s: &str) -> String {
     }
 }
 
+/// One job array: a level's units, or its GPU or CPU units when the level has both.
+struct Array {
+    /// `level-NN`, `level-NN-gpu` or `level-NN-cpu`: the script's and the logs' name.
+    name: String,
+    /// The shell variable its job id goes in.
+    var: String,
+    members: Vec<usize>,
+    gpu: bool,
+}
+
+/// The arrays of each level, in level order.
+fn arrays(levels: &[Vec<usize>], units: &[Unit], o: &Options) -> Vec<Vec<Array>> {
+    levels
+        .iter()
+        .enumerate()
+        .map(|(l, members)| {
+            let (gpu, cpu): (Vec<usize>, Vec<usize>) = members
+                .iter()
+                .partition(|&&i| o.gpu_gres.is_some() && units[i].gpu);
+            if gpu.is_empty() || cpu.is_empty() {
+                return vec![Array {
+                    name: format!("level-{l:02}"),
+                    var: format!("j{l}"),
+                    gpu: !gpu.is_empty(),
+                    members: members.clone(),
+                }];
+            }
+            [(gpu, "gpu"), (cpu, "cpu")]
+                .into_iter()
+                .map(|(members, kind)| Array {
+                    name: format!("level-{l:02}-{kind}"),
+                    var: format!("j{l}{kind}"),
+                    gpu: kind == "gpu",
+                    members,
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// The scripts: (file name, text), the levels' in order, then `submit.sh`.
 pub fn scripts(plan: &Plan, o: &Options) -> Vec<(String, String)> {
     let units = units(plan);
-    let levels = levels(&units);
+    let levels = arrays(&levels(&units), &units, o);
     let mut out = Vec::new();
-    for (l, members) in levels.iter().enumerate() {
-        out.push((
-            format!("level-{l:02}.sbatch"),
-            level_script(l, members, &units, o),
-        ));
+    for (l, arrays) in levels.iter().enumerate() {
+        for a in arrays {
+            out.push((format!("{}.sbatch", a.name), level_script(l, a, &units, o)));
+        }
     }
     let mut submit = String::from(
         "#!/usr/bin/env bash\n# Submits the levels in order, each after the one before succeeded; prints the job ids.\nset -euo pipefail\ncd \"$(dirname \"$0\")\"\n",
     );
-    for l in 0..levels.len() {
-        if l == 0 {
-            let _ = writeln!(submit, "j0=$(sbatch --parsable level-00.sbatch)");
-        } else {
-            let _ = writeln!(
-                submit,
-                "j{l}=$(sbatch --parsable --kill-on-invalid-dep=yes --dependency=afterok:${{j{}%%;*}} level-{l:02}.sbatch)",
-                l - 1
-            );
+    let id = |a: &Array| format!("${{{}%%;*}}", a.var);
+    for (l, arrays) in levels.iter().enumerate() {
+        for a in arrays {
+            if l == 0 {
+                let _ = writeln!(submit, "{}=$(sbatch --parsable {}.sbatch)", a.var, a.name);
+            } else {
+                let after: Vec<String> = levels[l - 1].iter().map(id).collect();
+                let _ = writeln!(
+                    submit,
+                    "{}=$(sbatch --parsable --kill-on-invalid-dep=yes --dependency=afterok:{} {}.sbatch)",
+                    a.var,
+                    after.join(":"),
+                    a.name
+                );
+            }
         }
     }
-    let ids: Vec<String> = (0..levels.len())
-        .map(|l| format!("${{j{l}%%;*}}"))
-        .collect();
+    let ids: Vec<String> = levels.iter().flatten().map(id).collect();
     let _ = writeln!(submit, "echo {}", ids.join(" "));
     out.push(("submit.sh".into(), submit));
     out
 }
 
-fn level_script(l: usize, members: &[usize], units: &[Unit], o: &Options) -> String {
+fn level_script(l: usize, a: &Array, units: &[Unit], o: &Options) -> String {
+    let members = &a.members;
     let mut s = String::from("#!/usr/bin/env bash\n");
     let names: Vec<&str> = members.iter().map(|&i| units[i].name.as_str()).collect();
     let _ = writeln!(s, "# level {l}: {}", names.join(", "));
@@ -83,8 +129,9 @@ fn level_script(l: usize, members: &[usize], units: &[Unit], o: &Options) -> Str
     let _ = writeln!(s, "#SBATCH --chdir={}", o.workdir.display());
     let _ = writeln!(
         s,
-        "#SBATCH --output={}/logs/level-{l:02}-%a.out",
-        o.dir.display()
+        "#SBATCH --output={}/logs/{}-%a.out",
+        o.dir.display(),
+        a.name
     );
     if let Some(p) = &o.partition {
         let _ = writeln!(s, "#SBATCH --partition={p}");
@@ -95,10 +142,8 @@ fn level_script(l: usize, members: &[usize], units: &[Unit], o: &Options) -> Str
     if let Some(m) = &o.mem {
         let _ = writeln!(s, "#SBATCH --mem={m}");
     }
-    if let Some(g) = &o.gpu_gres {
-        if members.iter().any(|&i| units[i].gpu) {
-            let _ = writeln!(s, "#SBATCH --gres={g}");
-        }
+    if let (Some(g), true) = (&o.gpu_gres, a.gpu) {
+        let _ = writeln!(s, "#SBATCH --gres={g}");
     }
     s.push_str("set -euo pipefail\ncase \"$SLURM_ARRAY_TASK_ID\" in\n");
     for (t, &i) in members.iter().enumerate() {
@@ -150,7 +195,7 @@ pub fn write(plan: &Plan, o: &Options) -> Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
-/// Runs `submit.sh` in `dir`; returns the job ids, one per level.
+/// Runs `submit.sh` in `dir`; returns the job ids, one per array.
 pub fn submit(dir: &Path) -> Result<Vec<String>> {
     let out = std::process::Command::new("bash")
         .arg(dir.join("submit.sh"))
@@ -231,6 +276,62 @@ mod tests {
             .1
             .contains("--dependency=afterok:${j1%%;*} level-02.sbatch"));
         assert_eq!(quote("it's"), "'it'\\''s'");
+
+        // a level with GPU and CPU units is two arrays, the GPU only on the GPU one; the next
+        // level waits for both
+        let mixed = Plan {
+            nodes: vec![
+                n("ingest", &[], 0, false),
+                n("search@1", &["ingest"], 2, true),
+                n("enumerate", &["ingest"], 2, false),
+                n("verify@1", &["search@1", "enumerate"], 0, false),
+            ],
+            ..plan.clone()
+        };
+        let s = scripts(&mixed, &o);
+        let names: Vec<&str> = s.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "level-00.sbatch",
+                "level-01-gpu.sbatch",
+                "level-01-cpu.sbatch",
+                "level-02.sbatch",
+                "level-03.sbatch",
+                "submit.sh"
+            ]
+        );
+        let (gpu, cpu) = (&s[1].1, &s[2].1);
+        assert!(
+            gpu.contains("# level 1: search@1#0/2, search@1#1/2"),
+            "{gpu}"
+        );
+        assert!(gpu.contains("#SBATCH --gres=gpu:1") && gpu.contains("level-01-gpu-%a.out"));
+        assert!(
+            cpu.contains("# level 1: enumerate#0/2, enumerate#1/2"),
+            "{cpu}"
+        );
+        assert!(!cpu.contains("--gres") && cpu.contains("#SBATCH --array=0-1"));
+        let submit = &s[5].1;
+        assert!(
+            submit.contains("j1gpu=$(sbatch --parsable --kill-on-invalid-dep=yes --dependency=afterok:${j0%%;*} level-01-gpu.sbatch)"),
+            "{submit}"
+        );
+        assert!(
+            submit.contains("j2=$(sbatch --parsable --kill-on-invalid-dep=yes --dependency=afterok:${j1gpu%%;*}:${j1cpu%%;*} level-02.sbatch)"),
+            "{submit}"
+        );
+        assert!(submit.contains("echo ${j0%%;*} ${j1gpu%%;*} ${j1cpu%%;*} ${j2%%;*} ${j3%%;*}"));
+        // without --gres nothing asks for a GPU, and a level is one array
+        let plain = scripts(
+            &mixed,
+            &Options {
+                gpu_gres: None,
+                ..o.clone()
+            },
+        );
+        assert_eq!(plain.len(), 5);
+        assert!(plain.iter().all(|(_, t)| !t.contains("--gres")));
         let bad = Options {
             dir: "/my proj/slurm".into(),
             ..o.clone()
