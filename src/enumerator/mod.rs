@@ -121,6 +121,24 @@ pub struct Level {
     pub peak_rss: u64,
 }
 
+impl Level {
+    /// The level's deterministic figures, as text (wall time and memory left out).
+    pub fn figures(&self) -> String {
+        format!(
+            "{}:{}:{}/{}/{}/{}/{}/{}/{}",
+            self.size,
+            self.mode,
+            self.evaluated,
+            self.errors,
+            self.new,
+            self.cumulative,
+            self.solved_window,
+            self.solved_all,
+            self.store_bytes
+        )
+    }
+}
+
 /// One candidate program for one target.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Candidate {
@@ -209,19 +227,7 @@ pub fn stored_fingerprint(levels: &[Level]) -> String {
     levels
         .iter()
         .filter(|l| l.mode == "stored")
-        .map(|l| {
-            format!(
-                "{}:{}/{}/{}/{}/{}/{}/{}",
-                l.size,
-                l.evaluated,
-                l.errors,
-                l.new,
-                l.cumulative,
-                l.solved_window,
-                l.solved_all,
-                l.store_bytes
-            )
-        })
+        .map(Level::figures)
         .collect::<Vec<_>>()
         .join(" ")
 }

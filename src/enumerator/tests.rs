@@ -359,23 +359,7 @@ fn many_targets(len: usize) -> Vec<Vec<Num>> {
 
 /// What an outcome says, wall times and memory left out.
 fn whole_figures(o: &Outcome) -> String {
-    let levels: Vec<_> = o
-        .levels
-        .iter()
-        .map(|l| {
-            (
-                l.size,
-                l.mode,
-                l.evaluated,
-                l.errors,
-                l.new,
-                l.cumulative,
-                l.solved_window,
-                l.solved_all,
-                l.store_bytes,
-            )
-        })
-        .collect();
+    let levels: Vec<String> = o.levels.iter().map(Level::figures).collect();
     let inverse = o
         .inverse
         .as_ref()
