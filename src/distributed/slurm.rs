@@ -123,7 +123,11 @@ fn level_script(l: usize, a: &Array, units: &[Unit], o: &Options) -> String {
     let mut s = String::from("#!/usr/bin/env bash\n");
     let names: Vec<&str> = members.iter().map(|&i| units[i].name.as_str()).collect();
     let _ = writeln!(s, "# level {l}: {}", names.join(", "));
-    let _ = writeln!(s, "#SBATCH --job-name=seqsynth-{l:02}");
+    let _ = writeln!(
+        s,
+        "#SBATCH --job-name=seqsynth-{}",
+        &a.name["level-".len()..]
+    );
     let _ = writeln!(s, "#SBATCH --array=0-{}", members.len() - 1);
     let _ = writeln!(s, "#SBATCH --cpus-per-task={}", o.cpus_per_task);
     let _ = writeln!(s, "#SBATCH --chdir={}", o.workdir.display());
@@ -181,6 +185,15 @@ pub fn write(plan: &Plan, o: &Options) -> Result<Vec<PathBuf>> {
     check_directive_path("--dir", &o.dir)?;
     std::fs::create_dir_all(o.dir.join("logs"))
         .with_context(|| format!("creating {}", o.dir.display()))?;
+    // the scripts of an earlier plan written here would only mislead: remove them (ours only)
+    for e in std::fs::read_dir(&o.dir).with_context(|| format!("reading {}", o.dir.display()))? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("level-") && name.ends_with(".sbatch") {
+            std::fs::remove_file(e.path())
+                .with_context(|| format!("removing {}", e.path().display()))?;
+        }
+    }
     let mut paths = Vec::new();
     for (name, text) in scripts(plan, o) {
         let p = o.dir.join(&name);
@@ -307,6 +320,7 @@ mod tests {
             "{gpu}"
         );
         assert!(gpu.contains("#SBATCH --gres=gpu:1") && gpu.contains("level-01-gpu-%a.out"));
+        assert!(gpu.contains("--job-name=seqsynth-01-gpu") && cpu.contains("seqsynth-01-cpu"));
         assert!(
             cpu.contains("# level 1: enumerate#0/2, enumerate#1/2"),
             "{cpu}"
@@ -336,6 +350,21 @@ mod tests {
             dir: "/my proj/slurm".into(),
             ..o.clone()
         };
+        // scripts of an earlier plan are removed, nothing else
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["level-07-cpu.sbatch", "notes.txt"] {
+            std::fs::write(dir.path().join(f), "x").unwrap();
+        }
+        let here = Options {
+            dir: dir.path().to_path_buf(),
+            ..o.clone()
+        };
+        let written = write(&plan, &here).unwrap();
+        assert_eq!(written.len(), 4);
+        assert!(!dir.path().join("level-07-cpu.sbatch").exists());
+        assert!(
+            dir.path().join("notes.txt").exists() && dir.path().join("level-02.sbatch").exists()
+        );
         let e = write(&plan, &bad).unwrap_err().to_string();
         assert!(e.contains("may not hold spaces"), "{e}");
     }

@@ -559,8 +559,24 @@ fn run(
             return Err(format!("enumerate shard {index}/{count}: no such shard"));
         }
     }
-    if let Part::Merge([]) = part {
-        return Err("enumerate: a merge needs the shards' parts".into());
+    if let Part::Merge(parts) = part {
+        if parts.is_empty() {
+            return Err("enumerate: a merge needs the shards' parts".into());
+        }
+        for (i, p) in parts.iter().enumerate() {
+            if let Some(h) = p.hits.iter().find(|h| h.target as usize >= targets.len()) {
+                return Err(format!(
+                    "enumerate merge: shard {i} has a match for target {} of {} (shards of another config?)",
+                    h.target,
+                    targets.len()
+                ));
+            }
+            if settings.inverse_size == 0 && p.hits.iter().any(|h| h.inverse) {
+                return Err(format!(
+                    "enumerate merge: shard {i} has inverse-step matches, where this enumeration has no inverse step (shards of another config?)"
+                ));
+            }
+        }
     }
     let started = Instant::now();
     // a limit too large for an `Instant` is no limit; a merge does not stop for time (its

@@ -489,6 +489,13 @@ fn a_merge_refuses_parts_of_another_enumeration() {
         .err()
         .unwrap();
     assert!(err.contains("no inverse step"), "{err}");
+    // a match for a target the merge does not have
+    let mut far = part(&settings(5));
+    far.hits[0].target = 10_000;
+    let err = enumerate_part(&s, &ev, 10, ts.clone(), &|_| {}, Part::Merge(&[far]))
+        .err()
+        .unwrap();
+    assert!(err.contains("target 10000"), "{err}");
     // no parts; a shard past the count
     assert!(enumerate_part(&s, &ev, 10, ts.clone(), &|_| {}, Part::Merge(&[])).is_err());
     let err = enumerate_part(&s, &ev, 10, ts, &|_| {}, Part::Shard { index: 2, count: 2 })

@@ -58,7 +58,8 @@ impl Default for StoreConfig {
 pub struct PipelineConfig {
     /// The stages to build; empty means every built stage.
     pub stages: Vec<String>,
-    /// N > 1: a shardable stage's node (synth, search, verify) is built as the merge of its N shards
+    /// N > 1: a shardable stage's node (synth, search, enumerate, verify) is built as the merge of
+    /// its N shards
     /// (`search@3#0/N` ...), each its own node, which `shard=i/N` runs alone (a Slurm array task,
     /// a Ray task); the merged bytes equal an unsharded build. Not part of any key.
     pub shards: u32,

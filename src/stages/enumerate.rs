@@ -56,7 +56,11 @@ impl Stage for Enumerate {
         true
     }
     fn merge(&self, ctx: &mut Ctx, shards: &[Artifact]) -> Result<()> {
-        let parts = shards.iter().map(read_part).collect::<Result<Vec<_>>>()?;
+        let parts = shards
+            .iter()
+            .enumerate()
+            .map(|(i, a)| read_part(a, i, shards.len()))
+            .collect::<Result<Vec<_>>>()?;
         ctx.count("shards", shards.len());
         enumerate(ctx, Part::Merge(&parts))
     }
@@ -192,11 +196,20 @@ fn matches_batch(hits: &[ShardHit]) -> Result<RecordBatch> {
     )?)
 }
 
-/// A shard's part, from its artifact: the counters of its manifest and its `matches`.
-fn read_part(a: &Artifact) -> Result<ShardPart> {
+/// Shard `index` of `count`'s part, from its artifact: the counters of its manifest and its
+/// `matches`.
+fn read_part(a: &Artifact, index: usize, count: usize) -> Result<ShardPart> {
     use crate::tables::io::column;
     let where_ = || format!("enumerate shard {}", a.dir.display());
     let c = &a.manifest.counters;
+    let want = format!("{index}/{count}");
+    if c.get("shard").and_then(serde_json::Value::as_str) != Some(want.as_str()) {
+        bail!(
+            "{}: the artifact of shard {:?} where shard {want} was expected",
+            where_(),
+            c.get("shard")
+        );
+    }
     let u64_of = |name: &str| -> Result<u64> {
         c.get(name)
             .and_then(serde_json::Value::as_u64)
@@ -246,7 +259,7 @@ fn read_part(a: &Artifact) -> Result<ShardPart> {
         seconds: c
             .get("seconds")
             .and_then(serde_json::Value::as_f64)
-            .unwrap_or(0.0),
+            .with_context(|| format!("{}: no counter seconds", where_()))?,
         inverse_found: c.get("inverse_found").and_then(serde_json::Value::as_u64),
         hits,
     })
