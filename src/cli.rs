@@ -87,7 +87,7 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct PipelineArgs {
-    /// `stage=NAME`, `iter=K`, `shard=i/N` (one shard of a synth, search or verify node),
+    /// `stage=NAME`, `iter=K`, `shard=i/N` (one shard of a synth, search, enumerate or verify node),
     /// `preset=NAME` (full, baseline, uniform, random-init, no-hindsight: the paper's methods),
     /// and `KEY=VALUE` overrides of pipeline.toml settings.
     #[arg(value_name = "KEY=VALUE")]
