@@ -190,6 +190,19 @@ pub enum Part<'a> {
     Merge(&'a [ShardPart]),
 }
 
+impl Part<'_> {
+    /// Whether this part computes item `i` of the split work (the last level's job `i`, the
+    /// inverse step's target `i`): the whole all of them, shard k of N every N-th from k, a
+    /// merge none (it takes them from the shards).
+    fn owns(&self, i: usize) -> bool {
+        match *self {
+            Part::Whole => true,
+            Part::Shard { index, count } => i as u64 % u64::from(count) == u64::from(index),
+            Part::Merge(_) => false,
+        }
+    }
+}
+
 /// What one shard computed of the last level and of the inverse step.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ShardPart {
@@ -642,19 +655,14 @@ fn run(
                 match_only_from = size;
             }
         }
-        // a matched level is the part that splits; a merge computes none of it
+        // a matched level is the work that splits; a stored one every part computes whole
         let mine = |stored: bool| -> Vec<Job> {
-            match part {
-                _ if stored => all_jobs.clone(),
-                Part::Whole => all_jobs.clone(),
-                Part::Shard { index, count } => all_jobs
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| *j as u64 % u64::from(count) == u64::from(index))
-                    .map(|(_, job)| job.clone())
-                    .collect(),
-                Part::Merge(_) => Vec::new(),
-            }
+            all_jobs
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| stored || part.owns(j))
+                .map(|(_, job)| job.clone())
+                .collect()
         };
         let jobs = mine(stored);
         let work: u64 = jobs.iter().map(Job::work).sum();
@@ -804,14 +812,8 @@ fn run(
     if settings.inverse_size > 0 && stop != Stop::Time {
         let started = Instant::now();
         let (hits, found) = match part {
-            Part::Whole => {
-                let hits = inverse(&arena, settings, ev, &index, &terms, &|_| true);
-                let found = hits.len() as u64;
-                (hits, found)
-            }
-            Part::Shard { index: i, count } => {
-                let mine = |t: usize| t as u64 % u64::from(count) == u64::from(i);
-                let hits = inverse(&arena, settings, ev, &index, &terms, &mine);
+            Part::Whole | Part::Shard { .. } => {
+                let hits = inverse(&arena, settings, ev, &index, &terms, &|t| part.owns(t));
                 let found = hits.len() as u64;
                 if let Some(p) = &mut shard_part {
                     p.inverse_found = Some(found);
