@@ -75,17 +75,13 @@ pub fn plan(
             NodeStatus::Corrupt { key, .. } => ("corrupt", Some(key)),
             NodeStatus::Waiting { .. } => ("waiting", None),
         };
-        let split = stage.shardable(loaded) && node.shard.is_none() && shards > 1;
-        let shard_list = if split {
-            node.shards(shards)
-                .map(|sh| PlanShard {
-                    node: sh.to_string(),
-                    args: run_args(&sh),
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let shard_list = crate::stages::shards_of(stage, loaded, &node)
+            .iter()
+            .map(|sh| PlanShard {
+                node: sh.to_string(),
+                args: run_args(sh),
+            })
+            .collect();
         nodes.push(PlanNode {
             node: node.to_string(),
             stage: node.stage.clone(),
@@ -98,7 +94,7 @@ pub fn plan(
                 .iter()
                 .map(|n| n.to_string())
                 .collect(),
-            gpu: matches!(node.stage.as_str(), "train" | "search"),
+            gpu: stage.uses_gpu(),
             shards: shard_list,
             args: run_args(&node),
         });

@@ -154,15 +154,15 @@ impl<'a> Runner<'a> {
             return Ok(a);
         }
         // the whole node of a sharded stage, with `pipeline.shards = N`: its N shards, merged
-        let shards = self.loaded.config.pipeline.shards;
-        let merge_from = if stage.shardable(self.loaded) && node.shard.is_none() && shards > 1 {
+        let shards = crate::stages::shards_of(stage, self.loaded, node);
+        let merge_from = if shards.is_empty() {
+            None
+        } else {
             let mut arts = Vec::new();
-            for sh in node.shards(shards) {
-                arts.push(self.ensure_one(&sh)?);
+            for sh in &shards {
+                arts.push(self.ensure_one(sh)?);
             }
             Some(arts)
-        } else {
-            None
         };
         tracing::info!("{name}: running ({})", &key[..12]);
         let why: Vec<String> = match self

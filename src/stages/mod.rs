@@ -80,6 +80,10 @@ pub trait Stage: Sync {
     fn shardable(&self, _loaded: &Loaded) -> bool {
         false
     }
+    /// Whether the stage wants a GPU where one is to be had (an engine's resource request).
+    fn uses_gpu(&self) -> bool {
+        false
+    }
     /// The whole node's output from its shards' artifacts (in shard order) into `ctx.out`.
     fn merge(&self, ctx: &mut Ctx, _shards: &[Artifact]) -> Result<()> {
         anyhow::bail!("stage {} has no shards", ctx.node.stage)
@@ -88,6 +92,18 @@ pub trait Stage: Sync {
     /// node, built or cached. Most stages have nothing to export.
     fn export(&self, _loaded: &Loaded, _artifact: &Artifact) -> Result<()> {
         Ok(())
+    }
+}
+
+/// The shards whole `node` is built from, in order: its `pipeline.shards` shards when that is
+/// above 1 and the stage splits under this config; none for a shard itself or an unsplit node.
+/// The runner builds exactly these, and `seqsynth plan` lists exactly these.
+pub fn shards_of(stage: &dyn Stage, loaded: &Loaded, node: &Node) -> Vec<Node> {
+    let n = loaded.config.pipeline.shards;
+    if n > 1 && node.shard.is_none() && stage.shardable(loaded) {
+        node.shards(n).collect()
+    } else {
+        Vec::new()
     }
 }
 

@@ -37,6 +37,9 @@ impl Stage for Search {
         // programs; scores can differ in the last bits of a float)
         2
     }
+    fn uses_gpu(&self) -> bool {
+        true
+    }
     fn iterated(&self, _: &Loaded) -> bool {
         true
     }

@@ -41,6 +41,9 @@ impl Stage for Train {
     fn version(&self) -> u32 {
         1
     }
+    fn uses_gpu(&self) -> bool {
+        true
+    }
     fn iterated(&self, _: &Loaded) -> bool {
         true
     }
