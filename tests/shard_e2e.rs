@@ -4,28 +4,10 @@
 
 mod common;
 use common::*;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Stdio;
 
-/// Every file of the artifact `node` points at: name → bytes (manifests and keys aside).
-fn files(p: &Project, node: &str) -> BTreeMap<String, Vec<u8>> {
-    let dir = p.artifact(node);
-    std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            n != "manifest.json" && n != "key.json"
-        })
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
-}
+use common::artifact_files as files;
 
 fn key(p: &Project, node: &str) -> String {
     p.manifest(node)["key"].as_str().unwrap().to_string()

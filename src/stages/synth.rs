@@ -495,18 +495,10 @@ fn generate_from(
     mut next: u64,
 ) -> Result<Generated> {
     let max_draws = max_draws(cfg);
-    let pb = if progress && !crate::progress::is_quiet() {
-        indicatif::ProgressBar::new(cfg.pairs as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "synth {bar:30} {pos}/{len} pairs {per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    pb.set_position(acc.pairs.len() as u64);
+    let pb = progress.then(|| crate::progress::Progress::new("synth", "pairs", cfg.pairs as u64));
+    if let Some(pb) = &pb {
+        pb.set(acc.pairs.len() as u64, "");
+    }
     'outer: while !acc.done() {
         if next >= max_draws {
             bail!(
@@ -524,14 +516,16 @@ fn generate_from(
         for d in chunk {
             let before = acc.pairs.len();
             let done = acc.offer(d);
-            pb.inc((acc.pairs.len() - before) as u64);
+            if let Some(pb) = &pb {
+                pb.inc((acc.pairs.len() - before) as u64);
+            }
             if done {
                 break 'outer;
             }
         }
         next += CHUNK;
     }
-    pb.finish_and_clear();
+    drop(pb);
     Ok(acc.finish())
 }
 

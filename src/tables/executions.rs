@@ -33,7 +33,7 @@ pub fn read_searched(a: &Artifact) -> Result<Searched> {
         let source = column::<StringArray>(&b, "source")?;
         let program = column::<StringArray>(&b, "program")?;
         for i in 0..b.num_rows() {
-            if source.value(i) == "search" {
+            if source.value(i) == crate::stages::verify::SOURCE_SEARCH {
                 out.targets.insert(id.value(i).to_string());
                 out.programs.insert(program.value(i).to_string());
             }

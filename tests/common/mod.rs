@@ -191,20 +191,24 @@ pub fn artifacts(
         }
         let dir = p.artifact(&node);
         let key = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let files = fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap())
-            .filter(|e| !["manifest.json", "key.json"].contains(&&*e.file_name().to_string_lossy()))
-            .map(|e| {
-                (
-                    e.file_name().to_string_lossy().into_owned(),
-                    fs::read(e.path()).unwrap(),
-                )
-            })
-            .collect();
-        out.insert(node, (key, files));
+        out.insert(node.clone(), (key, artifact_files(p, &node)));
     }
     out
+}
+
+/// Every file of the artifact `node` points at: name → bytes (the manifest and key.json aside).
+pub fn artifact_files(p: &Project, node: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
+    fs::read_dir(p.artifact(node))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| !["manifest.json", "key.json"].contains(&&*e.file_name().to_string_lossy()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
 }
 
 /// Asserts that two runs hold the same nodes with the same keys and bytes.

@@ -86,17 +86,22 @@ pub fn of_artifact(label: &str, a: &Artifact) -> Result<Method> {
     })
 }
 
+/// The number of targets of the run (the first method's last point; 0 without any).
+fn targets(methods: &[Method]) -> u32 {
+    methods
+        .iter()
+        .flat_map(|m| m.points.last())
+        .map(|p| p.targets)
+        .next()
+        .unwrap_or(0)
+}
+
 /// The figure of some methods: each method's line is the targets solved by programs its policy's
 /// search proposed (hindsight included), which is what the paper's Figure 2 counts (it has no
 /// enumerator); the enumerator's own solves are the flat line (from the first method that
 /// verified them). The totals of all sources are in the summary.
 pub fn figure(methods: &[Method]) -> Figure {
-    let targets = methods
-        .iter()
-        .flat_map(|m| m.points.last())
-        .map(|p| p.targets as usize)
-        .next()
-        .unwrap_or(0);
+    let targets = targets(methods) as usize;
     let pct = |n: usize| 100.0 * n as f64 / targets.max(1) as f64;
     Figure {
         methods: methods
@@ -139,12 +144,7 @@ fn opt(v: Option<u32>) -> String {
 pub fn summary(loaded: &Loaded, methods: &[Method], keys: &[(String, String)]) -> String {
     let c = &loaded.config;
     let mut s = String::from("# seqsynth report\n\n");
-    let targets = methods
-        .iter()
-        .flat_map(|m| m.points.last())
-        .map(|p| p.targets)
-        .next()
-        .unwrap_or(0);
+    let targets = targets(methods);
     let _ = writeln!(s, "## Scale\n");
     let _ = writeln!(
         s,

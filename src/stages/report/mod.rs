@@ -38,18 +38,11 @@ use std::sync::Arc;
 
 pub struct Report;
 
-/// Files of the artifact copied to `exports/report/`.
-/// (The figure and summary are written there for all methods by [`methods::export`].)
+/// Files of the artifact copied to `exports/report/`. The artifact's own figure and summary
+/// (`figure.png`, `figure.svg`, `summary.md`: this run alone) are not: after a run that asks for
+/// the report, `seqsynth run` draws them there with every method of the store
+/// ([`methods::write`]).
 pub const EXPORTED: [&str; 2] = ["curve.csv", "solutions.csv"];
-
-/// Files of the artifact besides the tables.
-pub const FILES: [&str; 5] = [
-    "curve.csv",
-    "solutions.csv",
-    "figure.png",
-    "figure.svg",
-    "summary.md",
-];
 
 impl Stage for Report {
     fn name(&self) -> &'static str {
@@ -103,21 +96,22 @@ impl Stage for Report {
             by_search.extend(by(false).into_iter().map(str::to_string));
             by_search_strict.extend(by(true).into_iter().map(str::to_string));
             // the enumerator's candidates are the same in every iteration
-            let beyond = |mine: &BTreeSet<String>, strict: bool| {
-                enumeration.then(|| {
-                    let enumerated = solved_ids_where(&solved, strict, |s| s.by_enumerate);
-                    mine.iter()
-                        .filter(|id| !enumerated.contains(id.as_str()))
-                        .count()
-                })
+            let (beyond_enumeration, beyond_enumeration_all_terms) = if enumeration {
+                let e = solved_ids_where(&solved, false, |s| s.by_enumerate);
+                let e_strict = solved_ids_where(&solved, true, |s| s.by_enumerate);
+                let beyond = |mine: &BTreeSet<String>, e: &BTreeSet<&str>| {
+                    mine.iter().filter(|id| !e.contains(id.as_str())).count()
+                };
+                let figures = (
+                    Some(beyond(&by_search, &e)),
+                    Some(beyond(&by_search_strict, &e_strict)),
+                );
+                enumerated.extend(e.into_iter().map(str::to_string));
+                enumerated_strict.extend(e_strict.into_iter().map(str::to_string));
+                figures
+            } else {
+                (None, None)
             };
-            let beyond_enumeration = beyond(&by_search, false);
-            let beyond_enumeration_all_terms = beyond(&by_search_strict, true);
-            if enumeration {
-                let e = |strict: bool| solved_ids_where(&solved, strict, |s| s.by_enumerate);
-                enumerated.extend(e(false).into_iter().map(str::to_string));
-                enumerated_strict.extend(e(true).into_iter().map(str::to_string));
-            }
             let this = solved_ids(&solved, false);
             let this_strict = solved_ids(&solved, true);
             let new = this.iter().filter(|id| !paper.contains(**id)).count();
@@ -249,8 +243,7 @@ impl Stage for Report {
     fn export(&self, loaded: &Loaded, artifact: &Artifact) -> Result<()> {
         let dir = loaded.resolve(std::path::Path::new("exports/report"));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        // this run's figure and summary; `methods::export` redraws them with every method
-        for f in FILES {
+        for f in EXPORTED {
             let to = dir.join(f);
             crate::pipeline::store::write_file(&to, &std::fs::read(artifact.dir.join(f))?)?;
         }
