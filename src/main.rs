@@ -346,7 +346,7 @@ fn make_plan(args: &PipelineArgs) -> Result<(config::Loaded, seqsynth::distribut
 
 fn plan(args: &PipelineArgs) -> Result<ExitCode> {
     let (_, plan) = make_plan(args)?;
-    out!("{}", serde_json::to_string_pretty(&plan)?);
+    out!("{}", plan.to_json()?);
     Ok(ExitCode::SUCCESS)
 }
 

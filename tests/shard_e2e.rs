@@ -254,6 +254,12 @@ fn plan_lists_nodes_in_order_with_keys_inputs_and_commands() {
         nodes[0]["args"],
         serde_json::json!(["run", "stage=ingest", "ingest.limit=50"])
     );
+    // the units the engines schedule: here one per node, synth after nothing (no input)
+    let units = plan["units"].as_array().unwrap();
+    let unit_names: Vec<&str> = units.iter().map(|u| u["name"].as_str().unwrap()).collect();
+    assert_eq!(unit_names, ["ingest", "synth"]);
+    assert_eq!(units[1]["args"], nodes[1]["args"]);
+    assert_eq!(units[1]["after"], serde_json::json!([]));
     assert!(!p.store().exists(), "plan never creates the store");
     // after the run, the same plan says cached, with the same keys
     p.ok(&["--quiet", "run", "ingest.limit=50"]);

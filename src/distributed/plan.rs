@@ -106,9 +106,26 @@ pub fn plan(
     })
 }
 
+impl Plan {
+    /// What `seqsynth plan` prints: the plan and its [`units`], which both engines schedule
+    /// (Slurm through [`super::slurm`], Ray through `stages/ray/driver.py`).
+    pub fn to_json(&self) -> serde_json::Result<String> {
+        #[derive(Serialize)]
+        struct Printed<'a> {
+            #[serde(flatten)]
+            plan: &'a Plan,
+            units: Vec<Unit>,
+        }
+        serde_json::to_string_pretty(&Printed {
+            plan: self,
+            units: units(self),
+        })
+    }
+}
+
 /// A unit of work for an engine: one `seqsynth run` (a node, or one shard of one), with the
 /// units it must follow.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Unit {
     pub name: String,
     pub args: Vec<String>,

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Runs a seqsynth pipeline on a Ray cluster.
 
-Reads `seqsynth plan` (the nodes a run would build, in order, with their inputs and the
-`seqsynth run` arguments that build each node and each shard), then submits every node that is
-not cached as a Ray task that calls the `seqsynth` binary: shards of a sharded node side by side,
-then the node itself (which merges them), each task after the tasks of its inputs. The store is
+Reads `seqsynth plan` and submits each of its `units` (every node that is not cached, and every
+shard of a sharded node, with the `seqsynth run` arguments that build it and the units it
+follows: the ones `seqsynth slurm` schedules too) as a Ray task that calls the `seqsynth` binary,
+after the tasks of the units it follows: shards of a sharded node side by side, then the node
+itself (which merges them). The store is
 a path every Ray node sees (a shared filesystem on a cluster); seqsynth's own node locks make a
 retried or duplicated task wait for, or find, the artifact another one built. A task whose worker
 dies is retried by Ray (`--retries`).
@@ -75,26 +76,13 @@ def main():
     p = plan(seqsynth, o.cwd, o.args)
     ray.init(address=o.address, num_cpus=o.num_cpus, include_dashboard=False,
              log_to_driver=False)
-    refs = {}
     submitted = []
-    for n in p["nodes"]:
-        deps = [refs[i] for i in n["inputs"] if refs.get(i) is not None]
-        if n["state"] == "cached":
-            refs[n["node"]] = None
-            continue
+    for u in p["units"]:
         opts = {"max_retries": o.retries, "num_cpus": 1}
-        if o.gpus and n["gpu"]:
+        if o.gpus and u["gpu"]:
             opts["num_gpus"] = 1
-        shard_refs = [build.options(**opts).remote(seqsynth, o.cwd, s["node"], s["args"], *deps)
-                      for s in n["shards"]]
-        if shard_refs:
-            # the merge only reads its shards' outputs: no GPU
-            opts.pop("num_gpus", None)
-        ref = build.options(**opts).remote(seqsynth, o.cwd, n["node"], n["args"],
-                                           *(shard_refs or deps))
-        refs[n["node"]] = ref
-        submitted.extend(shard_refs)
-        submitted.append(ref)
+        deps = [submitted[i] for i in u["after"]]
+        submitted.append(build.options(**opts).remote(seqsynth, o.cwd, u["name"], u["args"], *deps))
     results = ray.get(submitted)
     for r in results:
         print(f"{r['node']:<16} {r['seconds']:>8.2f}s  {' '.join(r['stdout'])}")
