@@ -97,6 +97,15 @@ fn store_root(args: &PipelineArgs, loaded: &config::Loaded) -> PathBuf {
     }
 }
 
+/// The config and the store, read-only: a store that does not exist yet holds nothing, and is
+/// not created.
+fn open_read_only(args: &PipelineArgs) -> Result<(cli::Assignments, config::Loaded, Store)> {
+    let (asg, loaded) = load(args)?;
+    let root = store_root(args, &loaded);
+    let store = Store::open_read_only(&root)?.unwrap_or_else(|| Store::read_only_at(&root));
+    Ok((asg, loaded, store))
+}
+
 fn open(args: &PipelineArgs) -> Result<(cli::Assignments, config::Loaded, Store)> {
     let (asg, loaded) = load(args)?;
     let root = store_root(args, &loaded);
@@ -239,10 +248,7 @@ fn run_pipeline(args: &PipelineArgs) -> Result<ExitCode> {
 }
 
 fn status(args: &PipelineArgs) -> Result<ExitCode> {
-    let (asg, loaded) = load(args)?;
-    let root = store_root(args, &loaded);
-    // read-only: a store that does not exist yet holds nothing, and is not created
-    let store = Store::open_read_only(&root)?.unwrap_or_else(|| Store::read_only_at(&root));
+    let (asg, loaded, store) = open_read_only(args)?;
     let stages = stages::registry();
     let targets = targets(&asg, &loaded, &stages)?;
     let mut r = runner::Runner::new(&loaded, &store, &stages);
@@ -329,9 +335,7 @@ fn common_args(args: &PipelineArgs, asg: &cli::Assignments) -> Vec<String> {
 
 /// The plan of the invocation's targets, resolved read-only.
 fn make_plan(args: &PipelineArgs) -> Result<(config::Loaded, seqsynth::distributed::plan::Plan)> {
-    let (asg, loaded) = load(args)?;
-    let root = store_root(args, &loaded);
-    let store = Store::open_read_only(&root)?.unwrap_or_else(|| Store::read_only_at(&root));
+    let (asg, loaded, store) = open_read_only(args)?;
     let stages = stages::registry();
     let targets = targets(&asg, &loaded, &stages)?;
     let plan = seqsynth::distributed::plan::plan(
@@ -508,8 +512,13 @@ impl Reached {
     }
 }
 
-fn reachable(args: &PipelineArgs, presets: Option<&str>, store: &Store) -> Result<Reached> {
-    let (asg, _) = load(args)?;
+/// What the config (`args` with its assignments `asg`) and the presets `presets` reach.
+fn reachable(
+    args: &PipelineArgs,
+    asg: &cli::Assignments,
+    presets: Option<&str>,
+    store: &Store,
+) -> Result<Reached> {
     let mut configs: Vec<Option<String>> = vec![asg.preset.clone()];
     if let Some(p) = presets {
         let names: Vec<String> = if p.trim() == "all" {
@@ -577,13 +586,13 @@ fn human_bytes(b: u64) -> String {
 }
 
 fn status_all(args: &StatusArgs) -> Result<ExitCode> {
-    let (_, loaded) = load(&args.pipeline)?;
+    let (asg, loaded) = load(&args.pipeline)?;
     let root = store_root(&args.pipeline, &loaded);
     let Some(store) = Store::open_read_only(&root)? else {
         out!("{}: no store (nothing has run there yet)", root.display());
         return Ok(ExitCode::SUCCESS);
     };
-    let keep = reachable(&args.pipeline, None, &store)?;
+    let keep = reachable(&args.pipeline, &asg, None, &store)?;
     let artifacts = store.list_artifacts()?;
     if !keep.unresolved.is_empty() {
         eprintln!(
@@ -599,9 +608,11 @@ fn status_all(args: &StatusArgs) -> Result<ExitCode> {
         "size",
         "wall"
     );
-    let mut total = 0;
+    let (mut total, mut reached) = (0, 0);
     for m in &artifacts {
         total += m.bytes();
+        let reaches = keep.contains(m);
+        reached += usize::from(reaches);
         out!(
             "{:<12} {:<12} {:>10} {:>11} {:>8.1}s  {}",
             m.node,
@@ -609,10 +620,9 @@ fn status_all(args: &StatusArgs) -> Result<ExitCode> {
             m.rows(),
             human_bytes(m.bytes()),
             m.wall_secs,
-            if keep.contains(m) { "yes" } else { "no" }
+            if reaches { "yes" } else { "no" }
         );
     }
-    let reached = artifacts.iter().filter(|m| keep.contains(m)).count();
     out!(
         "{} artifact(s), {} ({reached} reached by the config); store {}",
         artifacts.len(),
@@ -628,9 +638,9 @@ fn status_all(args: &StatusArgs) -> Result<ExitCode> {
 }
 
 fn gc(args: &GcArgs) -> Result<ExitCode> {
-    let (_, _, store) = open(&args.pipeline)?;
+    let (asg, _, store) = open(&args.pipeline)?;
     let _lock = store.lock(!args.pipeline.no_wait)?;
-    let keep = reachable(&args.pipeline, args.presets.as_deref(), &store)?;
+    let keep = reachable(&args.pipeline, &asg, args.presets.as_deref(), &store)?;
     if !keep.unresolved.is_empty() {
         // keys after an unbuilt or corrupt node are unknown: what looks unreachable may be
         // what the next run finds in the cache (a rebuilt node with the same bytes)
