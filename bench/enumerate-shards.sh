@@ -13,16 +13,10 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/seqsynth/target}"
 cargo build --release --locked -q
 bin="$CARGO_TARGET_DIR/release/seqsynth"
-[ -e data/refs/ingest ] || { echo "data/refs/ingest is missing: run ./scripts/run.sh first" >&2; exit 1; }
+. bench/lib.sh
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
-fresh() {
-  rm -rf "$scratch/store"
-  mkdir -p "$scratch/store/objects" "$scratch/store/refs"
-  cp data/seqsynth-store.json "$scratch/store/"
-  cp -a "data/objects/$(basename "$(readlink data/refs/ingest)")" "$scratch/store/objects/"
-}
-now() { date +%s.%N; }
+fresh() { scratch_store "$scratch/store" ingest; }
 args=(--quiet run --store "$scratch/store" stage=enumerate "$@")
 digest() { cat "$scratch/store/refs/enumerate/"*.parquet | sha256sum | cut -d' ' -f1; }
 

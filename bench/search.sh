@@ -19,12 +19,8 @@ tmp="$(mktemp -d)"
 store="$tmp/store"
 log="$tmp/log"
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$store/objects" "$store/refs"
-cp data/seqsynth-store.json "$store/"
-for node in ingest synth train@0; do
-  key="$(basename "$(readlink -f "data/refs/$node")")"
-  cp -r "data/objects/$key" "$store/objects/"
-done
+. bench/lib.sh
+scratch_store "$store" ingest synth train@0
 run() { # label, then KEY=VALUE settings
   local label="$1"
   shift

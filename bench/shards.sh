@@ -14,21 +14,10 @@ cargo build --release --locked -q
 ./scripts/setup-python.sh >/dev/null
 bin="$CARGO_TARGET_DIR/release/seqsynth"
 limit="${LIMIT:-2000}"
-for n in ingest synth train@0; do
-  [ -e "data/refs/$n" ] || { echo "data/refs/$n is missing: run ./scripts/run.sh first" >&2; exit 1; }
-done
+. bench/lib.sh
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
-fresh() {
-  rm -rf "$scratch/store"
-  mkdir -p "$scratch/store/objects" "$scratch/store/refs"
-  cp data/seqsynth-store.json "$scratch/store/"
-  for n in ingest synth train@0; do
-    k="$(basename "$(readlink "data/refs/$n")")"
-    cp -a "data/objects/$k" "$scratch/store/objects/"
-  done
-}
-now() { date +%s.%N; }
+fresh() { scratch_store "$scratch/store" ingest synth train@0; }
 args=(--quiet run --store "$scratch/store" stage=search iter=1 "search.limit=$limit" "$@")
 digest() { sha256sum "$scratch/store/refs/search@1/"candidates-*.parquet | cut -d' ' -f1; }
 
