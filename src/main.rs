@@ -204,26 +204,26 @@ fn run_pipeline(args: &PipelineArgs) -> Result<ExitCode> {
     for n in dag::closure_many(&stages, &loaded, &targets)? {
         r.ensure(&n)?;
     }
-    for t in &targets {
-        let a = r.ensure(t)?;
-        r.stage(&t.stage)?.export(&loaded, &a)?;
-    }
-    if targets.iter().any(|t| t.stage == "report") {
-        // the exported figure and summary show every method with a report in this store
-        let (file, required) = config_file(args);
-        let methods = stages::report::methods::find(&file, required, &asg.overrides, &store)?;
-        let keys: Vec<(String, String)> = r
-            .log
-            .iter()
-            .map(|(n, k, _)| (n.to_string(), k.clone()))
-            .collect();
-        let dir = loaded.resolve(std::path::Path::new("exports/report"));
-        stages::report::methods::write(&dir, &loaded, &methods, &keys)?;
-        let labels: Vec<&str> = methods.iter().map(|m| m.label.as_str()).collect();
-        eprintln!(
-            "report figure (exports/report/figure.png) shows: {}",
-            labels.join("; ")
-        );
+    let artifacts = targets
+        .iter()
+        .map(|t| r.ensure(t))
+        .collect::<Result<Vec<_>>>()?;
+    let keys: Vec<(String, String)> = r
+        .log
+        .iter()
+        .map(|(n, k, _)| (n.to_string(), k.clone()))
+        .collect();
+    let (config_file, config_required) = config_file(args);
+    for (t, artifact) in targets.iter().zip(&artifacts) {
+        r.stage(&t.stage)?.export(&stages::Export {
+            loaded: &loaded,
+            artifact,
+            store: &store,
+            config_file: &config_file,
+            config_required,
+            overrides: &asg.overrides,
+            keys: &keys,
+        })?;
     }
     let built = r
         .log

@@ -90,9 +90,24 @@ pub trait Stage: Sync {
     }
     /// Copies what people read (plots, CSV) out of the store after a run that asked for this
     /// node, built or cached. Most stages have nothing to export.
-    fn export(&self, _loaded: &Loaded, _artifact: &Artifact) -> Result<()> {
+    fn export(&self, _export: &Export) -> Result<()> {
         Ok(())
     }
+}
+
+/// What [`Stage::export`] gets: the node's artifact, the run's config and store, and what the
+/// run resolved.
+pub struct Export<'a> {
+    pub loaded: &'a Loaded,
+    pub artifact: &'a Artifact,
+    pub store: &'a Store,
+    /// The config file (and whether it must exist) and the command line's overrides: what
+    /// resolves the other presets (the report draws every method of the store).
+    pub config_file: &'a Path,
+    pub config_required: bool,
+    pub overrides: &'a [(String, String)],
+    /// Node → key of every node the run resolved.
+    pub keys: &'a [(String, String)],
 }
 
 /// The shards whole `node` is built from, in order: its `pipeline.shards` shards when that is

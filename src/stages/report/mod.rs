@@ -22,10 +22,9 @@
 pub mod methods;
 pub mod plot;
 
-use super::{Ctx, Stage};
+use super::{Ctx, Export, Stage};
 use crate::pipeline::config::Loaded;
 use crate::pipeline::dag::Node;
-use crate::pipeline::store::Artifact;
 use crate::stages::verify::{read_searched, read_solved, solved_ids, solved_ids_where, Solve};
 use crate::tables::curve::Point;
 use crate::tables::targets::read as read_targets;
@@ -39,9 +38,8 @@ use std::sync::Arc;
 pub struct Report;
 
 /// Files of the artifact copied to `exports/report/`. The artifact's own figure and summary
-/// (`figure.png`, `figure.svg`, `summary.md`: this run alone) are not: after a run that asks for
-/// the report, `seqsynth run` draws them there with every method of the store
-/// ([`methods::write`]).
+/// (`figure.png`, `figure.svg`, `summary.md`: this run alone) are not: the export draws them
+/// there with every method of the store ([`methods::write`]).
 pub const EXPORTED: [&str; 2] = ["curve.csv", "solutions.csv"];
 
 impl Stage for Report {
@@ -240,14 +238,23 @@ impl Stage for Report {
         ctx.write_table("curve", &curve.batch()?)?;
         ctx.write_table("solutions", &solutions_batch(&solutions)?)
     }
-    fn export(&self, loaded: &Loaded, artifact: &Artifact) -> Result<()> {
-        let dir = loaded.resolve(std::path::Path::new("exports/report"));
+    /// `curve.csv` and `solutions.csv` of this run, and the figure and summary drawn with every
+    /// method that has a report in this store.
+    fn export(&self, e: &Export) -> Result<()> {
+        let dir = e.loaded.resolve(std::path::Path::new("exports/report"));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         for f in EXPORTED {
             let to = dir.join(f);
-            crate::pipeline::store::write_file(&to, &std::fs::read(artifact.dir.join(f))?)?;
+            crate::pipeline::store::write_file(&to, &std::fs::read(e.artifact.dir.join(f))?)?;
         }
         eprintln!("report exported to {}", dir.display());
+        let methods = methods::find(e.config_file, e.config_required, e.overrides, e.store)?;
+        methods::write(&dir, e.loaded, &methods, e.keys)?;
+        let labels: Vec<&str> = methods.iter().map(|m| m.label.as_str()).collect();
+        eprintln!(
+            "report figure (exports/report/figure.png) shows: {}",
+            labels.join("; ")
+        );
         Ok(())
     }
 }
