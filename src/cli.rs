@@ -45,7 +45,10 @@ pub enum Command {
   \
         seqsynth status --all            # every artifact the store holds, and its size
 \n\
-        status never changes the store (it does not even create one).")]
+        status never changes the store (it does not even create one).\n\n\
+        The default check is fast: each manifest's own checksum, key.json, every file's size,\n\
+        and a re-hash only of files whose mtime changed since commit. A file altered in place with\n\
+        its size and mtime restored passes it; --verify is the full check (every byte re-hashed).")]
     Status(StatusArgs),
     /// SQL over the artifacts (Polars SQL): targets, pairs, candidates, executions, solved,
     /// buffer, entries, samples, levels, curve, solutions and runs.
@@ -53,10 +56,18 @@ pub enum Command {
         seqsynth query --tables\n  \
         seqsynth query \"SELECT iteration, count(DISTINCT id) AS solved FROM solved GROUP BY iteration ORDER BY iteration\"\n  \
         seqsynth query \"SELECT * FROM curve\" preset=baseline\n  \
-        seqsynth query \"SELECT node, key, rows FROM runs\" --all --format csv --output runs.csv\n\n\
+        seqsynth query \"SELECT node, key, rows FROM runs\" --all --format csv --output runs.csv\n  \
+        seqsynth query \"SELECT count(*) AS n FROM pairs a, pairs b\" query.max_seconds=900\n\n\
         The tables are those of the artifacts the config (and its overrides) reaches, or of every \
         artifact with --all (then a `key` column tells them apart). docs/schemas.md lists the \
-        columns and shows example queries. A query never changes the store.")]
+        columns and shows example queries. A query never changes the store.\n\n\
+        Bounds (the [query] settings; override one per query as KEY=VALUE; 0: no limit): \
+        query.max_memory_mb (default 4096: the most resident memory, in MiB), query.max_seconds \
+        (default 300) and query.max_output_mb (default 4096: the most MiB of result written). Past \
+        one the query stops with an error naming it, status 2. The result streams; --output FILE \
+        is written beside FILE and renamed onto it only when complete, so a stopped query leaves \
+        no half file. The SQL reads the store's tables only: read_csv, read_parquet, read_ipc and \
+        read_json need --allow-files.")]
     Query(QueryArgs),
     /// Remove the artifacts that the config (and the given presets) no longer reach. Dry run
     /// unless --force.
@@ -138,6 +149,10 @@ pub struct QueryArgs {
     /// Rows shown by `--format table` (0: all).
     #[arg(long, default_value_t = 40)]
     pub limit: usize,
+    /// Let the SQL read files: read_csv, read_parquet, read_ipc and read_json (any file you can
+    /// read). Without it a query sees the store's tables only.
+    #[arg(long)]
+    pub allow_files: bool,
     #[command(flatten)]
     pub pipeline: PipelineArgs,
 }

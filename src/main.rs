@@ -78,6 +78,8 @@ fn load(args: &PipelineArgs) -> Result<(cli::Assignments, config::Loaded)> {
     let (path, required) = config_file(args);
     let loaded =
         seqsynth::pipeline::preset::load(&path, required, asg.preset.as_deref(), &asg.overrides)?;
+    // every setting, before any stage runs
+    stages::check_all(&stages::registry(), &loaded)?;
     Ok((asg, loaded))
 }
 
@@ -318,19 +320,27 @@ fn status(args: &PipelineArgs) -> Result<ExitCode> {
 }
 
 /// The `seqsynth run` arguments that repeat this invocation's config, store and settings.
-fn common_args(args: &PipelineArgs, asg: &cli::Assignments) -> Vec<String> {
+/// A path that is not UTF-8 is refused: the engines' scripts and JSON would name another path,
+/// with U+FFFD in place of its bad bytes.
+fn common_args(args: &PipelineArgs, asg: &cli::Assignments) -> Result<Vec<String>> {
     let mut v = Vec::new();
     if let Some(c) = &args.config {
-        v.push(format!("--config={}", c.display()));
+        v.push(format!(
+            "--config={}",
+            seqsynth::distributed::slurm::utf8_path("--config", c)?
+        ));
     }
     if let Some(s) = &args.store {
-        v.push(format!("--store={}", s.display()));
+        v.push(format!(
+            "--store={}",
+            seqsynth::distributed::slurm::utf8_path("--store", s)?
+        ));
     }
     if let Some(p) = &asg.preset {
         v.push(format!("preset={p}"));
     }
     v.extend(asg.overrides.iter().map(|(k, val)| format!("{k}={val}")));
-    v
+    Ok(v)
 }
 
 /// The plan of the invocation's targets, resolved read-only.
@@ -343,7 +353,7 @@ fn make_plan(args: &PipelineArgs) -> Result<(config::Loaded, seqsynth::distribut
         &store,
         &stages,
         &targets,
-        &common_args(args, &asg),
+        &common_args(args, &asg)?,
     )?;
     Ok((loaded, plan))
 }
@@ -468,7 +478,7 @@ fn query(args: &QueryArgs) -> Result<ExitCode> {
         Some(s) => s.to_string(),
         None => bail!("no SQL given (see `seqsynth query --help`)"),
     };
-    let (_, store, sources) = query_sources(&args.pipeline, args.all)?;
+    let (loaded, store, sources) = query_sources(&args.pipeline, args.all)?;
     // no `gc` removes what the query reads while it reads it
     let _read = store.read_lock()?;
     if let Some(out) = &args.output {
@@ -487,8 +497,16 @@ fn query(args: &QueryArgs) -> Result<ExitCode> {
             }
         }
     }
-    let mut df = seqsynth::query::execute(&sources, args.all, &sql)?;
-    seqsynth::query::write(&mut df, args.format, args.output.as_deref(), args.limit)?;
+    let options = seqsynth::query::Options {
+        sql: &sql,
+        with_key: args.all,
+        format: args.format,
+        output: args.output.as_deref(),
+        limit: args.limit,
+        allow_files: args.allow_files,
+        bounds: loaded.config.query.clone(),
+    };
+    seqsynth::query::run(&sources, &options)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -638,8 +656,24 @@ fn status_all(args: &StatusArgs) -> Result<ExitCode> {
 }
 
 fn gc(args: &GcArgs) -> Result<ExitCode> {
-    let (asg, _, store) = open(&args.pipeline)?;
-    let _lock = store.lock(!args.pipeline.no_wait)?;
+    // gc never makes a store: a mistyped --store is an error, not a new empty store
+    let (asg, loaded) = load(&args.pipeline)?;
+    let root = store_root(&args.pipeline, &loaded);
+    let Some(existing) = Store::open_read_only(&root)? else {
+        bail!(
+            "{} is not a seqsynth store (nothing to collect; check --store and store.dir)",
+            root.display()
+        );
+    };
+    // the dry run only reads, under a shared lock; --force takes the store for itself
+    let (store, _lock) = if args.force {
+        let (_, _, store) = open(&args.pipeline)?;
+        let lock = store.lock(!args.pipeline.no_wait)?;
+        (store, Some(lock))
+    } else {
+        let lock = existing.read_lock()?;
+        (existing, lock)
+    };
     let keep = reachable(&args.pipeline, &asg, args.presets.as_deref(), &store)?;
     if !keep.unresolved.is_empty() {
         // keys after an unbuilt or corrupt node are unknown: what looks unreachable may be
@@ -708,7 +742,17 @@ fn gc(args: &GcArgs) -> Result<ExitCode> {
 }
 
 fn parse_program(src: &str) -> Result<Program> {
-    Program::parse(src).with_context(|| format!("parsing {src:?}"))
+    Program::parse(src).with_context(|| format!("parsing {}", abbreviate(src, 80)))
+}
+
+/// `s` quoted, cut to about `max` characters with the total length said (an error message
+/// never echoes a 64 KB program).
+fn abbreviate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return format!("{s:?}");
+    }
+    let head: String = s.chars().take(max).collect();
+    format!("{head:?}... ({} bytes in all)", s.len())
 }
 
 /// One line of stdin, read with a bounded buffer.

@@ -9,14 +9,24 @@
 //! than an error.
 //!
 //! Nothing here writes into the store: the store is opened read-only and Polars only reads.
+//!
+//! A query is bounded ([`run`]): its resident memory (`query.max_memory_mb`), its time
+//! (`query.max_seconds`) and its result's size (`query.max_output_mb`); the result streams; an
+//! `--output` file appears only complete; and the SQL reads no file (Polars' `read_csv` and
+//! the like) unless `--allow-files` ([`check_files`]).
 
+use crate::pipeline::config::QueryConfig;
 use crate::pipeline::dag::Node;
 use crate::pipeline::store::Artifact;
 use crate::tables::{TableDef, CATALOGUE};
 use anyhow::{anyhow, bail, Context, Result};
 use polars::prelude::*;
 use polars::sql::SQLContext;
-use std::path::Path;
+use std::io::Write;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 /// One artifact the query may read, with the node that built it.
 #[derive(Clone, Debug)]
@@ -216,18 +226,6 @@ pub fn describe(with_key: bool) -> Result<String> {
     Ok(s)
 }
 
-/// Runs `sql` and collects the result (with the streaming engine).
-pub fn execute(sources: &[Source], with_key: bool, sql: &str) -> Result<DataFrame> {
-    let mut ctx = context(sources, with_key)?;
-    let lf = ctx.execute(sql).map_err(|e| explain(e, with_key))?;
-    // a SQL query is one plan with one result (several results come only from multi-sink plans)
-    let df = lf
-        .collect_with_engine(Engine::Streaming)
-        .map_err(|e| explain(e, with_key))?
-        .unwrap_single();
-    Ok(df)
-}
-
 /// A Polars error with what the user needs to fix it: the tables (and their columns) that exist.
 fn explain(e: PolarsError, with_key: bool) -> anyhow::Error {
     let msg = e.to_string();
@@ -262,69 +260,704 @@ pub enum Format {
     Parquet,
 }
 
-/// Writes `df` in `format` to `out` (or stdout; Parquet needs a file).
-pub fn write(df: &mut DataFrame, format: Format, out: Option<&Path>, limit: usize) -> Result<()> {
-    use std::io::Write;
-    let mut sink: Box<dyn Write> = match out {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        )),
-        None if format == Format::Parquet => {
-            bail!("--format parquet needs --output FILE (Parquet is not for a terminal)")
-        }
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+
+// ---------------------------------------------------------------------------------------------
+// Reading files
+
+/// The Polars SQL table functions that read a file (polars-sql 0.55, `table_functions.rs`; no
+/// other statement it runs touches a file: it has no COPY, and CREATE TABLE only names a plan).
+/// A query may call them only with `--allow-files`.
+pub const FILE_FUNCTIONS: [&str; 4] = ["read_csv", "read_parquet", "read_ipc", "read_json"];
+
+/// Refuses SQL that reads files (a function of [`FILE_FUNCTIONS`]) before anything runs: an
+/// analyst's SQL sees the store's tables only, unless `--allow-files`.
+///
+/// Two checks, either refuses: the tokens (any word naming one of the functions, quoted or not,
+/// in any case, followed by `(`), and the statement parsed as Polars parses it (every table
+/// function, which Polars resolves by its name's first part: `read_csv.x('f')` reads `f` too).
+pub fn check_files(sql: &str) -> Result<()> {
+    use sqlparser::ast::{TableFactor, Visit, Visitor};
+    use sqlparser::dialect::GenericDialect;
+    use sqlparser::parser::{Parser, ParserOptions};
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    use std::ops::ControlFlow;
+
+    let reads = |name: &str| FILE_FUNCTIONS.contains(&name.to_lowercase().as_str());
+    let refuse = |name: &str| {
+        anyhow!(
+            "the SQL calls {name}(...), which reads a file: a query reads only the store's tables \
+             unless `seqsynth query` is given --allow-files (which lets {} read any file you can \
+             read)",
+            FILE_FUNCTIONS.join(", ")
+        )
     };
-    let r: Result<()> = match format {
-        Format::Table => {
-            let rows = df.height();
-            let shown = if limit == 0 { rows } else { rows.min(limit) };
-            let head = df.head(Some(shown));
-            // Polars' Display reads its settings from the environment; this process prints one
-            // result and nothing else formats a frame, so setting them here affects nothing else
-            std::env::set_var("POLARS_FMT_MAX_ROWS", shown.max(1).to_string());
-            std::env::set_var("POLARS_FMT_MAX_COLS", "64");
-            std::env::set_var("POLARS_FMT_STR_LEN", "72");
-            std::env::set_var("POLARS_FMT_TABLE_HIDE_DATAFRAME_SHAPE_INFORMATION", "1");
-            std::env::set_var("POLARS_FMT_TABLE_HIDE_COLUMN_DATA_TYPES", "1");
-            writeln!(sink, "{head}")?;
-            if shown < rows {
-                writeln!(
-                    sink,
-                    "({rows} rows, {shown} shown; --limit 0 shows all, --format csv writes all)"
-                )?;
-            } else {
-                writeln!(sink, "({rows} row{})", if rows == 1 { "" } else { "s" })?;
+    if let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() {
+        let mut previous: Option<&Token> = None;
+        for t in tokens.iter().filter(|t| !matches!(t, Token::Whitespace(_))) {
+            if let (Some(Token::Word(w)), Token::LParen) = (previous, t) {
+                if reads(&w.value) {
+                    return Err(refuse(&w.value));
+                }
             }
-            Ok(())
+            previous = Some(t);
         }
-        Format::Csv => CsvWriter::new(&mut sink)
-            .include_header(true)
-            .finish(df)
-            .map_err(Into::into),
-        Format::Json => JsonWriter::new(&mut sink)
-            .with_json_format(JsonFormat::Json)
-            .finish(df)
-            .map_err(Into::into),
-        // Snappy: what the stages write, and what every Parquet reader can read
-        Format::Parquet => ParquetWriter::new(&mut sink)
-            .with_compression(ParquetCompression::Snappy)
-            .finish(df)
-            .map(|_| ())
-            .map_err(Into::into),
-    };
-    match r {
-        Ok(()) => {}
-        // a closed pipe (`| head`) is not an error
-        Err(e)
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
-        {
-            return Ok(())
-        }
-        Err(e) => return Err(e.context("writing the result")),
     }
-    match sink.flush() {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => r.context("writing the result"),
+    struct TableFunctions;
+    impl Visitor for TableFunctions {
+        type Break = String;
+        fn pre_visit_table_factor(&mut self, t: &TableFactor) -> ControlFlow<String> {
+            if let TableFactor::Table {
+                name,
+                args: Some(_),
+                ..
+            } = t
+            {
+                if let Some(first) = name.0.first().and_then(|p| p.as_ident()) {
+                    if FILE_FUNCTIONS.contains(&first.value.to_lowercase().as_str()) {
+                        return ControlFlow::Break(first.value.clone());
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    // as `SQLContext::execute` parses (SQL that does not parse does not run either)
+    let parsed = Parser::new(&GenericDialect {})
+        .with_options(ParserOptions {
+            trailing_commas: true,
+            ..Default::default()
+        })
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_statements());
+    if let Ok(statements) = parsed {
+        if let ControlFlow::Break(name) = statements.visit(&mut TableFunctions) {
+            return Err(refuse(&name));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounds
+
+const MIB: u64 = 1 << 20;
+
+/// How often the watchdog looks at the process's memory and the time.
+const POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// `bytes` for a person: `212 MiB`, `4.1 GiB`.
+fn human(bytes: u64) -> String {
+    let mib = bytes as f64 / MIB as f64;
+    if mib < 1024.0 {
+        format!("{mib:.0} MiB")
+    } else {
+        format!("{:.1} GiB", mib / 1024.0)
+    }
+}
+
+/// The error of a bound passed: what was passed and how to raise it.
+fn bound_error(setting: &str, value: u64, what: &str) -> String {
+    format!(
+        "the query passed query.{setting} = {value} ({what}); raise it with query.{setting}=N \
+         (0: no limit) or narrow the query"
+    )
+}
+
+/// The memory page size (`AT_PAGESZ` of /proc/self/auxv; 4096 where that cannot be read).
+fn page_size() -> u64 {
+    const AT_PAGESZ: usize = 6;
+    const W: usize = std::mem::size_of::<usize>();
+    let word = |b: &[u8]| {
+        let mut a = [0u8; W];
+        a.copy_from_slice(b);
+        usize::from_ne_bytes(a)
+    };
+    if let Ok(aux) = std::fs::read("/proc/self/auxv") {
+        for pair in aux.chunks_exact(2 * W) {
+            match word(&pair[..W]) {
+                0 => break,
+                AT_PAGESZ => return word(&pair[W..]) as u64,
+                _ => {}
+            }
+        }
+    }
+    4096
+}
+
+/// The process's resident memory in bytes (/proc/self/statm), or None where it cannot be read.
+pub fn resident_bytes(page: u64) -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * page)
+}
+
+/// A thread that ends the process (status 2, with an error naming the setting) once the query
+/// passes `query.max_memory_mb` of resident memory or runs past `query.max_seconds`, removing
+/// the partly written output file first. A query only reads, so ending it there is safe; no
+/// memory Polars has taken can be taken back any other way. Dropping (or [`Watchdog::finish`])
+/// stops it: once that returns it never ends the process.
+pub struct Watchdog {
+    done: Arc<Mutex<bool>>,
+}
+
+impl Watchdog {
+    pub fn start(bounds: &QueryConfig, partial: Option<PathBuf>) -> Result<Watchdog> {
+        let done = Arc::new(Mutex::new(false));
+        if bounds.max_memory_mb == 0 && bounds.max_seconds == 0 {
+            return Ok(Watchdog { done });
+        }
+        let (max_mb, max_secs) = (bounds.max_memory_mb, bounds.max_seconds);
+        let page = page_size();
+        let started = Instant::now();
+        let flag = done.clone();
+        std::thread::Builder::new()
+            .name("query-watchdog".into())
+            .spawn(move || loop {
+                std::thread::sleep(POLL);
+                // held while deciding, so that `finish` waits for an exit already decided
+                let done = flag.lock().unwrap_or_else(PoisonError::into_inner);
+                if *done {
+                    return;
+                }
+                let passed = match resident_bytes(page) {
+                    Some(rss) if max_mb > 0 && rss > max_mb * MIB => Some(bound_error(
+                        "max_memory_mb",
+                        max_mb,
+                        &format!("resident {}", human(rss)),
+                    )),
+                    _ if max_secs > 0 && started.elapsed().as_secs_f64() > max_secs as f64 => {
+                        Some(bound_error(
+                            "max_seconds",
+                            max_secs,
+                            &format!("still running after {:.1} s", started.elapsed().as_secs_f64()),
+                        ))
+                    }
+                    _ => None,
+                };
+                if let Some(msg) = passed {
+                    if let Some(p) = &partial {
+                        let _ = std::fs::remove_file(p);
+                    }
+                    eprintln!("error: {msg}");
+                    std::process::exit(2);
+                }
+            })
+            .context("starting the query's watchdog thread")?;
+        Ok(Watchdog { done })
+    }
+
+    /// Stops the watchdog (before the output is renamed into place).
+    pub fn finish(self) {}
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        *self.done.lock().unwrap_or_else(PoisonError::into_inner) = true;
+    }
+}
+
+/// A `Write` that counts the bytes written through it and refuses any that would pass `max`
+/// (0: no limit); it remembers whether that happened, and whether the reader went away (a
+/// closed pipe), however the writer above reports the error.
+pub struct Counting<W> {
+    inner: W,
+    pub written: u64,
+    max: u64,
+    pub passed: bool,
+    pub broken_pipe: bool,
+}
+
+impl<W: Write> Counting<W> {
+    pub fn new(inner: W, max: u64) -> Self {
+        Counting {
+            inner,
+            written: 0,
+            max,
+            passed: false,
+            broken_pipe: false,
+        }
+    }
+
+    fn note(&mut self, e: std::io::Error) -> std::io::Error {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            self.broken_pipe = true;
+        }
+        e
+    }
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.max > 0 && self.written + buf.len() as u64 > self.max {
+            self.passed = true;
+            return Err(std::io::Error::other(format!(
+                "the result passed {} bytes",
+                self.max
+            )));
+        }
+        match self.inner.write(buf) {
+            Ok(n) => {
+                self.written += n as u64;
+                Ok(n)
+            }
+            Err(e) => Err(self.note(e)),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().map_err(|e| self.note(e))
+    }
+}
+
+/// Where the result goes (stdout or the output file), counted; shared by the writers and the
+/// batch callback.
+#[derive(Clone)]
+struct Sink(Arc<Mutex<Counting<Box<dyn Write + Send>>>>);
+
+impl Sink {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Counting<Box<dyn Write + Send>>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.lock().write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.lock().flush()
+    }
+}
+
+/// `--output FILE`: written to a temporary file beside it, renamed onto it only when complete
+/// (a stopped or failed query leaves no half file and keeps the file that was there). The
+/// temporary file goes when this is dropped uncommitted (and the watchdog removes it itself).
+struct OutputFile {
+    target: PathBuf,
+    temp: PathBuf,
+    file: std::fs::File,
+    committed: bool,
+}
+
+impl OutputFile {
+    fn create(target: &Path) -> Result<OutputFile> {
+        if target.is_dir() {
+            bail!("--output {}: a directory", target.display());
+        }
+        let name = target
+            .file_name()
+            .ok_or_else(|| anyhow!("--output {}: not a file name", target.display()))?;
+        let temp = target.with_file_name(format!(
+            ".{}.partial-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&temp)
+            .with_context(|| {
+                format!(
+                    "creating {} (written there, then renamed to --output {})",
+                    temp.display(),
+                    target.display()
+                )
+            })?;
+        Ok(OutputFile {
+            target: target.to_path_buf(),
+            temp,
+            file,
+            committed: false,
+        })
+    }
+
+    fn commit(mut self) -> Result<()> {
+        self.file
+            .sync_all()
+            .with_context(|| format!("writing {}", self.temp.display()))?;
+        std::fs::rename(&self.temp, &self.target).with_context(|| {
+            format!(
+                "renaming {} to {}",
+                self.temp.display(),
+                self.target.display()
+            )
+        })?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for OutputFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running
+
+/// What `seqsynth query` runs and where its result goes.
+#[derive(Clone, Debug)]
+pub struct Options<'a> {
+    pub sql: &'a str,
+    /// `--all`: every artifact, with a `key` column.
+    pub with_key: bool,
+    pub format: Format,
+    /// `--output FILE` (stdout without it).
+    pub output: Option<&'a Path>,
+    /// Rows `--format table` shows (0: all).
+    pub limit: usize,
+    /// `--allow-files`: the SQL may read files ([`FILE_FUNCTIONS`]).
+    pub allow_files: bool,
+    /// `[query]` of the config: memory, time and output bounds.
+    pub bounds: QueryConfig,
+}
+
+/// Runs the query and writes its result, within the bounds (see [`Watchdog`] and [`Counting`]).
+///
+/// The result streams: the streaming engine hands over batches as it makes them, and each is
+/// written (CSV, JSON, Parquet) or, for the table, kept only while within `--limit` and then only
+/// counted, so memory holds the plan's own state (a sort, a join's build side) and not the whole
+/// result. The table is printed as soon as `--limit` rows are in, its row count when the query
+/// ends. A reader going away (`| head`) ends the query quietly. Any error, a panic inside Polars
+/// included, is an error here.
+pub fn run(sources: &[Source], o: &Options) -> Result<()> {
+    if !o.allow_files {
+        check_files(o.sql)?;
+    }
+    if o.output.is_none() && o.format == Format::Parquet {
+        bail!("--format parquet needs --output FILE (Parquet is not for a terminal)");
+    }
+    let output = o.output.map(OutputFile::create).transpose()?;
+    let watchdog = Watchdog::start(&o.bounds, output.as_ref().map(|f| f.temp.clone()))?;
+    let out: Box<dyn Write + Send> = match &output {
+        Some(f) => Box::new(std::io::BufWriter::with_capacity(
+            1 << 20,
+            f.file.try_clone().context("opening the output file")?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let sink = Sink(Arc::new(Mutex::new(Counting::new(
+        out,
+        o.bounds.max_output_mb.saturating_mul(MIB),
+    ))));
+    if o.format == Format::Table {
+        // Polars' Display reads its settings from the environment; this process prints one
+        // result and nothing else formats a frame (set before the query's threads run)
+        let rows = if o.limit == 0 {
+            "-1".to_string()
+        } else {
+            o.limit.to_string()
+        };
+        std::env::set_var("POLARS_FMT_MAX_ROWS", rows);
+        std::env::set_var("POLARS_FMT_MAX_COLS", "64");
+        std::env::set_var("POLARS_FMT_STR_LEN", "72");
+        std::env::set_var("POLARS_FMT_TABLE_HIDE_DATAFRAME_SHAPE_INFORMATION", "1");
+        std::env::set_var("POLARS_FMT_TABLE_HIDE_COLUMN_DATA_TYPES", "1");
+    }
+    guarded(|| stream(sources, o, sink.clone()))?;
+    drop(sink);
+    watchdog.finish();
+    if let Some(f) = output {
+        f.commit()?;
+    }
+    Ok(())
+}
+
+/// Runs `f`, turning a panic (inside Polars: some plans and readers panic rather than fail) into
+/// an ordinary error, without the default hook's message and backtrace.
+fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    static FIRST: Mutex<Option<String>> = Mutex::new(None);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        let mut first = FIRST.lock().unwrap_or_else(PoisonError::into_inner);
+        if first.is_none() {
+            *first = Some(match info.location() {
+                Some(l) => format!("{} (at {}:{})", panic_text(info.payload()), l.file(), l.line()),
+                None => panic_text(info.payload()),
+            });
+        }
+    }));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(previous);
+    match r {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = FIRST
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+                .unwrap_or_else(|| panic_text(payload.as_ref()));
+            Err(anyhow!("the query failed inside Polars: {msg}"))
+        }
+    }
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic".to_string()
+    }
+}
+
+/// Plans the SQL and streams its result through a [`Consumer`].
+fn stream(sources: &[Source], o: &Options, sink: Sink) -> Result<()> {
+    let mut ctx = context(sources, o.with_key)?;
+    let mut lf = ctx.execute(o.sql).map_err(|e| explain(e, o.with_key))?;
+    let schema = lf.collect_schema().map_err(|e| explain(e, o.with_key))?;
+    let mut consumer = Consumer::new(o.format, &schema, sink, o.limit, o.output)?;
+    consumer.begin();
+    let started = !consumer.stopped();
+    let consumer = Arc::new(Mutex::new(consumer));
+    let shared = consumer.clone();
+    let callback = PlanCallback::new(move |df: DataFrame| -> PolarsResult<bool> {
+        Ok(shared.lock().unwrap_or_else(PoisonError::into_inner).push(df))
+    });
+    // Parquet: batches of a row group's rows (those of `ParquetWriter::finish`)
+    let chunk = match o.format {
+        Format::Parquet => NonZeroUsize::new(512 * 512),
+        _ => None,
+    };
+    let result = match started {
+        true => lf
+            .sink_batches(callback, true, chunk)
+            .and_then(|lf| lf.collect_with_engine(Engine::Streaming))
+            .map(|_| ()),
+        false => Ok(()),
+    };
+    let mut c = consumer.lock().unwrap_or_else(PoisonError::into_inner);
+    if c.reader_gone {
+        return Ok(());
+    }
+    if let Some(e) = c.error.take() {
+        return Err(e);
+    }
+    result.map_err(|e| explain(e, o.with_key))?;
+    c.end()
+}
+
+/// The result's writer for one format.
+enum Writer {
+    /// The rows kept to show (None until the first batch), and whether they were printed.
+    Table {
+        head: Option<DataFrame>,
+        empty: DataFrame,
+        limit: usize,
+        shown: bool,
+    },
+    Csv(polars::io::csv::write::BatchedWriter<Sink>),
+    Json {
+        first: bool,
+    },
+    Parquet(polars::io::parquet::write::BatchedWriter<Sink>),
+}
+
+/// Takes the result's batches in order and writes them; remembers why it stopped early.
+struct Consumer {
+    writer: Writer,
+    sink: Sink,
+    output: Option<PathBuf>,
+    rows: usize,
+    /// The error that stopped the query (the writer's, the output bound's).
+    error: Option<anyhow::Error>,
+    /// The reader went away (a closed pipe): stop quietly.
+    reader_gone: bool,
+}
+
+impl Consumer {
+    fn new(
+        format: Format,
+        schema: &Schema,
+        sink: Sink,
+        limit: usize,
+        output: Option<&Path>,
+    ) -> Result<Consumer> {
+        let writer = match format {
+            Format::Table => Writer::Table {
+                head: None,
+                empty: DataFrame::empty_with_schema(schema),
+                limit,
+                shown: false,
+            },
+            Format::Csv => Writer::Csv(
+                CsvWriter::new(sink.clone())
+                    .include_header(true)
+                    .batched(schema)?,
+            ),
+            Format::Json => Writer::Json { first: true },
+            // Snappy: what the stages write, and what every Parquet reader can read
+            Format::Parquet => Writer::Parquet(
+                ParquetWriter::new(sink.clone())
+                    .with_compression(ParquetCompression::Snappy)
+                    .batched(schema)?,
+            ),
+        };
+        Ok(Consumer {
+            writer,
+            sink,
+            output: output.map(Path::to_path_buf),
+            rows: 0,
+            error: None,
+            reader_gone: false,
+        })
+    }
+
+    fn stopped(&self) -> bool {
+        self.reader_gone || self.error.is_some()
+    }
+
+    fn sink(&self) -> Sink {
+        self.sink.clone()
+    }
+
+    /// Writes what comes before the rows.
+    fn begin(&mut self) {
+        if let Writer::Json { .. } = self.writer {
+            let r = self.sink().write_all(b"[").map_err(Into::into);
+            self.check(r);
+        }
+    }
+
+    /// Takes one batch; true: stop the query (an error, or the reader went away).
+    fn push(&mut self, df: DataFrame) -> bool {
+        if self.stopped() {
+            return true;
+        }
+        let r = self.write(df);
+        self.check(r);
+        self.stopped()
+    }
+
+    fn write(&mut self, mut df: DataFrame) -> Result<()> {
+        self.rows += df.height();
+        let mut sink = self.sink();
+        match &mut self.writer {
+            Writer::Table {
+                head, limit, shown, ..
+            } => {
+                let have = head.as_ref().map_or(0, |h| h.height());
+                if *limit == 0 || have < *limit {
+                    let take = match *limit {
+                        0 => df.height(),
+                        l => (l - have).min(df.height()),
+                    };
+                    let part = df.head(Some(take));
+                    match head {
+                        Some(h) => {
+                            h.vstack_mut_owned(part)?;
+                        }
+                        None => *head = Some(part),
+                    }
+                    // the rows to show are in: show them now, count the rest
+                    if *limit > 0 && head.as_ref().is_some_and(|h| h.height() == *limit) {
+                        writeln!(sink, "{}", head.as_ref().unwrap())?;
+                        sink.flush()?;
+                        *shown = true;
+                    }
+                }
+            }
+            Writer::Csv(w) => {
+                df.align_chunks_par();
+                w.write_batch(&df)?;
+            }
+            Writer::Json { first } => {
+                // a JSON array of this batch's rows, without its brackets
+                let mut buf = Vec::new();
+                JsonWriter::new(&mut buf)
+                    .with_json_format(JsonFormat::Json)
+                    .finish(&mut df)?;
+                let rows = &buf[1..buf.len() - 1];
+                if !rows.is_empty() {
+                    if !*first {
+                        sink.write_all(b",")?;
+                    }
+                    sink.write_all(rows)?;
+                    *first = false;
+                }
+            }
+            Writer::Parquet(w) => {
+                df.rechunk_mut_par();
+                w.write_batch(&df)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what comes after the rows, and flushes.
+    fn end(&mut self) -> Result<()> {
+        let r = self.finish();
+        self.check(r);
+        if self.reader_gone {
+            return Ok(());
+        }
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let mut sink = self.sink();
+        let rows = self.rows;
+        match &mut self.writer {
+            Writer::Table {
+                head, empty, shown, ..
+            } => {
+                let head = head.as_ref().unwrap_or(empty);
+                if !*shown {
+                    writeln!(sink, "{head}")?;
+                }
+                let shown = head.height();
+                if shown < rows {
+                    writeln!(
+                        sink,
+                        "({rows} rows, {shown} shown; --limit 0 shows all, --format csv writes all)"
+                    )?;
+                } else {
+                    writeln!(sink, "({rows} row{})", if rows == 1 { "" } else { "s" })?;
+                }
+            }
+            Writer::Csv(w) => w.finish()?,
+            Writer::Json { .. } => sink.write_all(b"]")?,
+            Writer::Parquet(w) => {
+                w.finish()?;
+            }
+        }
+        sink.flush()?;
+        Ok(())
+    }
+
+    /// Files the outcome of a write: the reader gone, the output bound passed, or an error.
+    fn check(&mut self, r: Result<()>) {
+        let Err(e) = r else { return };
+        let (passed, broken_pipe) = {
+            let s = self.sink();
+            let c = s.lock();
+            (c.passed, c.broken_pipe)
+        };
+        let broken_pipe = broken_pipe
+            || e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            });
+        if passed {
+            let max = self.sink().lock().max / MIB;
+            let mut msg = bound_error("max_output_mb", max, "the result's size in MiB");
+            if let Some(p) = &self.output {
+                msg.push_str(&format!("; {} was not written", p.display()));
+            }
+            self.error.get_or_insert(anyhow!(msg));
+        } else if broken_pipe {
+            self.reader_gone = true;
+        } else {
+            self.error
+                .get_or_insert(e.context("writing the result"));
+        }
     }
 }

@@ -2,7 +2,9 @@
 //! loop with the tiny T5 on the CPU), the report's figure and summary, `status --all`, `gc` and
 //! `--quiet`, all through the real binary.
 //!
-//! Needs the project's Python environment (scripts/setup-python.sh), as the model tests.
+//! The first test needs the project's Python environment (scripts/setup-python.sh), as the model
+//! tests; those of the query's bounds, of reading files and of closed pipes run on a store of
+//! ingest and synth only.
 
 mod common;
 use arrow_array::{
@@ -402,4 +404,334 @@ fn query_report_status_and_gc_on_a_real_store() {
     // everything the config reaches is still cached
     let out = p.ok(&["--quiet", "run"]);
     assert!(built(&out).is_empty(), "{out}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounds, files and pipes, on a tiny store (ingest and synth only: no Python, a few seconds)
+
+/// A store of `targets` (ingest of 60 flat sequences) and `pairs` (synth of 60 pairs).
+fn tiny() -> Project {
+    let p = Project::new(&config("oeis", ""));
+    flat_fixture(&p.path().join("oeis"), 60);
+    let run = p.run(&["--quiet", "run"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    p
+}
+
+/// Runs the query; its exit status, stderr and wall time.
+fn timed(p: &Project, args: &[&str]) -> (Option<i32>, String, f64) {
+    let t = std::time::Instant::now();
+    let out = p.run(args);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        t.elapsed().as_secs_f64(),
+    )
+}
+
+/// Every file in `dir` (names).
+fn names(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// A cross join far too large to finish: 60^4 rows of pairs.
+const CROSS4: &str = "SELECT * FROM pairs a, pairs b, pairs c, pairs d";
+
+#[test]
+fn query_bounds_stop_runaway_queries_with_status_2() {
+    let p = tiny();
+    let out = p.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+
+    // memory: a sorted cross join holds its rows; stopped past 200 MiB, quickly
+    let (code, err, secs) = timed(
+        &p,
+        &[
+            "query",
+            &format!("{CROSS4} ORDER BY a.program, b.program, c.program, d.program"),
+            "query.max_memory_mb=200",
+            "query.max_seconds=0",
+        ],
+    );
+    eprintln!("max_memory_mb=200: {secs:.2} s: {err}");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.starts_with("error: the query passed query.max_memory_mb = 200 (resident ")
+            && err.contains("raise it with query.max_memory_mb=N"),
+        "{err}"
+    );
+    assert!(secs < 30.0, "stopped quickly: {secs:.1} s");
+    // the table of the same join without ORDER BY streams: 40 rows shown, the rest counted, in
+    // little memory (stopped by the time bound while counting, never by the memory bound)
+    let (code, err, secs) = timed(
+        &p,
+        &[
+            "query",
+            CROSS4,
+            "query.max_memory_mb=300",
+            "query.max_seconds=3",
+        ],
+    );
+    eprintln!("table, max_seconds=3: {secs:.2} s: {err}");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("query.max_seconds = 3"), "{err}");
+
+    // time: a long count (little memory), stopped after a second
+    let (code, err, secs) = timed(
+        &p,
+        &[
+            "query",
+            "SELECT count(*) AS n FROM pairs a, pairs b, pairs c, pairs d, pairs e, pairs f",
+            "query.max_seconds=1",
+        ],
+    );
+    eprintln!("max_seconds=1: {secs:.2} s: {err}");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.starts_with("error: the query passed query.max_seconds = 1 (still running after ")
+            && err.contains("raise it with query.max_seconds=N"),
+        "{err}"
+    );
+    assert!(secs < 6.0, "stopped within a few seconds: {secs:.1} s");
+
+    // a stopped query leaves no output file (nor its temporary), and keeps the one there
+    std::fs::write(out.join("keep.csv"), "good\n").unwrap();
+    for (bound, target) in [
+        ("query.max_seconds=1", "out/keep.csv"),
+        ("query.max_seconds=1", "out/new.csv"),
+        ("query.max_memory_mb=200", "out/new.csv"),
+    ] {
+        let (code, err, _) = timed(
+            &p,
+            &[
+                "query",
+                &format!("{CROSS4} ORDER BY a.program, b.program, c.program, d.program"),
+                "--format",
+                "csv",
+                "--output",
+                target,
+                bound,
+            ],
+        );
+        assert_eq!(code, Some(2), "{bound}: {err}");
+        assert_eq!(
+            names(&out),
+            BTreeSet::from(["keep.csv".to_string()]),
+            "{bound} {target}"
+        );
+        assert_eq!(std::fs::read_to_string(out.join("keep.csv")).unwrap(), "good\n");
+    }
+
+    // output: a big CSV to a file stops at 1 MiB, and leaves nothing
+    for target in ["out/keep.csv", "out/big.csv"] {
+        let (code, err, secs) = timed(
+            &p,
+            &[
+                "query",
+                "SELECT * FROM pairs a, pairs b, pairs c",
+                "--format",
+                "csv",
+                "--output",
+                target,
+                "query.max_output_mb=1",
+            ],
+        );
+        eprintln!("max_output_mb=1: {secs:.2} s: {err}");
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            err.starts_with("error: the query passed query.max_output_mb = 1 (")
+                && err.contains("raise it with query.max_output_mb=N")
+                && err.contains(&format!("{target} was not written")),
+            "{err}"
+        );
+        assert_eq!(names(&out), BTreeSet::from(["keep.csv".to_string()]));
+        assert_eq!(std::fs::read_to_string(out.join("keep.csv")).unwrap(), "good\n");
+    }
+    // and to stdout: at most 1 MiB comes out
+    let big = p.run(&[
+        "query",
+        "SELECT * FROM pairs a, pairs b, pairs c",
+        "--format",
+        "json",
+        "query.max_output_mb=1",
+    ]);
+    assert_eq!(big.status.code(), Some(2));
+    assert!(big.stdout.len() <= 1 << 20, "{}", big.stdout.len());
+    assert!(String::from_utf8_lossy(&big.stderr).contains("query.max_output_mb = 1"));
+
+    // within the bounds, queries work as before: a file written whole replaces the one there
+    let n = |extra: &[&str]| -> u64 {
+        let mut args = vec![
+            "query",
+            "SELECT count(*) AS n FROM pairs a, pairs b",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let v: Value = serde_json::from_str(&p.ok(&args)).unwrap();
+        v[0]["n"].as_u64().unwrap()
+    };
+    let pairs = query_json(&p, "SELECT * FROM pairs", &[]).len() as u64;
+    assert!(pairs >= 60, "{pairs}");
+    assert_eq!(n(&[]), pairs * pairs);
+    assert_eq!(
+        n(&["query.max_memory_mb=0", "query.max_seconds=0", "query.max_output_mb=0"]),
+        pairs * pairs
+    );
+    p.ok(&[
+        "query",
+        "SELECT id, name FROM targets ORDER BY id",
+        "--format",
+        "csv",
+        "--output",
+        "out/keep.csv",
+    ]);
+    let csv = std::fs::read_to_string(out.join("keep.csv")).unwrap();
+    let targets = query_json(&p, "SELECT id FROM targets ORDER BY id", &[]);
+    assert!(csv.starts_with("id,name\nA000001,Sequence number 1.\n"), "{csv}");
+    assert_eq!(csv.lines().count(), targets.len() + 1);
+    assert_eq!(names(&out), BTreeSet::from(["keep.csv".to_string()]));
+    // the streamed JSON is one array of every row, in order
+    let ids: Vec<Value> = targets.iter().map(|r| r["id"].clone()).collect();
+    assert_eq!(ids.first(), Some(&json!("A000001")));
+    assert!(ids.windows(2).all(|w| w[0].as_str() < w[1].as_str()));
+    // the table: the head, then the count
+    let table = p.ok(&["query", "SELECT id FROM targets ORDER BY id", "--limit", "3"]);
+    assert!(table.contains("A000001") && !table.contains("A000004"), "{table}");
+    assert!(
+        table.contains(&format!("({} rows, 3 shown;", targets.len())),
+        "{table}"
+    );
+    let all = p.ok(&["query", "SELECT id FROM targets", "--limit", "0"]);
+    assert!(all.contains(&format!("({} rows)", targets.len())), "{all}");
+    let none = p.ok(&["query", "SELECT id FROM targets WHERE id = 'none'"]);
+    assert!(none.contains("(0 rows)"), "{none}");
+    // Parquet, written in row groups, reads back whole (with --allow-files, by the SQL itself)
+    p.ok(&[
+        "query",
+        "SELECT a.id AS x, b.id AS y FROM targets a, targets b",
+        "--format",
+        "parquet",
+        "--output",
+        "out/t.parquet",
+    ]);
+    let back = query_json(
+        &p,
+        "SELECT count(*) AS n, count(DISTINCT x) AS d FROM read_parquet('out/t.parquet')",
+        &["--allow-files"],
+    );
+    let t = targets.len() as u64;
+    assert_eq!(back[0]["n"].as_u64(), Some(t * t));
+    assert_eq!(back[0]["d"].as_u64(), Some(t));
+}
+
+#[test]
+fn query_reads_only_the_store_unless_allow_files() {
+    let p = tiny();
+    std::fs::write(p.path().join("plain.csv"), "a,b\n1,x\n2,y\n").unwrap();
+    std::fs::write(p.path().join("rows.json"), "{\"a\":1}\n{\"a\":2}\n").unwrap();
+    let sqls = [
+        ("read_json", "SELECT * FROM read_json('/etc/passwd')"),
+        ("read_csv", "SELECT * FROM read_csv('plain.csv')"),
+        ("READ_PARQUET", "select * from READ_PARQUET('x.parquet')"),
+        ("read_ipc", "SELECT * FROM \"read_ipc\" ('x.ipc')"),
+        (
+            "read_csv",
+            "SELECT id FROM targets WHERE id IN (SELECT a FROM read_csv /* c */ ('plain.csv'))",
+        ),
+        (
+            "read_json",
+            "WITH t AS (SELECT * FROM read_json('rows.json')) SELECT * FROM t",
+        ),
+        ("read_csv", "EXPLAIN SELECT * FROM read_csv('plain.csv')"),
+    ];
+    for (name, sql) in sqls {
+        let out = p.run(&["query", sql]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{sql}: {err}");
+        assert!(
+            err.starts_with(&format!("error: the SQL calls {name}(...), which reads a file"))
+                && err.contains("--allow-files"),
+            "{sql}: {err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    // a string or a column that only looks like one is no call
+    let ok = query_json(
+        &p,
+        "SELECT 'read_csv(' AS read_csv FROM targets LIMIT 1",
+        &[],
+    );
+    assert_eq!(ok, vec![json!({"read_csv": "read_csv("})]);
+
+    // with --allow-files: files read, and a plain CSV (which made Polars panic) works
+    let csv = query_json(
+        &p,
+        "SELECT a, b FROM read_csv('plain.csv') ORDER BY a",
+        &["--allow-files"],
+    );
+    assert_eq!(csv, vec![json!({"a": 1, "b": "x"}), json!({"a": 2, "b": "y"})]);
+    let nd = query_json(&p, "SELECT sum(a) AS s FROM read_json('rows.json')", &["--allow-files"]);
+    assert_eq!(nd, vec![json!({"s": 3})]);
+    // every error, a missing file's and a panic's included, is `error: ...` and status 2
+    for sql in [
+        "SELECT * FROM read_csv('missing.csv')",
+        "SELECT * FROM read_parquet('plain.csv')",
+        "SELECT * FROM read_json('plain.csv')",
+        "SELECT * FROM read_csv('plain.csv', 'x')",
+    ] {
+        let out = p.run(&["query", sql, "--allow-files"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{sql}: {err}");
+        assert!(err.starts_with("error: "), "{sql}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{sql}: {err}"
+        );
+    }
+}
+
+#[test]
+fn query_ends_quietly_when_the_reader_goes() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let p = tiny();
+    // each well past a pipe's buffer (64 KiB), so that writing really fails
+    for args in [
+        &["query", "SELECT * FROM targets a, targets b", "--limit", "0"][..],
+        &["query", "SELECT * FROM targets a, targets b"][..],
+        &["query", "SELECT * FROM pairs a, pairs b", "--format", "csv"][..],
+        &["query", "SELECT * FROM pairs a, pairs b", "--format", "json"][..],
+    ] {
+        let mut child = p
+            .cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 16];
+        stdout.read_exact(&mut first).unwrap();
+        drop(stdout);
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{args:?}: {err}");
+        assert_eq!(err, "", "{args:?}");
+    }
+    // and what they write is that large
+    let all = p.run(&["query", "SELECT * FROM targets a, targets b", "--limit", "0"]);
+    assert!(all.stdout.len() > 1 << 20, "{}", all.stdout.len());
 }

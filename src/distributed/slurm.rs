@@ -165,24 +165,119 @@ fn level_script(l: usize, a: &Array, units: &[Unit], o: &Options) -> String {
 }
 
 /// `#SBATCH` lines are not shell: a path there cannot be quoted, and `%` in `--output` is a
-/// Slurm pattern. Such paths are refused.
+/// Slurm pattern. Such paths are refused, as is a path that is not UTF-8 (the script would name
+/// another path, with U+FFFD in place of the bad bytes).
 fn check_directive_path(what: &str, p: &Path) -> Result<()> {
-    let s = p.display().to_string();
+    let s = utf8_path(what, p)?;
     if s.chars()
-        .any(|c| c.is_whitespace() || c == '%' || c == '"' || c == '\'')
+        .any(|c| c.is_whitespace() || c.is_control() || c == '%' || c == '"' || c == '\'')
     {
         anyhow::bail!(
-            "{what} {s:?}: a path in an #SBATCH line may not hold spaces, quotes or '%' \
-             (move the project or pass --dir)"
+            "{what} {s:?}: a path in an #SBATCH line may not hold spaces, control characters, \
+             quotes or '%' (move the project or pass --dir)"
         );
     }
     Ok(())
 }
 
+/// The path as UTF-8, or an error: the scripts are text, and a lossy spelling names another path.
+pub fn utf8_path<'a>(what: &str, p: &'a Path) -> Result<&'a str> {
+    p.to_str().with_context(|| {
+        format!(
+            "{what} {}: the path is not UTF-8, so a script cannot name it (rename it)",
+            p.display()
+        )
+    })
+}
+
+/// What each option of an `#SBATCH` line may hold (Slurm's own syntax, nothing else): a value
+/// ends its line, so a newline or any control character in it would start a shell command.
+fn check_option(flag: &str, value: &str) -> Result<()> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let name = |s: &str| {
+        !s.is_empty()
+            && !s.starts_with('-')
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    };
+    let (ok, syntax) = match flag {
+        // a partition or a comma-separated list of them
+        "--partition" => (
+            value.split(',').all(name),
+            "partition names (letters, digits, '_', '.', '-'), separated by commas",
+        ),
+        // minutes, minutes:seconds, hours:minutes:seconds, days-hours[:minutes[:seconds]], or
+        // UNLIMITED / INFINITE
+        "--time" => {
+            let special = ["unlimited", "infinite"].contains(&value.to_ascii_lowercase().as_str());
+            let (days, clock) = match value.split_once('-') {
+                Some((d, c)) => (Some(d), c),
+                None => (None, value),
+            };
+            let parts: Vec<&str> = clock.split(':').collect();
+            let clock_ok = parts.iter().all(|p| digits(p))
+                && match days {
+                    Some(d) => digits(d) && parts.len() <= 3,
+                    None => parts.len() <= 3,
+                };
+            (
+                special || clock_ok,
+                "MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS or UNLIMITED",
+            )
+        }
+        // a size with an optional unit: 4096, 16G, 500M
+        "--mem" => {
+            let num = value.trim_end_matches(|c: char| "KMGTkmgt".contains(c));
+            (
+                digits(num) && value.len() - num.len() <= 1,
+                "a size such as 4096, 500M or 16G",
+            )
+        }
+        // name[:type][:count], comma-separated: gpu:1, gpu:a100:2
+        "--gres" => (
+            value.split(',').all(|g| {
+                let mut it = g.split(':');
+                let first = it.next().unwrap_or("");
+                let first_ok = first.strip_prefix("gres/").map_or(name(first), name);
+                first_ok && it.all(|p| name(p)) && g.split(':').count() <= 3
+            }),
+            "name[:type][:count] items separated by commas, such as gpu:1 or gpu:a100:2",
+        ),
+        _ => (false, "a known option"),
+    };
+    if !ok {
+        anyhow::bail!("{flag} {value:?}: not valid Slurm syntax (expected {syntax})");
+    }
+    Ok(())
+}
+
+impl Options {
+    /// Refuses any value that would not be one `#SBATCH` directive of Slurm's own syntax, and
+    /// any path that a script cannot name exactly.
+    pub fn check(&self) -> Result<()> {
+        check_directive_path("the working directory", &self.workdir)?;
+        check_directive_path("--dir", &self.dir)?;
+        utf8_path("--binary", &self.binary)?;
+        for (flag, v) in [
+            ("--partition", &self.partition),
+            ("--time", &self.time),
+            ("--mem", &self.mem),
+            ("--gres", &self.gpu_gres),
+        ] {
+            if let Some(v) = v {
+                check_option(flag, v)?;
+            }
+        }
+        if self.cpus_per_task == 0 {
+            anyhow::bail!("--cpus-per-task 0: a task needs at least one CPU");
+        }
+        Ok(())
+    }
+}
+
 /// Writes the scripts into `o.dir` (and its `logs/`); returns their paths.
 pub fn write(plan: &Plan, o: &Options) -> Result<Vec<PathBuf>> {
-    check_directive_path("the working directory", &o.workdir)?;
-    check_directive_path("--dir", &o.dir)?;
+    o.check()?;
     std::fs::create_dir_all(o.dir.join("logs"))
         .with_context(|| format!("creating {}", o.dir.display()))?;
     // the scripts of an earlier plan written here would only mislead: remove them (ours only)
@@ -367,5 +462,163 @@ mod tests {
         );
         let e = write(&plan, &bad).unwrap_err().to_string();
         assert!(e.contains("may not hold spaces"), "{e}");
+    }
+
+    fn options(dir: &Path) -> Options {
+        Options {
+            binary: "/opt/seqsynth".into(),
+            workdir: "/proj".into(),
+            dir: dir.to_path_buf(),
+            partition: None,
+            cpus_per_task: 2,
+            gpu_gres: None,
+            time: None,
+            mem: None,
+        }
+    }
+
+    #[test]
+    fn options_outside_slurm_syntax_are_refused_and_nothing_is_written() {
+        let plan = Plan {
+            store: "data".into(),
+            shards: 1,
+            nodes: vec![PlanNode {
+                node: "ingest".into(),
+                stage: "ingest".into(),
+                iter: None,
+                shard: None,
+                key: None,
+                state: "to_run",
+                inputs: vec![],
+                gpu: false,
+                shards: vec![],
+                args: vec!["run".into(), "stage=ingest".into()],
+            }],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let at = dir.path().join("slurm");
+        let o = options(&at);
+        let bad: [(&str, Options); 9] = [
+            (
+                "--partition",
+                Options {
+                    partition: Some("gpu\ntouch PWNED".into()),
+                    ..o.clone()
+                },
+            ),
+            (
+                "--partition",
+                Options {
+                    partition: Some("gpu;touch x".into()),
+                    ..o.clone()
+                },
+            ),
+            (
+                "--time",
+                Options {
+                    time: Some("1:00:00\nrm -rf ~".into()),
+                    ..o.clone()
+                },
+            ),
+            (
+                "--time",
+                Options {
+                    time: Some("$(id)".into()),
+                    ..o.clone()
+                },
+            ),
+            (
+                "--mem",
+                Options {
+                    mem: Some("4G\rtouch x".into()),
+                    ..o.clone()
+                },
+            ),
+            (
+                "--mem",
+                Options {
+                    mem: Some("4 G".into()),
+                    ..o.clone()
+                },
+            ),
+            (
+                "--gres",
+                Options {
+                    gpu_gres: Some("gpu:1\ntouch x".into()),
+                    ..o.clone()
+                },
+            ),
+            (
+                "--gres",
+                Options {
+                    gpu_gres: Some("gpu:`id`".into()),
+                    ..o.clone()
+                },
+            ),
+            (
+                "--dir",
+                Options {
+                    dir: at.join("a\tb"),
+                    ..o.clone()
+                },
+            ),
+        ];
+        for (flag, opts) in bad {
+            let e = write(&plan, &opts).unwrap_err().to_string();
+            assert!(e.contains(flag), "{flag}: {e}");
+            assert!(
+                !at.exists(),
+                "{flag}: nothing may be written before the check"
+            );
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let raw = std::ffi::OsStr::from_bytes(b"/tmp/st\xffore");
+            let e = write(
+                &plan,
+                &Options {
+                    dir: raw.into(),
+                    ..o.clone()
+                },
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("not UTF-8"), "{e}");
+            let e = write(
+                &plan,
+                &Options {
+                    binary: raw.into(),
+                    ..o.clone()
+                },
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("--binary") && e.contains("not UTF-8"), "{e}");
+        }
+        // Slurm's own spellings pass
+        let good = Options {
+            partition: Some("gpu,debug-2".into()),
+            time: Some("1-12:30:00".into()),
+            mem: Some("16G".into()),
+            gpu_gres: Some("gpu:a100:2".into()),
+            ..o.clone()
+        };
+        let written = write(&plan, &good).unwrap();
+        let text = std::fs::read_to_string(&written[0]).unwrap();
+        assert!(text.contains("#SBATCH --partition=gpu,debug-2\n"), "{text}");
+        assert!(text.contains("#SBATCH --time=1-12:30:00\n"), "{text}");
+        for t in ["30", "30:00", "2:30:00", "3-0", "UNLIMITED"] {
+            check_option("--time", t).unwrap();
+        }
+        for m in ["4096", "500M", "0"] {
+            check_option("--mem", m).unwrap();
+        }
+        for g in ["gpu", "gpu:1", "gres/gpu:1", "gpu:1,mps:100"] {
+            check_option("--gres", g).unwrap();
+        }
+        for t in ["1:2:3:4", "-5", "1-", "x"] {
+            assert!(check_option("--time", t).is_err(), "{t}");
+        }
     }
 }

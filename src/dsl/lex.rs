@@ -19,12 +19,26 @@ pub struct Spanned {
 pub enum LexError {
     #[error("unexpected character {ch:?} at byte {offset}")]
     BadChar { ch: char, offset: usize },
-    #[error("unknown word {word:?} at byte {offset}")]
+    #[error("unknown word {} at byte {offset}", quoted(word))]
     UnknownWord { word: String, offset: usize },
-    #[error("number {text:?} at byte {offset}: constants are single digits 0..9")]
+    #[error(
+        "number {} at byte {offset}: constants are single digits 0..9",
+        quoted(text)
+    )]
     BadNumber { text: String, offset: usize },
-    #[error("variable {text:?} at byte {offset}: expected #0..#{MAX_VAR}")]
+    #[error("variable {} at byte {offset}: expected #0..#{MAX_VAR}", quoted(text))]
     BadVar { text: String, offset: usize },
+}
+
+/// A word of the program quoted for an error, cut to 40 characters (a 64 KB word is not echoed).
+fn quoted(s: &str) -> String {
+    const MAX: usize = 40;
+    if s.chars().count() <= MAX {
+        format!("{s:?}")
+    } else {
+        let head: String = s.chars().take(MAX).collect();
+        format!("{head:?}... ({} bytes)", s.len())
+    }
 }
 
 /// Splits `src` into tokens.
@@ -139,6 +153,17 @@ mod tests {
     fn text(src: &str) -> String {
         let toks: Vec<Token> = lex(src).unwrap().into_iter().map(|s| s.token).collect();
         tokens_to_text(&toks)
+    }
+
+    #[test]
+    fn a_long_word_is_not_echoed_whole() {
+        let word = "x".repeat(60_000);
+        let e = lex(&format!("lambda [ #0 ] ( {word} )"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.len() < 120 && e.contains("(60000 bytes)"), "{e}");
+        let e = lex("12345").unwrap_err().to_string();
+        assert!(e.contains("\"12345\""), "{e}");
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct Config {
     pub sample: SampleConfig,
     #[serde(default, rename = "loop")]
     pub meta: LoopConfig,
+    #[serde(default)]
+    pub query: QueryConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -146,6 +148,12 @@ pub struct IngestConfig {
     pub on_bad_line: OnBadLine,
     /// A URL source: give up when the server sends nothing for this many seconds.
     pub timeout_secs: u64,
+    /// A URL source: the most bytes one downloaded file may have (MiB); a larger one is refused.
+    /// Not part of the key (the downloaded data's digests are).
+    pub max_download_mb: u64,
+    /// A URL source: the most seconds one file's whole download may take, however steadily the
+    /// server sends. Not part of the key.
+    pub max_download_secs: u64,
 }
 
 impl Default for IngestConfig {
@@ -159,6 +167,8 @@ impl Default for IngestConfig {
             limit: 10_000,
             on_bad_line: OnBadLine::Error,
             timeout_secs: 60,
+            max_download_mb: 1024,
+            max_download_secs: 1800,
         }
     }
 }
@@ -464,6 +474,29 @@ impl Default for LoopConfig {
     }
 }
 
+/// `seqsynth query`: the bounds of one query (no stage reads them, so no key does).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryConfig {
+    /// The most memory (resident, MiB) the query process may use; past it the query stops with
+    /// an error (0: no limit).
+    pub max_memory_mb: u64,
+    /// The most seconds a query may run, writing its result included (0: no limit).
+    pub max_seconds: u64,
+    /// The most bytes (MiB) a query may write as its result, to a file or stdout (0: no limit).
+    pub max_output_mb: u64,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        QueryConfig {
+            max_memory_mb: 4096,
+            max_seconds: 300,
+            max_output_mb: 4096,
+        }
+    }
+}
+
 /// A loaded configuration with where it came from.
 #[derive(Clone, Debug)]
 pub struct Loaded {
@@ -472,6 +505,75 @@ pub struct Loaded {
     pub base_dir: PathBuf,
     /// The whole config as a TOML value (overrides applied), for the key of each section.
     pub value: toml::Value,
+    /// Where the settings came from, so that an error names the line or override of a bad one.
+    pub origin: Origin,
+}
+
+/// Where the effective settings came from: the config file (when it exists) and the overrides
+/// of the command line (presets' included), in order.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    /// The config file as given (`pipeline.toml`, `configs/paper.toml`).
+    pub file: String,
+    /// Its text, when it exists (absent: the built-in defaults).
+    pub text: Option<String>,
+    pub overrides: Vec<(String, String)>,
+}
+
+impl Origin {
+    /// Where `key` was set: the last override of it (or of a table above it), else its line in
+    /// the file; None when it has its built-in default.
+    fn place(&self, key: &str) -> Option<String> {
+        let covers = |k: &str| key == k || key.starts_with(&format!("{k}."));
+        if let Some((k, v)) = self.overrides.iter().rev().find(|(k, _)| covers(k)) {
+            return Some(format!("override {k}={v}"));
+        }
+        let text = self.text.as_deref()?;
+        let line = key_line(text, key)?;
+        Some(format!("{}:{line}", self.file))
+    }
+
+    /// The place to blame for a bad value of one of `keys` (they are checked together): the
+    /// first that was set somewhere, else the file (or, with no file, the defaults).
+    pub fn blame(&self, keys: &[&str]) -> String {
+        keys.iter()
+            .find_map(|k| self.place(k))
+            .unwrap_or_else(|| match &self.text {
+                Some(_) => self.file.clone(),
+                None => "the built-in defaults".into(),
+            })
+    }
+}
+
+/// The 1-based line of `key` (`section.name`) in a TOML text: `name = ...` under `[section]`,
+/// or a dotted `section.name = ...`. A plain scan, for error messages only.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    let mut table = String::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if let Some(h) = line.strip_prefix('[') {
+            table = h
+                .trim_start_matches('[')
+                .split(']')
+                .next()?
+                .trim()
+                .to_string();
+            continue;
+        }
+        let Some((k, _)) = line.split_once('=') else {
+            continue;
+        };
+        let k = k.trim().trim_matches('"');
+        let full = if table.is_empty() {
+            k.to_string()
+        } else {
+            format!("{table}.{k}")
+        };
+        if full == key {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 impl Loaded {
@@ -482,6 +584,74 @@ impl Loaded {
         } else {
             self.base_dir.join(p)
         }
+    }
+
+    /// An error about the setting(s) `keys`, placed where the user set them: `override
+    /// train.lr=-1: ...`, `pipeline.toml:12: ...`. `msg` names the key and what it must be.
+    pub fn setting_error(&self, keys: &[&str], msg: impl std::fmt::Display) -> anyhow::Error {
+        anyhow!("{}: {msg}", self.origin.blame(keys))
+    }
+
+    /// Fails with [`Loaded::setting_error`] unless `ok`.
+    pub fn require(&self, ok: bool, keys: &[&str], msg: impl std::fmt::Display) -> Result<()> {
+        if ok {
+            Ok(())
+        } else {
+            Err(self.setting_error(keys, msg))
+        }
+    }
+
+    /// The checks of the settings no stage owns (dsl, pipeline, loop, query); each stage checks
+    /// its own section ([`crate::stages::Stage::check`]).
+    fn check(&self) -> Result<()> {
+        let c = &self.config;
+        let d = &c.dsl;
+        use crate::dsl::eval::{MAX_ABS_EXP, MAX_INPUT_LEN};
+        self.require(
+            (1..=MAX_INPUT_LEN).contains(&d.input_len),
+            &["dsl.input_len"],
+            format!(
+                "dsl.input_len must be in 1..={MAX_INPUT_LEN}, not {}",
+                d.input_len
+            ),
+        )?;
+        self.require(
+            d.max_steps >= 1,
+            &["dsl.max_steps"],
+            "dsl.max_steps must be at least 1",
+        )?;
+        self.require(
+            (1..=MAX_ABS_EXP).contains(&d.max_abs_exp),
+            &["dsl.max_abs_exp"],
+            format!(
+                "dsl.max_abs_exp must be in 1..={MAX_ABS_EXP}, not {}",
+                d.max_abs_exp
+            ),
+        )?;
+        let min = crate::dsl::State::new().min_completion();
+        self.require(
+            d.max_len >= min,
+            &["dsl.max_len"],
+            format!(
+                "dsl.max_len must be at least {min} (the shortest program's tokens), not {}",
+                d.max_len
+            ),
+        )?;
+        self.require(
+            c.pipeline.shards >= 1,
+            &["pipeline.shards"],
+            "pipeline.shards = 0: it must be at least 1 (1: no shards)",
+        )?;
+        self.require(
+            c.meta.iterations <= crate::pipeline::dag::MAX_ITER,
+            &["loop.iterations"],
+            format!(
+                "loop.iterations = {} is beyond the largest meta-iteration seqsynth resolves ({})",
+                c.meta.iterations,
+                crate::pipeline::dag::MAX_ITER
+            ),
+        )?;
+        Ok(())
     }
 
     /// One section (or nested key) of the effective config as canonical JSON, for stage keys.
@@ -504,8 +674,15 @@ pub fn load(file: &Path, required: bool, overrides: &[(String, String)]) -> Resu
     };
     let display = file.display().to_string();
     // First pass: the file alone, so errors point at its lines.
-    let file_value: toml::Value = toml::from_str(&text)
-        .map_err(|e| anyhow!("{}", located(&display, &text, e.span(), e.message())))?;
+    let file_value: toml::Value = toml::from_str(&text).map_err(|e| {
+        // a value TOML cannot read (an integer past 64 bits) fails before any key is known:
+        // name the key of its line
+        let msg = match e.span().and_then(|r| key_at(&text, r.start)) {
+            Some(k) => format!("{k}: {}", e.message()),
+            None => e.message().to_string(),
+        };
+        anyhow!("{}", located(&display, &text, e.span(), &msg))
+    })?;
     deserialize(&text, &display)?;
     let mut value = file_value;
     for (key, raw) in overrides {
@@ -521,27 +698,44 @@ pub fn load(file: &Path, required: bool, overrides: &[(String, String)]) -> Resu
         .clone()
         .try_into()
         .with_context(|| format!("config {display}"))?;
-    if let Err(why) = config.dsl.limits().validate() {
-        bail!("{display}: dsl (input_len, max_steps, max_abs_exp): {why}");
-    }
-    if config.pipeline.shards == 0 {
-        bail!("{display}: pipeline.shards = 0: it must be at least 1 (1: no shards)");
-    }
-    if config.meta.iterations > crate::pipeline::dag::MAX_ITER {
-        bail!(
-            "{display}: loop.iterations = {} is beyond the largest meta-iteration seqsynth resolves ({})",
-            config.meta.iterations,
-            crate::pipeline::dag::MAX_ITER
-        );
-    }
     let base_dir = match file.parent() {
         Some(p) if exists && !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    Ok(Loaded {
+    let loaded = Loaded {
         config,
         base_dir,
         value,
+        origin: Origin {
+            file: display,
+            text: exists.then_some(text),
+            overrides: overrides.to_vec(),
+        },
+    };
+    loaded.check()?;
+    Ok(loaded)
+}
+
+/// The full key (`ingest.limit`) of the `key = value` line holding byte `at`, if it is one.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let at = at.min(text.len());
+    let line_no = text[..at].matches('\n').count();
+    let line = text.lines().nth(line_no)?.trim();
+    let (k, _) = line.split_once('=')?;
+    let k = k.trim().trim_matches('"');
+    if k.is_empty() || k.starts_with('[') {
+        return None;
+    }
+    let table = text
+        .lines()
+        .take(line_no)
+        .filter_map(|l| l.trim().strip_prefix('['))
+        .last()
+        .and_then(|h| h.trim_start_matches('[').split(']').next())
+        .map(|h| h.trim().to_string());
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{k}"),
+        _ => k.to_string(),
     })
 }
 

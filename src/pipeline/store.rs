@@ -374,44 +374,55 @@ impl Store {
         Ok(StoreLock { _file: file })
     }
 
-    /// Removes what killed runs left behind, and only that: staging directories
-    /// (`tmp/<key>.<pid>.<n>`), train work directories (`tmp/train-work.<pid>.*`), half-made
-    /// refs (`refs/.<node>.<pid>`) and downloads (`downloads/<id>.tmp.<pid>`) whose process is
-    /// gone. Anything else is left alone (and reported once). Call with the lock held.
+    /// Removes what killed runs left behind, and only that: the directories this store made
+    /// under `tmp/` (staging `tmp/<key>.<pid>.<n>`, work directories `tmp/<what>-work.<pid>.*`)
+    /// and `downloads/` (`<id>.tmp.<pid>`), recognised by the [`OWN_MARKER`] file seqsynth wrote
+    /// into each when it made it (with the maker's pid), never by a name alone; and half-made refs
+    /// (`refs/.<node>.<pid>`), which are symbolic links to `../objects/<key>`. Only those whose
+    /// process is gone are removed; anything else is left alone (and reported). Call with the
+    /// lock held.
     pub fn clean_staging(&self) -> Result<usize> {
         let mut n = 0;
         let me = std::process::id();
-        for (sub, parse) in [
+        let dead = |pid: u32| pid == me || !process_alive(pid);
+        for (sub, named) in [
             ("tmp", staging_pid as fn(&str) -> Option<u32>),
-            ("refs", ref_tmp_pid),
             ("downloads", download_tmp_pid),
         ] {
             let dir = self.root.join(sub);
             for e in fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
                 let e = e?;
-                let name = e.file_name().to_string_lossy().into_owned();
-                let Some(pid) = parse(&name) else {
-                    if sub == "tmp" {
-                        eprintln!(
-                            "note: leaving {} alone: seqsynth did not make it",
-                            e.path().display()
-                        );
-                    }
-                    continue;
-                };
-                // (this process has staged nothing yet: an entry with its pid is a dead
-                // process's whose pid was reused, as PID 1 is in every container)
-                if pid != me && process_alive(pid) {
-                    continue;
-                }
                 let p = e.path();
-                let ft = e.file_type()?;
-                if ft.is_dir() {
-                    fs::remove_dir_all(&p)
-                } else {
-                    fs::remove_file(&p)
+                let name = e.file_name().to_string_lossy().into_owned();
+                let ours = e.file_type()?.is_dir() && named(&name).is_some();
+                // (this process has made nothing yet: an entry with its pid is a dead process's
+                // whose pid was reused, as PID 1 is in every container)
+                match ours.then(|| own_pid(&p)).flatten() {
+                    Some(pid) if dead(pid) => {
+                        fs::remove_dir_all(&p)
+                            .with_context(|| format!("removing {}", p.display()))?;
+                        n += 1;
+                    }
+                    Some(_) => {}
+                    None if sub == "tmp" || named(&name).is_some() => eprintln!(
+                        "note: leaving {} alone: it holds no {OWN_MARKER} of seqsynth's (remove it \
+                         by hand if it is an old seqsynth's leftover)",
+                        p.display()
+                    ),
+                    None => {}
                 }
-                .with_context(|| format!("removing {}", p.display()))?;
+            }
+        }
+        let refs = self.root.join("refs");
+        for e in fs::read_dir(&refs).with_context(|| format!("reading {}", refs.display()))? {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = ref_tmp_pid(&name) else {
+                continue;
+            };
+            let p = e.path();
+            if e.file_type()?.is_symlink() && points_at_object(&p) && dead(pid) {
+                fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
                 n += 1;
             }
         }
@@ -420,10 +431,12 @@ impl Store {
 
     /// A work directory under `tmp/` that [`Store::clean_staging`] recognises (removed on drop).
     pub fn work_dir(&self, what: &str) -> Result<tempfile::TempDir> {
-        tempfile::Builder::new()
+        let dir = tempfile::Builder::new()
             .prefix(&format!("{what}-work.{}.", std::process::id()))
             .tempdir_in(self.root.join("tmp"))
-            .with_context(|| format!("creating a {what} work directory"))
+            .with_context(|| format!("creating a {what} work directory"))?;
+        mark_own(dir.path())?;
+        Ok(dir)
     }
 
     pub fn object_dir(&self, key: &str) -> PathBuf {
@@ -449,10 +462,7 @@ impl Store {
         match verify(&dir, key, check) {
             Ok(manifest) => Ok(Some(Artifact { dir, manifest })),
             Err(why) => {
-                tracing::warn!(
-                    "artifact {} is corrupt ({why:#}); moving it to trash and recomputing",
-                    dir.display()
-                );
+                // (once: with tracing's default level a warn! as well printed it twice)
                 eprintln!(
                     "warning: artifact {} is corrupt: {why:#}; recomputing",
                     dir.display()
@@ -505,11 +515,19 @@ impl Store {
             .root
             .join("tmp")
             .join(format!("{key}.{}.{n}", std::process::id()));
-        // a fresh directory, never a leftover with the same name (the pid of a dead run)
+        // a fresh directory, never a leftover with the same name (the pid of a dead run); what
+        // is there without our marker is not ours to remove
         if dir.exists() {
+            if own_pid(&dir).is_none() {
+                bail!(
+                    "{} is in the way and is not seqsynth's (no {OWN_MARKER}): move it",
+                    dir.display()
+                );
+            }
             fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
         }
         fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        mark_own(&dir)?;
         Ok(Staging { dir, done: false })
     }
 
@@ -548,6 +566,9 @@ impl Store {
         // the rename, so a power loss cannot publish an empty file
         sync_dir_files(&staging.dir)?;
         let dest = self.object_dir(&key);
+        // the artifact is not a leftover any more (a kill in the moment before the rename leaves
+        // an unmarked staging directory, which clean-up reports and leaves alone)
+        let _ = fs::remove_file(staging.dir.join(OWN_MARKER));
         // An equal key means equal content: when the key is already there (or another writer
         // commits it first, on a filesystem whose locks do not reach across machines), keep the
         // existing artifact, after checking it.
@@ -581,7 +602,17 @@ impl Store {
         let refs = self.root.join("refs");
         let link = refs.join(node);
         let tmp = refs.join(format!(".{node}.{}", std::process::id()));
-        let _ = fs::remove_file(&tmp);
+        // a leftover of ours (a dead process's, same pid) goes; a foreign file of that name is
+        // an error rather than deleted
+        if fs::symlink_metadata(&tmp).is_ok() {
+            if !points_at_object(&tmp) {
+                bail!(
+                    "{} is in the way and is not seqsynth's (a link to ../objects/<key>): move it",
+                    tmp.display()
+                );
+            }
+            fs::remove_file(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
+        }
         let target = Path::new("..").join("objects").join(key);
         #[cfg(unix)]
         std::os::unix::fs::symlink(&target, &tmp)
@@ -606,7 +637,7 @@ impl Store {
     /// then key), and the keys of those that do not, with why.
     pub fn scan_artifacts(&self) -> Result<(Vec<Manifest>, Vec<Corrupt>)> {
         let dir = self.root.join("objects");
-        let (mut ok, mut corrupt) = (Vec::new(), Vec::new());
+        let (mut ok, mut corrupt, mut foreign) = (Vec::new(), Vec::new(), Vec::new());
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((ok, corrupt)),
@@ -618,6 +649,11 @@ impl Store {
             if !e.path().is_dir() {
                 continue;
             }
+            if !looks_like_artifact(&e.path(), &key) {
+                // not ours: neither listed nor ever removed as corrupt
+                foreign.push(e.path());
+                continue;
+            }
             match verify(&e.path(), &key, Check::Fast) {
                 Ok(m) => ok.push(m),
                 Err(why) => corrupt.push((key, format!("{why:#}"))),
@@ -625,6 +661,14 @@ impl Store {
         }
         ok.sort_by(|a, b| (&a.node, &a.key).cmp(&(&b.node, &b.key)));
         corrupt.sort();
+        foreign.sort();
+        for p in foreign {
+            eprintln!(
+                "note: leaving {} alone: not an artifact (no 64-hex key name with a manifest.json \
+                 or key.json)",
+                p.display()
+            );
+        }
         Ok((ok, corrupt))
     }
 
@@ -657,6 +701,8 @@ impl Store {
             .join(format!("gc-work.{}.{key}", std::process::id()));
         fs::rename(&dir, &doomed)
             .with_context(|| format!("moving {} out of objects/", dir.display()))?;
+        // a kill before the removal below ends leaves it for clean-up, which knows it by this
+        mark_own(&doomed)?;
         sync_dir(&self.root.join("objects"))?;
         fs::remove_dir_all(&doomed).with_context(|| format!("removing {}", doomed.display()))?;
         let _ = fs::remove_file(self.root.join("locks").join(key));
@@ -745,7 +791,7 @@ fn output_names(dir: &Path) -> Result<Vec<String>> {
     for e in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
-        if name == "manifest.json" || name == "key.json" {
+        if name == "manifest.json" || name == "key.json" || name == OWN_MARKER {
             continue;
         }
         if !e.file_type()?.is_file() {
@@ -888,6 +934,64 @@ fn check_marker(marker: &Path) -> Result<()> {
     }
 }
 
+/// The file seqsynth writes into every directory it makes under `tmp/` and `downloads/`: what
+/// clean-up goes by (a name alone proves nothing: anyone can make `tmp/home-work.2023.final`).
+pub const OWN_MARKER: &str = ".seqsynth-made";
+
+/// Writes the [`OWN_MARKER`] (with this process's pid) into `dir`, which this process just made.
+pub fn mark_own(dir: &Path) -> Result<()> {
+    let text = format!(
+        "{{\"made_by\": \"seqsynth\", \"pid\": {}}}\n",
+        std::process::id()
+    );
+    fs::write(dir.join(OWN_MARKER), text)
+        .with_context(|| format!("marking {} as seqsynth's", dir.display()))
+}
+
+/// Makes `dir` (which must not exist yet) and marks it as this store's own.
+pub fn make_own_dir(dir: &Path) -> Result<()> {
+    fs::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+    mark_own(dir)
+}
+
+/// The pid in `dir`'s [`OWN_MARKER`]: None when there is no marker of ours.
+fn own_pid(dir: &Path) -> Option<u32> {
+    let meta = fs::symlink_metadata(dir.join(OWN_MARKER)).ok()?;
+    if !meta.is_file() || meta.len() > 256 {
+        return None;
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join(OWN_MARKER)).ok()?).ok()?;
+    if v["made_by"] != "seqsynth" {
+        return None;
+    }
+    u32::try_from(v["pid"].as_u64()?).ok()
+}
+
+/// Whether `link` is a symbolic link of ours: to `../objects/<64 hex key>`.
+fn points_at_object(link: &Path) -> bool {
+    let Ok(t) = fs::read_link(link) else {
+        return false;
+    };
+    let mut c = t.components();
+    let parts = (c.next(), c.next(), c.next(), c.next());
+    matches!(parts, (Some(std::path::Component::ParentDir), Some(std::path::Component::Normal(o)), Some(std::path::Component::Normal(k)), None)
+        if o == "objects" && is_key(&k.to_string_lossy()))
+}
+
+fn is_key(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Whether a directory under `objects/` is an artifact (sound or corrupt): a key's name, and a
+/// manifest.json or key.json of its own. Anything else there is not the store's to judge.
+fn looks_like_artifact(dir: &Path, name: &str) -> bool {
+    is_key(name)
+        && ["manifest.json", "key.json"]
+            .iter()
+            .any(|f| fs::symlink_metadata(dir.join(f)).is_ok_and(|m| m.is_file()))
+}
+
 /// `<64 hex key>.<pid>.<n>` (staging) or `<what>-work.<pid>.<random>` (work directories).
 fn staging_pid(name: &str) -> Option<u32> {
     let mut it = name.split('.');
@@ -1013,32 +1117,95 @@ mod tests {
         let root = store.root().to_path_buf();
         let dead = stale_pid();
         let key = "b".repeat(64);
-        fs::create_dir_all(root.join(format!("tmp/{key}.{dead}.0"))).unwrap();
-        fs::create_dir_all(root.join(format!("tmp/train-work.{dead}.x1"))).unwrap();
+        // what seqsynth made: a directory with the marker, naming its maker's pid
+        let made = |rel: &str, pid: u32| {
+            let d = root.join(rel);
+            fs::create_dir_all(&d).unwrap();
+            fs::write(
+                d.join(OWN_MARKER),
+                format!("{{\"made_by\": \"seqsynth\", \"pid\": {pid}}}"),
+            )
+            .unwrap();
+        };
+        made(&format!("tmp/{key}.{dead}.0"), dead);
+        made(&format!("tmp/train-work.{dead}.x1"), dead);
+        made(&format!("tmp/gc-work.{dead}.{key}"), dead);
+        // a live process's (pid 1 is always alive; this test does not run as pid 1)
+        made(&format!("tmp/{key}.1.0"), 1);
+        // this process has staged nothing: an entry with its pid is a dead run's
+        let me = std::process::id();
+        made(&format!("tmp/{key}.{me}.7"), me);
+        made(&format!("downloads/abc.tmp.{dead}"), dead);
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(
+            Path::new("..").join("objects").join(&key),
+            root.join(format!("refs/.ingest.{dead}")),
+        )
+        .unwrap();
+        // what others made, whatever its name: never touched
         fs::write(root.join("tmp/a-plain-file"), "mine").unwrap();
         fs::create_dir_all(root.join("tmp/someone-elses")).unwrap();
-        // a live process's (pid 1 is always alive; this test does not run as pid 1)
-        let live = root.join(format!("tmp/{key}.1.0"));
-        fs::create_dir_all(&live).unwrap();
-        // this process has staged nothing: an entry with its pid is a dead run's
-        fs::create_dir_all(root.join(format!("tmp/{key}.{}.7", std::process::id()))).unwrap();
-        fs::write(root.join(format!("refs/.ingest.{dead}")), "").unwrap();
-        fs::write(root.join(format!("downloads/abc.tmp.{dead}")), "").unwrap();
-        assert_eq!(store.clean_staging().unwrap(), 5);
-        let mut left: Vec<String> = fs::read_dir(root.join("tmp"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        left.sort();
+        fs::create_dir_all(root.join("tmp/home-work.2023.final")).unwrap();
+        fs::create_dir_all(root.join(format!("tmp/{key}.{dead}.1"))).unwrap();
+        // a marker that is not ours, and one in a file rather than a directory
+        fs::create_dir_all(root.join(format!("tmp/x-work.{dead}.y"))).unwrap();
+        fs::write(
+            root.join(format!("tmp/x-work.{dead}.y/{OWN_MARKER}")),
+            "{\"made_by\": \"me\", \"pid\": 5}",
+        )
+        .unwrap();
+        fs::write(root.join(format!("refs/.x.{dead}")), "notes").unwrap();
+        fs::write(root.join(format!("downloads/photos.tmp.{dead}")), "").unwrap();
+        fs::create_dir_all(root.join(format!("downloads/mine.tmp.{dead}"))).unwrap();
+        let removed = if cfg!(unix) { 6 } else { 5 };
+        assert_eq!(store.clean_staging().unwrap(), removed);
+        let list = |sub: &str| {
+            let mut v: Vec<String> = fs::read_dir(root.join(sub))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
         let mut want = vec![
             format!("{key}.1.0"),
+            format!("{key}.{dead}.1"),
+            format!("x-work.{dead}.y"),
             "a-plain-file".to_string(),
+            "home-work.2023.final".to_string(),
             "someone-elses".to_string(),
         ];
         want.sort();
-        assert_eq!(left, want);
-        assert_eq!(fs::read_dir(root.join("refs")).unwrap().count(), 0);
-        assert_eq!(fs::read_dir(root.join("downloads")).unwrap().count(), 0);
+        assert_eq!(list("tmp"), want);
+        assert_eq!(list("refs"), vec![format!(".x.{dead}")]);
+        let mut want = vec![format!("mine.tmp.{dead}"), format!("photos.tmp.{dead}")];
+        want.sort();
+        assert_eq!(list("downloads"), want);
+        // what the store makes carries the marker; a committed artifact does not
+        let st = store.staging(&key).unwrap();
+        assert_eq!(own_pid(&st.dir), Some(me));
+        let work = store.work_dir("train").unwrap();
+        assert_eq!(own_pid(work.path()), Some(me));
+    }
+
+    #[test]
+    fn gc_and_listing_leave_foreign_directories_under_objects_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s")).unwrap();
+        let objects = store.root().join("objects");
+        let key = "c".repeat(64);
+        // an artifact whose manifest was damaged: corrupt, and ours to remove
+        fs::create_dir_all(objects.join(&key)).unwrap();
+        fs::write(objects.join(&key).join("manifest.json"), "{").unwrap();
+        // someone's directory: neither an artifact nor corrupt
+        fs::create_dir_all(objects.join("my-backup")).unwrap();
+        fs::write(objects.join("my-backup/manifest.json"), "{}").unwrap();
+        fs::create_dir_all(objects.join("d".repeat(64))).unwrap();
+        fs::write(objects.join("d".repeat(64)).join("notes.txt"), "x").unwrap();
+        let (ok, corrupt) = store.scan_artifacts().unwrap();
+        assert!(ok.is_empty());
+        assert_eq!(corrupt.len(), 1, "{corrupt:?}");
+        assert_eq!(corrupt[0].0, key);
     }
 
     #[test]

@@ -33,6 +33,14 @@ impl Stage for Buffer {
     fn version(&self) -> u32 {
         1
     }
+    fn check(&self, loaded: &Loaded) -> Result<()> {
+        let d = loaded.config.buffer.decay;
+        loaded.require(
+            d.is_finite() && d > 0.0 && d <= 1.0,
+            &["buffer.decay"],
+            format!("buffer.decay must be in (0, 1], not {d}"),
+        )
+    }
     fn iterated(&self, _: &Loaded) -> bool {
         true
     }

@@ -34,6 +34,25 @@ impl Stage for Enumerate {
     fn version(&self) -> u32 {
         2
     }
+    fn check(&self, loaded: &Loaded) -> Result<()> {
+        let c = &loaded.config;
+        // the messages begin with the key they are about (`enumerate.ops: ...`)
+        let blame = |msg: String| {
+            let key = msg
+                .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '.' || ch == '_'))
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let keys: &[&str] = if key.starts_with("enumerate.") {
+                &[key.as_str()]
+            } else {
+                &["train.input_terms", "dsl.input_len"]
+            };
+            loaded.setting_error(keys, msg)
+        };
+        let s = settings(&c.enumerate).map_err(|e| blame(e.to_string()))?;
+        enumerator::validate(&s, c.dsl.input_len, c.train.input_terms).map_err(blame)
+    }
     fn iterated(&self, _: &Loaded) -> bool {
         false
     }

@@ -50,8 +50,11 @@ impl Stage for Ingest {
     fn params(&self, loaded: &Loaded, _: &Node) -> serde_json::Value {
         let mut p = loaded.section("ingest");
         // Where the files lie is not part of the key; their digests are (see `external`).
+        // Nor are the bounds of a download (they decide whether data arrives, not what it is).
         if let Some(m) = p.as_object_mut() {
-            m.remove("source");
+            for k in ["source", "max_download_mb", "max_download_secs"] {
+                m.remove(k);
+            }
         }
         p
     }
@@ -84,7 +87,7 @@ impl Stage for Ingest {
                     // `status` never downloads: the key is not known until the data is here
                     return Ok(json!({ "url": url, "downloaded": false }));
                 }
-                let dir = download(store, &url, loaded.config.ingest.timeout_secs)?;
+                let dir = download(store, &url, &loaded.config.ingest)?;
                 let mut m = serde_json::Map::new();
                 for base in ["stripped", "names"] {
                     let p = find_flat(&dir, base).expect("downloaded");
@@ -100,7 +103,7 @@ impl Stage for Ingest {
         let records = match resolve_source(ctx.loaded)? {
             Source::Flat(dir) => read_flat(&dir, &mut bad)?,
             Source::Internal(dir) => read_internal(&dir, &mut bad)?,
-            Source::Url(url) => read_flat(&download(ctx.store, &url, cfg.timeout_secs)?, &mut bad)?,
+            Source::Url(url) => read_flat(&download(ctx.store, &url, cfg)?, &mut bad)?,
         };
         let total = records.len();
         let source = cfg.source.as_str();
@@ -503,9 +506,12 @@ fn downloaded(store: &Store, base: &str) -> bool {
 }
 
 /// Downloads `stripped.gz` and `names.gz` from `base` into the store (once per URL). Each file
-/// must be complete gzip (decompressed to the end) before the download is marked complete; a
-/// failed or stalled download leaves nothing behind, and the next run tries again.
-fn download(store: &Store, base: &str, timeout_secs: u64) -> Result<PathBuf> {
+/// must be complete gzip of OEIS data (checked after gunzip) before the download is marked
+/// complete; a failed, stalled, oversized or overlong download leaves nothing behind, and the
+/// next run tries again. The bounds are `ingest.timeout_secs` (silence), `ingest.max_download_mb`
+/// (bytes of one file; 64 times that decompressed) and `ingest.max_download_secs` (one file's
+/// whole download).
+fn download(store: &Store, base: &str, cfg: &IngestConfig) -> Result<PathBuf> {
     let dir = download_dir(store, base);
     if dir.join("complete").is_file() {
         return Ok(dir);
@@ -521,10 +527,13 @@ fn download(store: &Store, base: &str, timeout_secs: u64) -> Result<PathBuf> {
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let got = (|| -> Result<()> {
-        for file in ["stripped.gz", "names.gz"] {
+        for (file, kind) in [
+            ("stripped.gz", FlatKind::Stripped),
+            ("names.gz", FlatKind::Names),
+        ] {
             let url = format!("{}/{file}", base.trim_end_matches('/'));
-            fetch(&url, &tmp.join(file), timeout_secs)?;
-            check_gzip(&url, &tmp.join(file))?;
+            fetch(&url, &tmp.join(file), &Limits::of(cfg))?;
+            check_download(&url, &tmp.join(file), kind, cfg.max_download_mb)?;
         }
         Ok(())
     })();
@@ -541,9 +550,61 @@ fn download(store: &Store, base: &str, timeout_secs: u64) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Fails unless `path` is a gzip stream that decompresses to its end.
-fn check_gzip(url: &str, path: &Path) -> Result<()> {
-    use std::io::Read;
+const MIB: u64 = 1 << 20;
+
+/// How much of a gzip file's decompressed data may exceed its compressed cap: a file that
+/// decompresses to more than this many times `ingest.max_download_mb` is refused (a gzip bomb).
+/// The OEIS's own files decompress about 4 to 6 times.
+const MAX_GUNZIP_RATIO: u64 = 64;
+
+/// Data lines of a downloaded file checked to look like OEIS data before it is kept.
+const CHECKED_LINES: usize = 3;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum FlatKind {
+    Stripped,
+    Names,
+}
+
+impl FlatKind {
+    fn name(self) -> &'static str {
+        match self {
+            FlatKind::Stripped => "stripped",
+            FlatKind::Names => "names",
+        }
+    }
+    fn example(self) -> &'static str {
+        match self {
+            FlatKind::Stripped => "A000045 ,0,1,1,2,3,5,8,...",
+            FlatKind::Names => "A000045 Fibonacci numbers: ...",
+        }
+    }
+    /// Why `line` (a data line, possibly cut short) is not a line of this file, if it is not.
+    fn check(self, line: &str, cut: bool) -> Result<(), String> {
+        let (_, rest) = split_anum(line)?;
+        match self {
+            FlatKind::Stripped => {
+                // of a line cut short, only the terms before its last comma are whole
+                let rest = if cut {
+                    &rest[..rest.rfind(',').unwrap_or(0)]
+                } else {
+                    rest
+                };
+                if parse_terms(rest)?.is_empty() {
+                    return Err("no terms".into());
+                }
+                Ok(())
+            }
+            FlatKind::Names if rest.is_empty() => Err("no name".into()),
+            FlatKind::Names => Ok(()),
+        }
+    }
+}
+
+/// Fails unless `path` is a gzip stream that decompresses to its end, to at most
+/// `MAX_GUNZIP_RATIO` × `max_mb` MiB, and whose first data lines (after `#` comments and blank
+/// lines) look like the OEIS file `kind`: what an HTML error page, gzipped, is not.
+fn check_download(url: &str, path: &Path, kind: FlatKind, max_mb: u64) -> Result<()> {
     let f = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut start = Vec::new();
     f.take(64).read_to_end(&mut start)?;
@@ -553,51 +614,345 @@ fn check_gzip(url: &str, path: &Path) -> Result<()> {
             String::from_utf8_lossy(&start)
         );
     }
-    let mut d = flate2::read::MultiGzDecoder::new(fs::File::open(path)?);
-    std::io::copy(&mut d, &mut std::io::sink())
-        .with_context(|| format!("{url}: the gzip data is truncated or corrupt"))?;
+    let limit = max_mb.saturating_mul(MAX_GUNZIP_RATIO).saturating_mul(MIB);
+    let corrupt = || format!("{url}: the gzip data is truncated or corrupt");
+    let gz = flate2::read::MultiGzDecoder::new(fs::File::open(path)?);
+    // one byte past the limit tells a file of exactly `limit` bytes from a larger one
+    let mut r = BufReader::with_capacity(1 << 16, gz.take(limit.saturating_add(1)));
+    // the first data lines, each read to at most 64 KiB (a line of the OEIS has a few KiB)
+    const LINE_MAX: u64 = 64 << 10;
+    let mut seen = Vec::new(); // the start of what was decompressed, for the error
+    let (mut checked, mut n) = (0, 0);
+    let mut buf = Vec::new();
+    while checked < CHECKED_LINES {
+        buf.clear();
+        let k = r
+            .by_ref()
+            .take(LINE_MAX)
+            .read_until(b'\n', &mut buf)
+            .with_context(corrupt)?;
+        if k == 0 {
+            break;
+        }
+        if seen.len() < 512 {
+            seen.extend_from_slice(&buf[..buf.len().min(512 - seen.len())]);
+        }
+        n += 1;
+        let cut = !buf.ends_with(b"\n");
+        let text = String::from_utf8_lossy(&buf);
+        let line = text.trim_end_matches(['\n', '\r']);
+        if line.trim().is_empty() || line.starts_with('#') {
+            // a comment line longer than LINE_MAX: the rest of it is read as the next line
+            continue;
+        }
+        if let Err(why) = kind.check(line, cut) {
+            bail!(
+                "{url} did not serve OEIS {} data: after gunzip, line {n} ({why}) is not like \
+                 {:?}; the server sent (gunzipped) {:?}",
+                kind.name(),
+                kind.example(),
+                truncate(&String::from_utf8_lossy(&seen), 200)
+            );
+        }
+        checked += 1;
+    }
+    if checked == 0 {
+        bail!(
+            "{url} did not serve OEIS {} data: after gunzip it has no data line (only {n} \
+             comment or blank lines); the server sent (gunzipped) {:?}",
+            kind.name(),
+            truncate(&String::from_utf8_lossy(&seen), 200)
+        );
+    }
+    let rest = std::io::copy(&mut r, &mut std::io::sink()).with_context(corrupt)?;
+    if r.into_inner().limit() == 0 {
+        bail!(
+            "{url} decompresses to more than {} MiB ({MAX_GUNZIP_RATIO} × ingest.max_download_mb \
+             = {max_mb}): refused as a gzip bomb; if the file really is this large, raise \
+             ingest.max_download_mb",
+            limit / MIB
+        );
+    }
+    tracing::debug!("{url}: {} lines checked, {rest} more bytes", checked);
     Ok(())
 }
 
-fn fetch(url: &str, dest: &Path, timeout_secs: u64) -> Result<()> {
-    let t = std::time::Duration::from_secs(timeout_secs.max(1));
+/// The bounds of one file's download.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    /// `ingest.timeout_secs`: the longest silence (no answer, or no more bytes).
+    silence: std::time::Duration,
+    /// `ingest.max_download_mb`.
+    max_mb: u64,
+    /// `ingest.max_download_secs`: the whole download, however steadily the server sends.
+    whole: std::time::Duration,
+}
+
+impl Limits {
+    fn of(cfg: &IngestConfig) -> Limits {
+        // a century is "no bound"; more would overflow an Instant
+        let secs = |s: u64| std::time::Duration::from_secs(s.min(100 * 365 * 86_400));
+        Limits {
+            silence: secs(cfg.timeout_secs.max(1)),
+            max_mb: cfg.max_download_mb,
+            whole: secs(cfg.max_download_secs),
+        }
+    }
+    fn max_bytes(&self) -> u64 {
+        self.max_mb.saturating_mul(MIB)
+    }
+    fn too_long(&self, url: &str, got: u64) -> anyhow::Error {
+        anyhow!(
+            "downloading {url}: not done within ingest.max_download_secs = {} s ({} so far); \
+             stopped (raise ingest.max_download_secs for a slow server)",
+            self.whole.as_secs(),
+            human_bytes(got)
+        )
+    }
+    fn too_big(&self, url: &str, what: &str) -> anyhow::Error {
+        anyhow!(
+            "downloading {url}: {what}, over ingest.max_download_mb = {} MiB (raise it if the \
+             file really is this large)",
+            self.max_mb
+        )
+    }
+}
+
+/// What the download thread tells the thread that watches it.
+#[derive(Default)]
+struct Flow {
+    /// Bytes of the body written so far.
+    bytes: std::sync::atomic::AtomicU64,
+    /// Milliseconds from the start to the last sign of life (the answer, then each read).
+    alive_ms: std::sync::atomic::AtomicU64,
+    /// The answer's Content-Length (0: none yet or unknown).
+    len: std::sync::atomic::AtomicU64,
+    answered: std::sync::atomic::AtomicBool,
+    /// Set by the watcher when it gives up: the download thread stops at its next read.
+    cancel: std::sync::atomic::AtomicBool,
+}
+
+/// Seconds between two progress lines of a download when stderr is not a terminal.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n < 1 << 10 => format!("{n} B"),
+        n if n < MIB => format!("{:.1} KiB", n as f64 / 1024.0),
+        n if n < 1 << 30 => format!("{:.1} MiB", n as f64 / MIB as f64),
+        n => format!("{:.2} GiB", n as f64 / (1u64 << 30) as f64),
+    }
+}
+
+/// Downloads `url` to `dest` within `limits`. The transfer runs on its own thread; this one
+/// watches it: it gives up after `limits.silence` without a byte or `limits.whole` in all (the
+/// transfer's own ureq deadline is the same, so an abandoned thread ends by then too), and shows
+/// progress: a bar on a terminal, else a line every `PROGRESS_EVERY` (none with `--quiet`).
+fn fetch(url: &str, dest: &Path, limits: &Limits) -> Result<()> {
+    use std::io::IsTerminal;
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::sync::{mpsc, Arc};
+    use std::time::{Duration, Instant};
+    let out = fs::File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
+    let started = Instant::now();
+    let flow = Arc::new(Flow::default());
+    let (tx, rx) = mpsc::channel();
+    {
+        let (url, limits, flow) = (url.to_string(), *limits, flow.clone());
+        std::thread::Builder::new()
+            .name("download".into())
+            .spawn(move || {
+                let _ = tx.send(transfer(&url, out, &limits, &flow, started));
+            })
+            .context("starting the download thread")?;
+    }
+    let quiet = crate::progress::is_quiet();
+    let terminal = std::io::stderr().is_terminal();
+    let bar = (!quiet && terminal).then(|| {
+        let pb = indicatif::ProgressBar::new_spinner();
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb.set_message(url.to_string());
+        pb
+    });
+    let mut last_line = started;
+    let give_up = |e: anyhow::Error| {
+        flow.cancel.store(true, Relaxed);
+        if let Some(pb) = &bar {
+            pb.finish_and_clear();
+        }
+        Err(e)
+    };
+    let n = loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(Ok(n)) => break n,
+            Ok(Err(e)) => return give_up(e),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return give_up(anyhow!("downloading {url}: the download thread failed"))
+            }
+        }
+        let now = started.elapsed();
+        let got = flow.bytes.load(Relaxed);
+        if now >= limits.whole {
+            return give_up(limits.too_long(url, got));
+        }
+        let alive = Duration::from_millis(flow.alive_ms.load(Relaxed));
+        if now.saturating_sub(alive) >= limits.silence {
+            let t = limits.silence.as_secs();
+            return give_up(if flow.answered.load(Relaxed) {
+                anyhow!(
+                    "downloading {url}: the server stopped sending (nothing for \
+                     ingest.timeout_secs = {t} s, {} so far)",
+                    human_bytes(got)
+                )
+            } else {
+                anyhow!("downloading {url}: no answer within ingest.timeout_secs = {t} s")
+            });
+        }
+        let len = flow.len.load(Relaxed);
+        if let Some(pb) = &bar {
+            if len > 0 {
+                pb.set_length(len);
+            }
+            pb.set_position(got);
+        } else if !quiet && last_line.elapsed() >= PROGRESS_EVERY {
+            last_line = Instant::now();
+            let of = if len > 0 {
+                format!(
+                    " of {} ({:.0}%)",
+                    human_bytes(len),
+                    100.0 * got as f64 / len as f64
+                )
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "ingest: downloading {url}: {}{of}, {}/s, {:.0} s",
+                human_bytes(got),
+                human_bytes((got as f64 / now.as_secs_f64().max(1e-3)) as u64),
+                now.as_secs_f64()
+            );
+        }
+    };
+    if let Some(pb) = &bar {
+        pb.finish_and_clear();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    if !quiet && !terminal && secs >= PROGRESS_EVERY.as_secs_f64() {
+        eprintln!(
+            "ingest: downloaded {url}: {} in {secs:.0} s",
+            human_bytes(n)
+        );
+    }
+    tracing::info!("downloaded {url}: {n} bytes in {secs:.1} s");
+    Ok(())
+}
+
+/// The download itself (on the download thread): the request, then the body copied to `out`,
+/// counted against `limits.max_mb`, until its end, `limits.whole` or a cancel.
+fn transfer(
+    url: &str,
+    mut out: fs::File,
+    limits: &Limits,
+    flow: &Flow,
+    started: std::time::Instant,
+) -> Result<u64> {
+    use std::io::Write;
+    use std::sync::atomic::Ordering::Relaxed;
+    let alive = || {
+        flow.alive_ms
+            .store(started.elapsed().as_millis() as u64, Relaxed)
+    };
+    // `timeout` bounds the whole request, the body included (each read waits at most until
+    // then); the watcher enforces `limits.silence` and the same deadline
     let agent = ureq::AgentBuilder::new()
-        .timeout_connect(t)
-        .timeout_read(t)
+        .timeout_connect(limits.silence.min(limits.whole))
+        .timeout(limits.whole)
         .build();
-    let resp = agent.get(url).call().with_context(|| {
-        format!("downloading {url} (no answer within ingest.timeout_secs = {timeout_secs} s?)")
-    })?;
+    let resp = match agent.get(url).call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(code, r)) => {
+            bail!(
+                "downloading {url}: the server answered {code} {}",
+                r.status_text()
+            )
+        }
+        Err(e) if started.elapsed() >= limits.whole => {
+            return Err(anyhow!(e).context(limits.too_long(url, 0)))
+        }
+        Err(e) => {
+            return Err(anyhow!(e).context(format!(
+                "downloading {url} (no answer within ingest.timeout_secs = {} s?)",
+                limits.silence.as_secs()
+            )))
+        }
+    };
+    alive();
+    flow.answered.store(true, Relaxed);
     let len = resp
         .header("Content-Length")
-        .and_then(|s| s.parse::<u64>().ok());
-    let pb = match len {
-        _ if crate::progress::is_quiet() => indicatif::ProgressBar::hidden(),
-        Some(n) => indicatif::ProgressBar::new(n),
-        None => indicatif::ProgressBar::new_spinner(),
-    };
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    pb.set_message(url.to_string());
-    let mut out = fs::File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
-    let mut reader = pb.wrap_read(resp.into_reader());
-    let n = std::io::copy(&mut reader, &mut out).with_context(|| {
-        format!(
-            "downloading {url}: the server stopped sending (ingest.timeout_secs = {timeout_secs} s)"
-        )
-    })?;
-    pb.finish_and_clear();
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    let max = limits.max_bytes();
+    if let Some(l) = len {
+        if l > max {
+            return Err(limits.too_big(
+                url,
+                &format!(
+                    "the server announces {} (Content-Length: {l})",
+                    human_bytes(l)
+                ),
+            ));
+        }
+        flow.len.store(l, Relaxed);
+    }
+    let mut reader = resp.into_reader();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0u64;
+    loop {
+        if flow.cancel.load(Relaxed) {
+            bail!("downloading {url}: cancelled");
+        }
+        let k = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if started.elapsed() >= limits.whole => {
+                return Err(anyhow!(e).context(limits.too_long(url, n)))
+            }
+            Err(e) => {
+                return Err(anyhow!(e).context(format!(
+                    "downloading {url}: the server stopped sending after {}",
+                    human_bytes(n)
+                )))
+            }
+        };
+        alive();
+        n += k as u64;
+        if n > max {
+            return Err(limits.too_big(
+                url,
+                &format!("stopped when more than {} had arrived", human_bytes(max)),
+            ));
+        }
+        if started.elapsed() >= limits.whole {
+            return Err(limits.too_long(url, n));
+        }
+        out.write_all(&buf[..k])
+            .with_context(|| format!("downloading {url}: writing"))?;
+        flow.bytes.store(n, Relaxed);
+    }
+    out.flush()?;
     if let Some(l) = len {
         if n != l {
             bail!("downloading {url}: got {n} of {l} bytes");
         }
     }
-    tracing::info!("downloaded {url}: {n} bytes");
-    Ok(())
+    Ok(n)
 }
 
 #[cfg(test)]

@@ -64,6 +64,12 @@ pub trait Stage: Sync {
     fn first_iter(&self) -> u32 {
         0
     }
+    /// Refuses settings of the stage's own section that it cannot run with, naming the key
+    /// (through [`Loaded::setting_error`]). Called for every stage before any stage runs, so a
+    /// bad setting never costs the stages before it.
+    fn check(&self, _loaded: &Loaded) -> Result<()> {
+        Ok(())
+    }
     /// The config values the stage reads, as JSON (only these go into its key).
     fn params(&self, loaded: &Loaded, node: &Node) -> serde_json::Value;
     /// Upstream nodes.
@@ -120,6 +126,14 @@ pub fn shards_of(stage: &dyn Stage, loaded: &Loaded, node: &Node) -> Vec<Node> {
     } else {
         Vec::new()
     }
+}
+
+/// Every stage's [`Stage::check`] of `loaded`: the first bad setting, named.
+pub fn check_all(stages: &[Box<dyn Stage>], loaded: &Loaded) -> Result<()> {
+    for s in stages {
+        s.check(loaded)?;
+    }
+    Ok(())
 }
 
 /// The stages built so far, in pipeline order.

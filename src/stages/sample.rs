@@ -29,6 +29,13 @@ impl Stage for Sample {
     fn version(&self) -> u32 {
         1
     }
+    fn check(&self, loaded: &Loaded) -> Result<()> {
+        loaded.require(
+            loaded.config.sample.size >= 1,
+            &["sample.size"],
+            "sample.size must be at least 1 (train@k learns from that draw)",
+        )
+    }
     fn iterated(&self, _: &Loaded) -> bool {
         true
     }

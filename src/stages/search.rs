@@ -37,6 +37,44 @@ impl Stage for Search {
         // programs; scores can differ in the last bits of a float)
         2
     }
+    fn check(&self, loaded: &Loaded) -> Result<()> {
+        let c = &loaded.config.search;
+        loaded.require(
+            c.beams >= 1,
+            &["search.beams"],
+            "search.beams must be at least 1",
+        )?;
+        loaded.require(
+            c.batch >= 1,
+            &["search.batch"],
+            "search.batch must be at least 1",
+        )?;
+        let min = crate::dsl::State::new().min_completion();
+        loaded.require(
+            c.max_len >= min,
+            &["search.max_len"],
+            format!(
+                "search.max_len must be at least {min} (the shortest program's tokens), not {}",
+                c.max_len
+            ),
+        )?;
+        if c.method == crate::pipeline::config::SearchMethod::Sample {
+            loaded.require(
+                c.samples >= 1,
+                &["search.samples"],
+                "search.samples must be at least 1",
+            )?;
+            loaded.require(
+                c.temperature.is_finite() && c.temperature > 0.0,
+                &["search.temperature"],
+                format!(
+                    "search.temperature must be a finite number above 0, not {}",
+                    c.temperature
+                ),
+            )?;
+        }
+        Ok(())
+    }
     fn uses_gpu(&self) -> bool {
         true
     }

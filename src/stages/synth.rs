@@ -38,6 +38,53 @@ impl Stage for Synth {
     fn version(&self) -> u32 {
         1
     }
+    fn check(&self, loaded: &Loaded) -> Result<()> {
+        let c = &loaded.config.synth;
+        loaded.require(
+            c.pairs >= 1,
+            &["synth.pairs"],
+            "synth.pairs must be at least 1",
+        )?;
+        loaded.require(
+            c.validation < c.pairs,
+            &["synth.validation", "synth.pairs"],
+            format!(
+                "synth.validation ({}) must be below synth.pairs ({}): the rest are the training pairs",
+                c.validation, c.pairs
+            ),
+        )?;
+        loaded.require(
+            c.max_draws_factor >= 1,
+            &["synth.max_draws_factor"],
+            "synth.max_draws_factor must be at least 1",
+        )?;
+        let min = crate::dsl::State::new().min_completion();
+        if let Some(l) = c.max_len {
+            loaded.require(
+                l >= min,
+                &["synth.max_len"],
+                format!(
+                    "synth.max_len must be at least {min} (the shortest program's tokens), not {l}"
+                ),
+            )?;
+        }
+        loaded.require(
+            c.min_terms <= loaded.config.dsl.input_len,
+            &["synth.min_terms", "dsl.input_len"],
+            format!(
+                "synth.min_terms = {} is more terms than a program has (dsl.input_len = {})",
+                c.min_terms, loaded.config.dsl.input_len
+            ),
+        )?;
+        if c.source != crate::pipeline::config::SynthSource::Random {
+            loaded.require(
+                c.enumerate_size >= 1,
+                &["synth.enumerate_size"],
+                "synth.enumerate_size must be at least 1",
+            )?;
+        }
+        Ok(())
+    }
     fn iterated(&self, _: &Loaded) -> bool {
         false
     }

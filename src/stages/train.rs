@@ -23,6 +23,9 @@ use std::sync::Arc;
 
 pub struct Train;
 
+/// The model sizes `train.py` knows (its `SIZES`; a test keeps the two lists equal).
+pub const SIZES: [&str; 3] = ["tiny", "small", "t5-small"];
+
 /// Files the Python program must write.
 pub const OUTPUTS: [&str; 7] = [
     "config.json",
@@ -40,6 +43,67 @@ impl Stage for Train {
     }
     fn version(&self) -> u32 {
         1
+    }
+    fn check(&self, loaded: &Loaded) -> Result<()> {
+        let t = &loaded.config.train;
+        let sizes = SIZES.join(", ");
+        loaded.require(
+            SIZES.contains(&t.size.as_str()),
+            &["train.size"],
+            format!(
+                "train.size = {:?} is not a model size; the sizes are {sizes}",
+                t.size
+            ),
+        )?;
+        loaded.require(
+            t.batch_size >= 1,
+            &["train.batch_size"],
+            "train.batch_size must be at least 1",
+        )?;
+        loaded.require(
+            t.lr.is_finite() && t.lr > 0.0,
+            &["train.lr"],
+            format!("train.lr must be a finite number above 0, not {}", t.lr),
+        )?;
+        loaded.require(
+            t.dropout.is_finite() && (0.0..1.0).contains(&t.dropout),
+            &["train.dropout"],
+            format!("train.dropout must be in [0, 1), not {}", t.dropout),
+        )?;
+        loaded.require(
+            t.epochs >= 1,
+            &["train.epochs"],
+            "train.epochs must be at least 1 (train@0 with no epoch is an untrained policy)",
+        )?;
+        loaded.require(
+            t.meta_epochs >= 1,
+            &["train.meta_epochs"],
+            "train.meta_epochs must be at least 1",
+        )?;
+        loaded.require(
+            t.validate_every >= 1,
+            &["train.validate_every"],
+            "train.validate_every must be at least 1 (validation every N epochs, and after the last)",
+        )?;
+        let min = crate::dsl::State::new().min_completion();
+        loaded.require(
+            t.max_program_len as usize >= min,
+            &["train.max_program_len"],
+            format!(
+                "train.max_program_len must be at least {min} (the shortest program's tokens), not {}",
+                t.max_program_len
+            ),
+        )?;
+        let l = loaded.config.dsl.input_len;
+        loaded.require(
+            t.input_terms >= 1 && t.input_terms < l,
+            &["train.input_terms", "dsl.input_len"],
+            format!(
+                "train.input_terms = {} must be in 1..{l} (dsl.input_len = {l}): the terms after it are the verification window",
+                t.input_terms
+            ),
+        )?;
+        Ok(())
     }
     fn uses_gpu(&self) -> bool {
         true
@@ -181,14 +245,27 @@ impl Stage for Train {
         );
         // the trainer's progress lines (`[train] ...`) are relayed, or dropped with --quiet;
         // anything else it prints (warnings, a traceback) always is
-        let mut child = Command::new(&python)
-            .arg(&script)
+        let quiet = crate::progress::is_quiet();
+        let mut cmd = Command::new(&python);
+        cmd.arg(&script)
             .arg(&settings_path)
             .env("PYTHONUNBUFFERED", "1")
-            .stderr(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if quiet {
+            // the libraries' own progress bars and advice (tqdm, Hugging Face) go too
+            for (k, v) in [
+                ("TQDM_DISABLE", "1"),
+                ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
+                ("TRANSFORMERS_VERBOSITY", "error"),
+                ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1"),
+            ] {
+                cmd.env(k, v);
+            }
+        }
+        exit_with_parent(&mut cmd);
+        let mut child = cmd
             .spawn()
             .with_context(|| format!("starting {}", python.display()))?;
-        let quiet = crate::progress::is_quiet();
         if let Some(err) = child.stderr.take() {
             use std::io::BufRead;
             for line in std::io::BufReader::new(err).lines() {
@@ -276,6 +353,34 @@ fn prepare(
     ];
     crate::tables::io::write_parquet(out, &RecordBatch::try_new(Arc::new(schema), cols)?)?;
     Ok(n)
+}
+
+/// The child dies with this process, even when this process is killed with SIGKILL and has no
+/// chance to stop it (Linux: `PR_SET_PDEATHSIG`, checked against a parent that died before the
+/// call took effect). Its own children end with it: `dsl next` and `dsl eval` exit at the end
+/// of the stdin the trainer held. The signal follows the thread that spawned the child, and
+/// the runner builds nodes on the thread that lives for the whole run.
+fn exit_with_parent(cmd: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: between fork and exec the closure only makes async-signal-safe calls (prctl,
+        // getppid, _exit) and allocates nothing
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
 }
 
 /// The directory of the Python stage program.
@@ -425,5 +530,21 @@ mod tests {
             p["dsl.limits"]["semantics"],
             serde_json::json!(crate::dsl::SEMANTICS_VERSION)
         );
+    }
+
+    #[test]
+    fn the_model_sizes_are_those_of_train_py() {
+        let py = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stages/train/train.py"),
+        )
+        .unwrap();
+        let block = &py[py.find("SIZES = {").unwrap()..];
+        let block = &block[..block.find("\n}").unwrap()];
+        let names: Vec<&str> = block
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.trim().strip_prefix('"')?.split('"').next())
+            .collect();
+        assert_eq!(names, SIZES);
     }
 }

@@ -43,6 +43,18 @@ impl Stage for Verify {
     fn version(&self) -> u32 {
         3
     }
+    fn check(&self, loaded: &Loaded) -> Result<()> {
+        let c = &loaded.config;
+        loaded.require(
+            c.verify.max_terms >= c.dsl.input_len,
+            &["verify.max_terms", "dsl.input_len"],
+            format!(
+                "verify.max_terms = {} is below dsl.input_len = {}: the all-known-terms rule must \
+                 check at least the terms the paper's rule checks",
+                c.verify.max_terms, c.dsl.input_len
+            ),
+        )
+    }
     fn iterated(&self, _: &Loaded) -> bool {
         true
     }
