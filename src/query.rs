@@ -260,7 +260,6 @@ pub enum Format {
     Parquet,
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Reading files
 
@@ -429,7 +428,10 @@ impl Watchdog {
                         Some(bound_error(
                             "max_seconds",
                             max_secs,
-                            &format!("still running after {:.1} s", started.elapsed().as_secs_f64()),
+                            &format!(
+                                "still running after {:.1} s",
+                                started.elapsed().as_secs_f64()
+                            ),
                         ))
                     }
                     _ => None,
@@ -676,7 +678,12 @@ fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
         let mut first = FIRST.lock().unwrap_or_else(PoisonError::into_inner);
         if first.is_none() {
             *first = Some(match info.location() {
-                Some(l) => format!("{} (at {}:{})", panic_text(info.payload()), l.file(), l.line()),
+                Some(l) => format!(
+                    "{} (at {}:{})",
+                    panic_text(info.payload()),
+                    l.file(),
+                    l.line()
+                ),
                 None => panic_text(info.payload()),
             });
         }
@@ -717,7 +724,10 @@ fn stream(sources: &[Source], o: &Options, sink: Sink) -> Result<()> {
     let consumer = Arc::new(Mutex::new(consumer));
     let shared = consumer.clone();
     let callback = PlanCallback::new(move |df: DataFrame| -> PolarsResult<bool> {
-        Ok(shared.lock().unwrap_or_else(PoisonError::into_inner).push(df))
+        Ok(shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(df))
     });
     // Parquet: batches of a row group's rows (those of `ParquetWriter::finish`)
     let chunk = match o.format {
@@ -755,7 +765,7 @@ enum Writer {
     Json {
         first: bool,
     },
-    Parquet(polars::io::parquet::write::BatchedWriter<Sink>),
+    Parquet(Box<polars::io::parquet::write::BatchedWriter<Sink>>),
 }
 
 /// Takes the result's batches in order and writes them; remembers why it stopped early.
@@ -792,11 +802,11 @@ impl Consumer {
             ),
             Format::Json => Writer::Json { first: true },
             // Snappy: what the stages write, and what every Parquet reader can read
-            Format::Parquet => Writer::Parquet(
+            Format::Parquet => Writer::Parquet(Box::new(
                 ParquetWriter::new(sink.clone())
                     .with_compression(ParquetCompression::Snappy)
                     .batched(schema)?,
-            ),
+            )),
         };
         Ok(Consumer {
             writer,
@@ -956,8 +966,7 @@ impl Consumer {
         } else if broken_pipe {
             self.reader_gone = true;
         } else {
-            self.error
-                .get_or_insert(e.context("writing the result"));
+            self.error.get_or_insert(e.context("writing the result"));
         }
     }
 }

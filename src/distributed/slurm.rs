@@ -239,7 +239,7 @@ fn check_option(flag: &str, value: &str) -> Result<()> {
                 let mut it = g.split(':');
                 let first = it.next().unwrap_or("");
                 let first_ok = first.strip_prefix("gres/").map_or(name(first), name);
-                first_ok && it.all(|p| name(p)) && g.split(':').count() <= 3
+                first_ok && it.all(&name) && g.split(':').count() <= 3
             }),
             "name[:type][:count] items separated by commas, such as gpu:1 or gpu:a100:2",
         ),

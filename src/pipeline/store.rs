@@ -954,6 +954,11 @@ pub fn make_own_dir(dir: &Path) -> Result<()> {
     mark_own(dir)
 }
 
+/// Whether `dir` holds seqsynth's [`OWN_MARKER`].
+pub fn is_own_dir(dir: &Path) -> bool {
+    own_pid(dir).is_some()
+}
+
 /// The pid in `dir`'s [`OWN_MARKER`]: None when there is no marker of ours.
 fn own_pid(dir: &Path) -> Option<u32> {
     let meta = fs::symlink_metadata(dir.join(OWN_MARKER)).ok()?;

@@ -524,8 +524,18 @@ fn download(store: &Store, base: &str, cfg: &IngestConfig) -> Result<PathBuf> {
     let tmp = store
         .downloads_dir()
         .join(format!("{id}.tmp.{}", std::process::id()));
-    let _ = fs::remove_dir_all(&tmp);
-    fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    // a leftover of ours with this pid (a dead run's) goes; anything else there is not ours
+    if tmp.exists() {
+        if !crate::pipeline::store::is_own_dir(&tmp) {
+            bail!(
+                "{} is in the way and is not seqsynth's: move it",
+                tmp.display()
+            );
+        }
+        fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
+    }
+    // marked as the store's own, so that clean-up after a kill knows it
+    crate::pipeline::store::make_own_dir(&tmp)?;
     let got = (|| -> Result<()> {
         for (file, kind) in [
             ("stripped.gz", FlatKind::Stripped),
