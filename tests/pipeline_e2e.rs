@@ -308,11 +308,22 @@ fn the_store_never_touches_what_is_not_its_own() {
     fs::write(tmp.join("notes.txt"), "mine").unwrap();
     fs::create_dir_all(tmp.join("my-dir")).unwrap();
     fs::write(tmp.join("my-dir/data"), "mine").unwrap();
-    // what a dead seqsynth process left is removed
+    // what a dead seqsynth process left (marked as seqsynth's when it was made) is removed
     let dead = 4_194_305; // above the largest pid Linux allows
     let stale = tmp.join(format!("{}.{dead}.0", "c".repeat(64)));
     fs::create_dir_all(&stale).unwrap();
-    fs::write(p.store().join(format!("refs/.synth.{dead}")), "").unwrap();
+    fs::write(
+        stale.join(".seqsynth-made"),
+        format!("{{\"made_by\": \"seqsynth\", \"pid\": {dead}}}"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        std::path::Path::new("..")
+            .join("objects")
+            .join("d".repeat(64)),
+        p.store().join(format!("refs/.synth.{dead}")),
+    )
+    .unwrap();
     let out = p.run(&["run"]);
     assert!(
         out.status.success(),
@@ -322,6 +333,6 @@ fn the_store_never_touches_what_is_not_its_own() {
     assert_eq!(fs::read_to_string(tmp.join("notes.txt")).unwrap(), "mine");
     assert_eq!(fs::read_to_string(tmp.join("my-dir/data")).unwrap(), "mine");
     assert!(!stale.exists());
-    assert!(!p.store().join(format!("refs/.synth.{dead}")).exists());
+    assert!(fs::symlink_metadata(p.store().join(format!("refs/.synth.{dead}"))).is_err());
     assert!(p.store().join("seqsynth-store.json").is_file());
 }

@@ -159,14 +159,16 @@ fn bad_settings_are_clear_errors() {
     let p = Project::new("[synth]\npairs = 10\nvalidation = 20\n");
     let e = p.fails(&["run", "stage=synth"]);
     assert!(
-        e.contains("synth.validation (20) is larger than synth.pairs (10)"),
+        e.contains("synth.validation (20) must be below synth.pairs (10)"),
         "{e}"
     );
     let p =
         Project::new("[synth]\npairs = 50\nvalidation = 0\nmin_terms = 36\nmax_draws_factor = 2\n");
     let e = p.fails(&["run", "stage=synth"]);
+    // (more terms than any program has: refused before synth draws at all)
     assert!(
-        e.contains("pairs after") && e.contains("max_draws_factor"),
+        e.contains("pipeline.toml:")
+            && e.contains("synth.min_terms = 36 is more terms than a program has"),
         "{e}"
     );
 }
