@@ -534,21 +534,48 @@ impl Write for Sink {
 /// `--output FILE`: written to a temporary file beside it, renamed onto it only when complete
 /// (a stopped or failed query leaves no half file and keeps the file that was there). The
 /// temporary file goes when this is dropped uncommitted (and the watchdog removes it itself).
+/// A symlink keeps pointing where it did (the file it names is replaced); what is not a file (a
+/// device such as /dev/stdout or /dev/null, a named pipe) is written directly, as there is no
+/// half file to leave there and a rename would replace the device itself.
 struct OutputFile {
+    /// The file renamed onto (the symlink's target for a symlink).
     target: PathBuf,
-    temp: PathBuf,
+    /// The temporary file, None when writing the target directly.
+    temp: Option<PathBuf>,
     file: std::fs::File,
     committed: bool,
 }
 
 impl OutputFile {
-    fn create(target: &Path) -> Result<OutputFile> {
-        if target.is_dir() {
-            bail!("--output {}: a directory", target.display());
+    fn create(output: &Path) -> Result<OutputFile> {
+        let direct = |path: &Path| -> Result<OutputFile> {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("opening --output {}", output.display()))?;
+            Ok(OutputFile {
+                target: path.to_path_buf(),
+                temp: None,
+                file,
+                committed: false,
+            })
+        };
+        let mut target = output.to_path_buf();
+        if let Ok(link) = std::fs::read_link(output) {
+            target = match std::fs::canonicalize(output) {
+                Ok(real) => real,
+                // a dangling link: the file it names is created
+                Err(_) => output.parent().unwrap_or(Path::new("")).join(link),
+            };
+        }
+        match std::fs::metadata(&target) {
+            Ok(m) if m.is_dir() => bail!("--output {}: a directory", output.display()),
+            Ok(m) if !m.is_file() => return direct(&target),
+            _ => {}
         }
         let name = target
             .file_name()
-            .ok_or_else(|| anyhow!("--output {}: not a file name", target.display()))?;
+            .ok_or_else(|| anyhow!("--output {}: not a file name", output.display()))?;
         let temp = target.with_file_name(format!(
             ".{}.partial-{}",
             name.to_string_lossy(),
@@ -563,28 +590,26 @@ impl OutputFile {
                 format!(
                     "creating {} (written there, then renamed to --output {})",
                     temp.display(),
-                    target.display()
+                    output.display()
                 )
             })?;
         Ok(OutputFile {
-            target: target.to_path_buf(),
-            temp,
+            target,
+            temp: Some(temp),
             file,
             committed: false,
         })
     }
 
     fn commit(mut self) -> Result<()> {
-        self.file
-            .sync_all()
-            .with_context(|| format!("writing {}", self.temp.display()))?;
-        std::fs::rename(&self.temp, &self.target).with_context(|| {
-            format!(
-                "renaming {} to {}",
-                self.temp.display(),
-                self.target.display()
-            )
-        })?;
+        if let Some(temp) = &self.temp {
+            self.file
+                .sync_all()
+                .with_context(|| format!("writing {}", temp.display()))?;
+            std::fs::rename(temp, &self.target).with_context(|| {
+                format!("renaming {} to {}", temp.display(), self.target.display())
+            })?;
+        }
         self.committed = true;
         Ok(())
     }
@@ -592,8 +617,8 @@ impl OutputFile {
 
 impl Drop for OutputFile {
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.temp);
+        if let (false, Some(temp)) = (self.committed, &self.temp) {
+            let _ = std::fs::remove_file(temp);
         }
     }
 }
@@ -634,7 +659,7 @@ pub fn run(sources: &[Source], o: &Options) -> Result<()> {
         bail!("--format parquet needs --output FILE (Parquet is not for a terminal)");
     }
     let output = o.output.map(OutputFile::create).transpose()?;
-    let watchdog = Watchdog::start(&o.bounds, output.as_ref().map(|f| f.temp.clone()))?;
+    let watchdog = Watchdog::start(&o.bounds, output.as_ref().and_then(|f| f.temp.clone()))?;
     let out: Box<dyn Write + Send> = match &output {
         Some(f) => Box::new(std::io::BufWriter::with_capacity(
             1 << 20,
@@ -660,7 +685,9 @@ pub fn run(sources: &[Source], o: &Options) -> Result<()> {
         std::env::set_var("POLARS_FMT_TABLE_HIDE_DATAFRAME_SHAPE_INFORMATION", "1");
         std::env::set_var("POLARS_FMT_TABLE_HIDE_COLUMN_DATA_TYPES", "1");
     }
-    guarded(|| stream(sources, o, sink.clone()))?;
+    // the file a stopped query leaves as it was (not a pipe or device written directly)
+    let kept = output.as_ref().filter(|f| f.temp.is_some()).and(o.output);
+    guarded(|| stream(sources, o, sink.clone(), kept))?;
     drop(sink);
     watchdog.finish();
     if let Some(f) = output {
@@ -698,9 +725,24 @@ fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
                 .unwrap_or_else(PoisonError::into_inner)
                 .take()
                 .unwrap_or_else(|| panic_text(payload.as_ref()));
-            Err(anyhow!("the query failed inside Polars: {msg}"))
+            Err(panic_error(&msg))
         }
     }
+}
+
+/// The error of a panic inside Polars, explained where the cause is known.
+fn panic_error(msg: &str) -> anyhow::Error {
+    // polars-sql's read_csv asks the CSV reader to infer dates, and the reader of a Polars built
+    // without its date types (seqsynth's: no `dtype-date`) panics on any text column
+    if msg.contains("activate one of {'dtype-date'") {
+        return anyhow!(
+            "read_csv cannot read this file: polars-sql's read_csv infers dates in the file's \
+             text columns, and seqsynth's Polars is built without date types, so any text column \
+             fails (a CSV of numbers only reads); read the data as NDJSON (read_json) or Parquet \
+             (read_parquet) instead\n(inside Polars: {msg})"
+        );
+    }
+    anyhow!("the query failed inside Polars: {msg}")
 }
 
 fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
@@ -714,11 +756,11 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Plans the SQL and streams its result through a [`Consumer`].
-fn stream(sources: &[Source], o: &Options, sink: Sink) -> Result<()> {
+fn stream(sources: &[Source], o: &Options, sink: Sink, kept: Option<&Path>) -> Result<()> {
     let mut ctx = context(sources, o.with_key)?;
     let mut lf = ctx.execute(o.sql).map_err(|e| explain(e, o.with_key))?;
     let schema = lf.collect_schema().map_err(|e| explain(e, o.with_key))?;
-    let mut consumer = Consumer::new(o.format, &schema, sink, o.limit, o.output)?;
+    let mut consumer = Consumer::new(o.format, &schema, sink, o.limit, kept)?;
     consumer.begin();
     let started = !consumer.stopped();
     let consumer = Arc::new(Mutex::new(consumer));
@@ -958,7 +1000,11 @@ impl Consumer {
             });
         if passed {
             let max = self.sink().lock().max / MIB;
-            let mut msg = bound_error("max_output_mb", max, "the result's size in MiB");
+            let mut msg = bound_error(
+                "max_output_mb",
+                max,
+                &format!("the result would pass {max} MiB"),
+            );
             if let Some(p) = &self.output {
                 msg.push_str(&format!("; {} was not written", p.display()));
             }
@@ -968,5 +1014,172 @@ impl Consumer {
         } else {
             self.error.get_or_insert(e.context("writing the result"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_check_files_refuses_every_spelling_of_a_reader() {
+        for sql in [
+            "SELECT * FROM read_csv('x.csv')",
+            "select * from READ_PARQUET('x')",
+            "SELECT * FROM \"read_json\"('/etc/passwd')",
+            "SELECT * FROM read_ipc /* a comment */ ('x')",
+            "SELECT * FROM read_csv\n(\n'x')",
+            "SELECT * FROM targets t JOIN read_csv('x') r ON t.id = r.id",
+            "SELECT id FROM targets WHERE id IN (SELECT id FROM read_json('x'))",
+            "WITH r AS (SELECT * FROM read_parquet('x')) SELECT * FROM r",
+            "EXPLAIN SELECT * FROM read_csv('x')",
+            "CREATE TABLE t AS SELECT * FROM read_csv('x')",
+            // Polars resolves a table function by its name's first part
+            "SELECT * FROM read_csv.anything('x')",
+            "SELECT * FROM \"READ_CSV\".x('x')",
+        ] {
+            let e = check_files(sql).expect_err(sql).to_string();
+            assert!(
+                e.contains("which reads a file") && e.contains("--allow-files"),
+                "{sql}: {e}"
+            );
+        }
+        let e = check_files("select * from Read_Json('x')").unwrap_err();
+        assert!(
+            e.to_string().starts_with("the SQL calls Read_Json(...)"),
+            "{e}"
+        );
+        for sql in [
+            "SELECT * FROM targets",
+            "SELECT 'read_csv(' AS s FROM targets",
+            "SELECT read_csv FROM t",
+            "SELECT count(*) AS read_parquet FROM pairs",
+            "SELECT * FROM pairs a, pairs b",
+            "SELEC nonsense (",
+        ] {
+            check_files(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+    }
+
+    #[test]
+    fn query_counting_refuses_bytes_past_its_bound() {
+        let mut c = Counting::new(Vec::new(), 10);
+        c.write_all(b"12345").unwrap();
+        c.write_all(b"67890").unwrap();
+        assert_eq!((c.written, c.passed), (10, false));
+        let e = c.write_all(b"x").unwrap_err();
+        assert!(e.to_string().contains("passed 10 bytes"), "{e}");
+        assert!(c.passed && !c.broken_pipe);
+        assert_eq!(c.inner, b"1234567890", "nothing past the bound is written");
+        // 0: no bound
+        let mut c = Counting::new(Vec::new(), 0);
+        c.write_all(&[0; 4096]).unwrap();
+        assert_eq!((c.written, c.passed), (4096, false));
+        // a closed pipe is noted, however the writer above reports it
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+        }
+        let mut c = Counting::new(Closed, 0);
+        assert!(c.write(b"x").is_err());
+        assert!(c.broken_pipe && !c.passed);
+    }
+
+    #[test]
+    fn query_memory_is_read_and_written_for_people() {
+        let page = page_size();
+        assert!(page >= 4096 && page.is_power_of_two(), "{page}");
+        if cfg!(target_os = "linux") {
+            let rss = resident_bytes(page).unwrap();
+            assert!(rss > MIB && rss < (1 << 40), "{rss}");
+        }
+        assert_eq!(human(212 * MIB), "212 MiB");
+        assert_eq!(human(4198 * MIB), "4.1 GiB");
+        let e = bound_error("max_seconds", 3, "still running after 3.0 s");
+        assert_eq!(
+            e,
+            "the query passed query.max_seconds = 3 (still running after 3.0 s); raise it with \
+             query.max_seconds=N (0: no limit) or narrow the query"
+        );
+    }
+
+    #[test]
+    fn query_panics_are_errors() {
+        let r: Result<()> = guarded(|| panic!("inside {}", "polars"));
+        let e = r.unwrap_err().to_string();
+        assert!(
+            e.starts_with("the query failed inside Polars: inside polars (at "),
+            "{e}"
+        );
+        assert!(e.contains("query.rs"), "the panic's place: {e}");
+        let e =
+            panic_error("activate one of {'dtype-date', 'dtype-datetime', dtype-time'} features");
+        assert!(
+            e.to_string().starts_with("read_csv cannot read this file"),
+            "{e}"
+        );
+        // no panic: the closure's own result
+        assert_eq!(guarded(|| Ok(7)).unwrap(), 7);
+        assert!(guarded(|| -> Result<()> { bail!("plain") }).is_err());
+    }
+
+    #[test]
+    fn query_output_is_renamed_into_place_only_when_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("r.csv");
+        std::fs::write(&target, "good\n").unwrap();
+        let names = || -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        // dropped unfinished: the temporary goes, the file there stays
+        let mut f = OutputFile::create(&target).unwrap();
+        f.file.write_all(b"half").unwrap();
+        assert_eq!(names().len(), 2);
+        drop(f);
+        assert_eq!(names(), ["r.csv"]);
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "good\n");
+        // committed: replaces it
+        let mut f = OutputFile::create(&target).unwrap();
+        f.file.write_all(b"new\n").unwrap();
+        f.commit().unwrap();
+        assert_eq!(names(), ["r.csv"]);
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new\n");
+        // through a symlink: the link stays, the file it names is replaced
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.csv");
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            let mut f = OutputFile::create(&link).unwrap();
+            f.file.write_all(b"linked\n").unwrap();
+            f.commit().unwrap();
+            assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+            assert_eq!(std::fs::read_to_string(&target).unwrap(), "linked\n");
+            assert_eq!(names(), ["link.csv", "r.csv"]);
+        }
+        // a named pipe (as a device: /dev/stdout) is written directly, never replaced
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let path = fifo.clone();
+            let reader = std::thread::spawn(move || std::fs::read_to_string(path).unwrap());
+            let mut f = OutputFile::create(&fifo).unwrap();
+            assert!(f.temp.is_none());
+            f.file.write_all(b"piped\n").unwrap();
+            f.commit().unwrap();
+            assert_eq!(reader.join().unwrap(), "piped\n");
+            use std::os::unix::fs::FileTypeExt;
+            assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        }
+        assert!(OutputFile::create(dir.path()).is_err(), "a directory");
     }
 }

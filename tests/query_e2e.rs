@@ -703,9 +703,20 @@ fn query_reads_only_the_store_unless_allow_files() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.starts_with("error: ") && !err.contains("panicked"),
+        err.starts_with("error: read_csv cannot read this file")
+            && err.contains("without date types")
+            && !err.contains("panicked")
+            && !err.contains("RUST_BACKTRACE"),
         "{err}"
     );
+    // (a CSV of numbers only reads)
+    std::fs::write(p.path().join("numbers.csv"), "a,b\n1,2\n3,4\n").unwrap();
+    let numbers = query_json(
+        &p,
+        "SELECT a + b AS s FROM read_csv('numbers.csv') ORDER BY s",
+        &["--allow-files"],
+    );
+    assert_eq!(numbers, vec![json!({"s": 3}), json!({"s": 7})]);
     let nd = query_json(
         &p,
         "SELECT sum(a) AS s FROM read_json('rows.json')",
@@ -786,4 +797,30 @@ fn query_ends_quietly_when_the_reader_goes() {
         "0",
     ]);
     assert!(all.stdout.len() > 1 << 20, "{}", all.stdout.len());
+}
+
+#[test]
+fn query_output_to_a_named_pipe_is_written_directly() {
+    use std::os::unix::fs::FileTypeExt;
+    let p = tiny();
+    let fifo = p.path().join("out.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("no mkfifo: skipped");
+        return;
+    }
+    // (as `--output /dev/stdout` or `--output >(gzip > r.gz)`: no temporary file, no rename)
+    let path = fifo.clone();
+    let reader = std::thread::spawn(move || std::fs::read_to_string(path).unwrap());
+    p.ok(&[
+        "query",
+        "SELECT id FROM targets ORDER BY id LIMIT 2",
+        "--format",
+        "csv",
+        "--output",
+        "out.fifo",
+    ]);
+    assert_eq!(reader.join().unwrap(), "id\nA000001\nA000002\n");
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    assert!(!names(p.path()).iter().any(|n| n.contains("partial")));
 }
