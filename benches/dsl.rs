@@ -40,7 +40,7 @@ fn main() {
         programs = pool(threads).install(|| {
             (0..n as u64)
                 .into_par_iter()
-                .map(|i| sample_program(&mut rng_for(1, i), 48))
+                .map(|i| sample_program(&mut rng_for(1, i), 48, seqsynth::dsl::Dialect::Paper))
                 .collect()
         });
         let s = t.elapsed().as_secs_f64();

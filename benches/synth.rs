@@ -39,7 +39,17 @@ fn main() {
             ..SynthConfig::default()
         };
         let t = Instant::now();
-        let g = generate(&cfg, 0, 48, &ev, true).unwrap();
+        let g = generate(
+            &cfg,
+            0,
+            seqsynth::stages::synth::Grammar {
+                max_len: 48,
+                dialect: seqsynth::dsl::Dialect::Paper,
+            },
+            &ev,
+            true,
+        )
+        .unwrap();
         let gen_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let dir = tempfile::tempdir().unwrap();

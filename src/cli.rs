@@ -240,9 +240,17 @@ pub enum DslCommand {
         /// Sampler length limit in tokens.
         #[arg(long, default_value_t = 48)]
         max_len: usize,
+        /// The language drawn from: "paper" or "loops" (docs/dsl.md).
+        #[arg(long, default_value = "loops", value_parser = parse_dialect)]
+        dialect: crate::dsl::Dialect,
         #[command(flatten)]
         limits: LimitArgs,
     },
+}
+
+fn parse_dialect(s: &str) -> Result<crate::dsl::Dialect, String> {
+    crate::dsl::Dialect::from_name(s)
+        .ok_or_else(|| format!("{s:?} is not a dialect: paper or loops"))
 }
 
 #[derive(Args, Debug, Clone)]

@@ -944,12 +944,17 @@ fn run_dsl(cmd: DslCommand) -> Result<ExitCode> {
             n,
             seed,
             max_len,
+            dialect,
             limits,
         } => {
             let ev = Evaluator::new(limits.limits()?);
             let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
             for i in 0..n {
-                let p = dsl::sample::sample_program(&mut dsl::sample::rng_for(seed, i), max_len);
+                let p = dsl::sample::sample_program(
+                    &mut dsl::sample::rng_for(seed, i),
+                    max_len,
+                    dialect,
+                );
                 let out = match ev.eval(&p) {
                     Ok(t) => dsl::format_terms(&t),
                     Err(e) => format!("error: {e}"),

@@ -7,7 +7,7 @@ use seqsynth::dsl::automaton::State;
 use seqsynth::dsl::sample::{rng_for, sample_tokens};
 use seqsynth::dsl::token::{Prim, Token};
 use seqsynth::dsl::types::{self, Type as Ty};
-use seqsynth::dsl::{eval, Evaluator, Expr, Limits, Program};
+use seqsynth::dsl::{eval, Dialect, Evaluator, Expr, Limits, Program};
 
 fn limits() -> Limits {
     Limits {
@@ -36,9 +36,10 @@ proptest! {
 
     #[test]
     fn sampled_programs_are_valid(seed in any::<u64>(), max_len in 6usize..64) {
-        let tokens = sample_tokens(&mut rng_for(seed, 0), max_len);
+        let dialect = if seed % 2 == 0 { Dialect::Paper } else { Dialect::Loops };
+        let tokens = sample_tokens(&mut rng_for(seed, 0), max_len, dialect);
         // accepted token by token; every offered alternative completes
-        let mut s = State::new();
+        let mut s = State::for_dialect(dialect);
         for &t in &tokens {
             prop_assert!(s.allowed().contains(t));
             for alt in s.allowed().iter() {
@@ -51,7 +52,8 @@ proptest! {
         prop_assert!(s.is_complete());
         // parses, type-checks with the tree checker, prints back to the same tokens
         let p = Program::from_tokens(&tokens).unwrap();
-        types::check(&p).unwrap();
+        types::check_in(&p, dialect).unwrap();
+        prop_assert!(p.dialect() <= dialect);
         prop_assert_eq!(p.tokens(), tokens.clone());
         let text = p.to_string();
         prop_assert_eq!(Program::parse(&text).unwrap().to_string(), text);
@@ -69,7 +71,7 @@ proptest! {
         let cached = Evaluator::new(l.clone());
         let plain = Evaluator::new(l).without_cache();
         for i in 0..20 {
-            let p = Program::from_tokens(&sample_tokens(&mut rng_for(seed, i), 48)).unwrap();
+            let p = Program::from_tokens(&sample_tokens(&mut rng_for(seed, i), 48, Dialect::Loops)).unwrap();
             prop_assert_eq!(cached.eval_counted(&p), plain.eval_counted(&p), "{}", p);
         }
     }
@@ -163,13 +165,21 @@ fn typed(rng: &mut impl rand::Rng, ty: Ty, d: u8, budget: u32) -> Expr {
                 Expr::Const(rng.gen_range(0..10))
             }
         }
-        Ty::Int => match rng.gen_range(0..3) {
-            0 => {
+        Ty::Int => match rng.gen_range(0..7) {
+            0 | 1 => {
                 let p = Prim::INT2[rng.gen_range(0..8)];
                 app(rng, p, &[Ty::Int, Ty::Int])
             }
-            1 => app(rng, Prim::Sqrt, &[Ty::Int]),
-            _ => app(rng, Prim::Reduce, &[Ty::List, Ty::Int, Ty::Fn2]),
+            2 => app(rng, Prim::Sqrt, &[Ty::Int]),
+            3 => app(rng, Prim::Reduce, &[Ty::List, Ty::Int, Ty::Fn2]),
+            4 => app(rng, Prim::Loop, &[Ty::Fn2, Ty::Int, Ty::Int]),
+            5 if d <= 15 => app(rng, Prim::Nth, &[Ty::Pred, Ty::Int, Ty::Int]),
+            5 => app(rng, Prim::If, &[Ty::Bool, Ty::Int, Ty::Int]),
+            _ => app(
+                rng,
+                Prim::Loop2,
+                &[Ty::Fn2, Ty::Fn2, Ty::Int, Ty::Int, Ty::Int],
+            ),
         },
         Ty::Bool if leaf || rng.gen_bool(0.7) => {
             let p = Prim::CMP[rng.gen_range(0..4)];
@@ -270,7 +280,7 @@ fn deterministic_sampling_long_run() {
         let mut h = blake3::Hasher::new();
         let mut ok = 0;
         for i in 0..20_000 {
-            let t = sample_tokens(&mut rng_for(seed, i), 48);
+            let t = sample_tokens(&mut rng_for(seed, i), 48, seqsynth::dsl::Dialect::Paper);
             let p = Program::from_tokens(&t).unwrap();
             let text = p.to_string();
             assert_eq!(Program::parse(&text).unwrap(), p, "{text}");

@@ -12,7 +12,7 @@
 //! token that leads to a dead end. The shortest completion is the sum of the per-item minimum
 //! lengths, kept incrementally.
 
-use super::token::{Prim, Token, MAX_VAR};
+use super::token::{Dialect, Prim, Token, MAX_VAR};
 use std::fmt;
 
 /// What a hole must be filled with.
@@ -105,6 +105,8 @@ pub struct State {
     len: usize,
     /// Sum of `item_cost` over `stack`.
     remaining: usize,
+    /// The language whose programs this state accepts.
+    dialect: Dialect,
 }
 
 impl Default for State {
@@ -114,8 +116,15 @@ impl Default for State {
 }
 
 impl State {
-    /// The state before the first token of a whole program `lambda [ #0 ] ( LIST )`.
+    /// The state before the first token of a whole program `lambda [ #0 ] ( LIST )`, in the
+    /// loops dialect, which contains the paper's: what the parser accepts.
     pub fn new() -> State {
+        State::for_dialect(Dialect::Loops)
+    }
+
+    /// The state before the first token of a whole program of the given dialect: what a sampler
+    /// or a search of that dialect walks.
+    pub fn for_dialect(dialect: Dialect) -> State {
         let items = [
             Item::Tok(Token::Lambda),
             Item::Tok(Token::LBracket),
@@ -131,12 +140,23 @@ impl State {
             stack,
             len: 0,
             remaining,
+            dialect,
         }
+    }
+
+    /// The dialect of the programs this state accepts.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// The state after the fixed header `lambda [ #0 ] (`, where every program body starts.
     pub fn after_header() -> State {
-        let mut s = State::new();
+        State::after_header_in(Dialect::Loops)
+    }
+
+    /// [`State::after_header`] in the given dialect.
+    pub fn after_header_in(dialect: Dialect) -> State {
+        let mut s = State::for_dialect(dialect);
         for t in HEADER {
             s.push(t).expect("header is valid");
         }
@@ -171,7 +191,7 @@ impl State {
         };
         match top {
             Item::Tok(t) => set.insert(t),
-            Item::Hole(slot, d) => set = tables().allowed[slot_index(slot)][d as usize],
+            Item::Hole(slot, d) => set = tables(self.dialect).allowed[slot_index(slot)][d as usize],
         }
         set
     }
@@ -217,10 +237,11 @@ impl State {
             Item::Tok(x) => (x == t).then(|| self.remaining - 1),
             Item::Hole(slot, d) => {
                 let (si, d) = (slot_index(slot), d as usize);
-                if !tables().allowed[si][d].contains(t) {
+                let tables = tables(self.dialect);
+                if !tables.allowed[si][d].contains(t) {
                     return None;
                 }
-                Some((self.remaining as isize + tables().delta[si][d][t.index()] as isize) as usize)
+                Some((self.remaining as isize + tables.delta[si][d][t.index()] as isize) as usize)
             }
         }
     }
@@ -242,7 +263,7 @@ impl State {
                 self.stack.pop();
                 self.remaining -= 1;
             }
-            Item::Hole(slot, d) => match expansion(slot, d, t) {
+            Item::Hole(slot, d) => match expansion(slot, d, t, self.dialect) {
                 Some(items) => {
                     self.stack.pop();
                     self.remaining -= item_cost(top);
@@ -255,7 +276,7 @@ impl State {
                     return Err(Rejected {
                         got: t,
                         expected: self.allowed(),
-                        hint: hint(slot, d, t),
+                        hint: hint(slot, d, t, self.dialect),
                     })
                 }
             },
@@ -307,8 +328,11 @@ impl fmt::Display for Rejected {
     }
 }
 
-fn hint(slot: Slot, d: u8, t: Token) -> Option<&'static str> {
+fn hint(slot: Slot, d: u8, t: Token, dialect: Dialect) -> Option<&'static str> {
     match (slot, t) {
+        (_, Token::Prim(p)) if !dialect.has(p) => {
+            Some("a primitive of the loops dialect, not of this one (dsl.dialect)")
+        }
         (Slot::Int, Token::Var(0)) => Some("#0 is the input list, not an int"),
         (Slot::Int, Token::Var(k)) if k >= d => Some("variable not in scope"),
         (Slot::List, Token::Var(_)) => Some("only #0 is a list"),
@@ -349,8 +373,13 @@ impl Expansion {
 
 /// Items that replace the hole `slot` at depth `d` when `t` fills it, or `None` if `t` cannot.
 /// Returned in source order (the first item is filled next).
-fn expansion(slot: Slot, d: u8, t: Token) -> Option<Expansion> {
+fn expansion(slot: Slot, d: u8, t: Token, dialect: Dialect) -> Option<Expansion> {
     use Item::{Hole, Tok};
+    if let Token::Prim(p) = t {
+        if !dialect.has(p) {
+            return None;
+        }
+    }
     let (lp, rp) = (Tok(Token::LParen), Tok(Token::RParen));
     let lambda_items = |params: u8, body: Slot| -> Option<Expansion> {
         // the last bound variable must have a token
@@ -379,6 +408,37 @@ fn expansion(slot: Slot, d: u8, t: Token) -> Option<Expansion> {
             Hole(Slot::List, d),
             Hole(Slot::Int, d),
             Hole(Slot::Fn2, d),
+            rp,
+        ])),
+        (Slot::Int, Token::Prim(Prim::Loop)) => Some(e(&[
+            lp,
+            Hole(Slot::Fn2, d),
+            Hole(Slot::Int, d),
+            Hole(Slot::Int, d),
+            rp,
+        ])),
+        (Slot::Int, Token::Prim(Prim::Loop2)) => Some(e(&[
+            lp,
+            Hole(Slot::Fn2, d),
+            Hole(Slot::Fn2, d),
+            Hole(Slot::Int, d),
+            Hole(Slot::Int, d),
+            Hole(Slot::Int, d),
+            rp,
+        ])),
+        // nth needs a lambda for its predicate: offer it only if that lambda fits
+        (Slot::Int, Token::Prim(Prim::Nth)) if d <= MAX_VAR => Some(e(&[
+            lp,
+            Hole(Slot::Pred, d),
+            Hole(Slot::Int, d),
+            Hole(Slot::Int, d),
+            rp,
+        ])),
+        (Slot::Int, Token::Prim(Prim::If)) => Some(e(&[
+            lp,
+            Hole(Slot::Bool, d),
+            Hole(Slot::Int, d),
+            Hole(Slot::Int, d),
             rp,
         ])),
         (Slot::Int, Token::Prim(p)) if Prim::INT2.contains(&p) => {
@@ -418,9 +478,10 @@ struct Tables {
     delta: [[[i16; Token::COUNT]; DEPTHS]; 6],
 }
 
-fn tables() -> &'static Tables {
-    static T: std::sync::OnceLock<Tables> = std::sync::OnceLock::new();
-    T.get_or_init(|| {
+fn tables(dialect: Dialect) -> &'static Tables {
+    static T: [std::sync::OnceLock<Tables>; 2] =
+        [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+    T[dialect as usize].get_or_init(|| {
         let slots = [
             Slot::Int,
             Slot::Bool,
@@ -436,7 +497,7 @@ fn tables() -> &'static Tables {
         for (si, &slot) in slots.iter().enumerate() {
             for d in 0..DEPTHS {
                 for tok in Token::vocabulary() {
-                    if let Some(e) = expansion(slot, d as u8, tok) {
+                    if let Some(e) = expansion(slot, d as u8, tok, dialect) {
                         t.allowed[si][d].insert(tok);
                         t.delta[si][d][tok.index()] =
                             e.cost() as i16 - item_cost(Item::Hole(slot, d as u8)) as i16;
@@ -542,6 +603,37 @@ mod tests {
         );
         let e = run("lambda [ #0 ] ( 5").unwrap_err();
         assert_eq!(e.expected.to_string(), "#0 map filter");
+    }
+
+    #[test]
+    fn the_paper_dialect_offers_no_loops_primitive() {
+        let paper = State::after_header_in(Dialect::Paper);
+        let mut s = paper.clone();
+        for t in lex("map ( lambda [ #1 ] (").unwrap() {
+            s.push(t.token).unwrap();
+        }
+        let a = s.allowed();
+        for p in Prim::LOOPS {
+            assert!(!a.contains(Token::Prim(p)), "{p:?}");
+        }
+        let err = s.push(Token::Prim(Prim::Loop)).unwrap_err();
+        assert!(err.to_string().contains("loops dialect"), "{err}");
+        let loops = run("lambda [ #0 ] ( map ( lambda [ #1 ] (").unwrap();
+        for p in Prim::LOOPS {
+            assert!(loops.allowed().contains(Token::Prim(p)), "{p:?}");
+        }
+        // both agree on every paper token
+        assert_eq!(
+            a.0,
+            loops.allowed().0
+                & !Prim::LOOPS
+                    .iter()
+                    .fold(0, |m, &p| m | 1 << Token::Prim(p).index())
+        );
+        let s = run("lambda [ #0 ] ( map ( lambda [ #1 ] ( loop2 ( + lambda [ #2 #3 ] ( #2 ) #1 0 1 ) ) #0 ) )").unwrap();
+        assert!(s.is_complete());
+        let s = run("lambda [ #0 ] ( map ( lambda [ #1 ] ( nth ( lambda [ #2 ] ( == ( 0 % ( #2 3 ) ) ) #1 1 ) ) #0 ) )").unwrap();
+        assert!(s.is_complete());
     }
 
     #[test]

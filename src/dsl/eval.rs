@@ -75,16 +75,19 @@ pub enum ErrorKind {
     NegativeSqrt,
     Overflow,
     StepLimit,
+    /// `nth ( P N S )` with N < 1 (the loops dialect).
+    BadCount,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 6] = [
+    pub const ALL: [ErrorKind; 7] = [
         ErrorKind::DivByZero,
         ErrorKind::ModByZero,
         ErrorKind::NegativeExponent,
         ErrorKind::NegativeSqrt,
         ErrorKind::Overflow,
         ErrorKind::StepLimit,
+        ErrorKind::BadCount,
     ];
 
     /// Stable snake_case name (used in Parquet tables and in the Python rendering).
@@ -96,6 +99,7 @@ impl ErrorKind {
             ErrorKind::NegativeSqrt => "negative_sqrt",
             ErrorKind::Overflow => "overflow",
             ErrorKind::StepLimit => "step_limit",
+            ErrorKind::BadCount => "bad_count",
         }
     }
 }
@@ -214,8 +218,18 @@ impl Code {
             }
             Expr::App(p, a) => {
                 let mut ids = Vec::with_capacity(a.len());
-                let (mut vars, mut heavy) =
-                    (0, matches!(p, Prim::Map | Prim::Filter | Prim::Reduce));
+                let (mut vars, mut heavy) = (
+                    0,
+                    matches!(
+                        p,
+                        Prim::Map
+                            | Prim::Filter
+                            | Prim::Reduce
+                            | Prim::Loop
+                            | Prim::Loop2
+                            | Prim::Nth
+                    ),
+                );
                 for x in a {
                     let (i, v, h) = self.node(x, inner);
                     ids.push(i);
@@ -365,6 +379,32 @@ impl Evaluator {
     }
 }
 
+/// Whether `p` is one of the int-valued primitives of `Evaluator::apply`.
+fn is_arith(p: Prim) -> bool {
+    matches!(
+        p,
+        Prim::Add
+            | Prim::Sub
+            | Prim::Mul
+            | Prim::Div
+            | Prim::Mod
+            | Prim::Pow
+            | Prim::Min
+            | Prim::Max
+            | Prim::Sqrt
+    )
+}
+
+/// The number of iterations of `loop` / `loop2` for a count `n`: `n` when positive, else 0. A
+/// count past `u64` is as good as infinite: the step budget ends the loop first.
+fn iterations(n: &Num) -> u64 {
+    match n {
+        Num::Small(n) => (*n).max(0) as u64,
+        Num::Big(b) if b.sign() == num_bigint::Sign::Plus => u64::MAX,
+        Num::Big(_) => 0,
+    }
+}
+
 /// Variables `#0..#MAX_VAR` plus room for a two-parameter lambda's second parameter.
 const MAX_DEPTH: usize = crate::dsl::token::MAX_VAR as usize + 2;
 
@@ -414,7 +454,7 @@ impl Run<'_> {
             Op::Var(k) => Ok(self.env[k as usize].clone()),
             // the fast path: arithmetic needs no Value and no cache
             Op::App { prim, first_arg }
-                if prim != Prim::Reduce && self.code.slot[id as usize] == NO_SLOT =>
+                if is_arith(prim) && self.code.slot[id as usize] == NO_SLOT =>
             {
                 let a = self.int(self.code.arg(first_arg, 0))?;
                 if prim == Prim::Sqrt {
@@ -489,6 +529,57 @@ impl Run<'_> {
                     acc = self.call_int(f, acc, Some(x))?;
                 }
                 Ok(Value::Int(acc))
+            }
+            Prim::Loop => {
+                let (f, n, init) = (arg(0), arg(1), arg(2));
+                let n = self.int(n)?;
+                let mut x = self.int(init)?;
+                self.step()?;
+                for k in 1..=iterations(&n) {
+                    let k = self.ev.check(Num::Small(k.min(i64::MAX as u64) as i64))?;
+                    x = self.call_int(f, x, Some(k))?;
+                }
+                Ok(Value::Int(x))
+            }
+            Prim::Loop2 => {
+                let (f, g, n, i, j) = (arg(0), arg(1), arg(2), arg(3), arg(4));
+                let n = self.int(n)?;
+                let mut x = self.int(i)?;
+                let mut y = self.int(j)?;
+                self.step()?;
+                for _ in 0..iterations(&n) {
+                    let nx = self.call_int(f, x.clone(), Some(y.clone()))?;
+                    let ny = self.call_int(g, x, Some(y))?;
+                    (x, y) = (nx, ny);
+                }
+                Ok(Value::Int(x))
+            }
+            Prim::Nth => {
+                let (p, n, start) = (arg(0), arg(1), arg(2));
+                let n = self.int(n)?;
+                let mut k = self.int(start)?;
+                self.step()?;
+                let mut left = match n {
+                    Num::Small(n) if n >= 1 => n as u64,
+                    Num::Big(ref b) if b.sign() == num_bigint::Sign::Plus => u64::MAX,
+                    _ => return Err(ErrorKind::BadCount),
+                };
+                loop {
+                    if self.call_pred(p, k.clone())? {
+                        left -= 1;
+                        if left == 0 {
+                            return Ok(Value::Int(k));
+                        }
+                    }
+                    k = self.ev.check(k.add(&Num::Small(1)))?;
+                }
+            }
+            Prim::If => {
+                // lazy: only the branch taken is evaluated
+                let (c, a, b) = (arg(0), arg(1), arg(2));
+                let c = self.boolean(c)?;
+                self.step()?;
+                self.int(if c { a } else { b }).map(Value::Int)
             }
             Prim::And => {
                 let (a, b) = (arg(0), arg(1));

@@ -34,7 +34,7 @@ pub use automaton::{State, TokenSet};
 pub use eval::{eval, ErrorKind, EvalError, Evaluator, Limits};
 pub use num::Num;
 pub use syntax::{Expr, ParseError, Program};
-pub use token::{Prim, Token};
+pub use token::{Dialect, Prim, Token};
 
 /// The version of the evaluation semantics (what a program's output is). Bump it with any change
 /// of the evaluator, the parser or the typing rules that can change an output or an error: it is

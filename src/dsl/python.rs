@@ -106,6 +106,44 @@ def _reduce(xs, init, f):
         acc = f(acc, x)
     return acc
 
+def _loop(f, n, x):
+    """x_0 = x, x_k = f(x_(k-1), k) for k = 1..n; the result is x_n (x itself when n <= 0)."""
+    _step()
+    for k in range(1, n + 1):
+        _chk(k)
+        _step()
+        x = f(x, k)
+    return x
+
+def _loop2(f, g, n, x, y):
+    """(x, y) <- (f(x, y), g(x, y)), n times (none when n <= 0); the result is x."""
+    _step()
+    for _ in range(max(n, 0)):
+        _step()
+        nx = f(x, y)
+        _step()
+        ny = g(x, y)
+        x, y = nx, ny
+    return x
+
+def _nth(p, n, k):
+    """the n-th integer j >= k (n = 1: the first) with p(j)."""
+    _step()
+    if n < 1:
+        raise DslError("bad_count")
+    while True:
+        _step()
+        if p(k):
+            n -= 1
+            if n == 0:
+                return k
+        k = _chk(k + 1)
+
+def _if(c, a, b):
+    """lazy: only the branch taken is evaluated (a and b are thunks)."""
+    _step()
+    return a() if c else b()
+
 def run(program, L=_L):
     """The program's output on #0 = [1..L], or raises DslError."""
     global _steps
@@ -195,6 +233,10 @@ fn helper(p: Prim) -> &'static str {
         Prim::Map => "_map",
         Prim::Filter => "_filter",
         Prim::Reduce => "_reduce",
+        Prim::Loop => "_loop",
+        Prim::Loop2 => "_loop2",
+        Prim::Nth => "_nth",
+        Prim::If => "_if",
     }
 }
 
@@ -215,7 +257,15 @@ fn expr(e: &Expr, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
+                // the branches of `if` are thunks: only the one taken is evaluated
+                let thunk = *p == Prim::If && i > 0;
+                if thunk {
+                    out.push_str("(lambda: ");
+                }
                 expr(a, out);
+                if thunk {
+                    out.push(')');
+                }
             }
             out.push(')');
         }

@@ -8,7 +8,7 @@
 
 use super::automaton::{State, TokenSet};
 use super::syntax::Program;
-use super::token::Token;
+use super::token::{Dialect, Token};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -19,9 +19,10 @@ pub fn rng_for(seed: u64, index: u64) -> ChaCha8Rng {
     rng
 }
 
-/// Draws the token sequence of one random program.
-pub fn sample_tokens<R: Rng + ?Sized>(rng: &mut R, max_len: usize) -> Vec<Token> {
-    let mut state = State::after_header();
+/// Draws the token sequence of one random program of the dialect. The paper dialect's tokens
+/// come first in the vocabulary, so its draws are what they were before the loops dialect.
+pub fn sample_tokens<R: Rng + ?Sized>(rng: &mut R, max_len: usize, dialect: Dialect) -> Vec<Token> {
+    let mut state = State::after_header_in(dialect);
     let mut tokens: Vec<Token> = super::automaton::HEADER.to_vec();
     while !state.is_complete() {
         let choices: TokenSet = if state.len() >= max_len {
@@ -39,8 +40,8 @@ pub fn sample_tokens<R: Rng + ?Sized>(rng: &mut R, max_len: usize) -> Vec<Token>
 }
 
 /// Draws one random program.
-pub fn sample_program<R: Rng + ?Sized>(rng: &mut R, max_len: usize) -> Program {
-    let tokens = sample_tokens(rng, max_len);
+pub fn sample_program<R: Rng + ?Sized>(rng: &mut R, max_len: usize, dialect: Dialect) -> Program {
+    let tokens = sample_tokens(rng, max_len, dialect);
     Program::from_tokens(&tokens).expect("sampled programs are valid")
 }
 
@@ -51,15 +52,15 @@ mod tests {
     #[test]
     fn reproducible_and_bounded() {
         for i in 0..200 {
-            let a = sample_tokens(&mut rng_for(7, i), 30);
-            let b = sample_tokens(&mut rng_for(7, i), 30);
+            let a = sample_tokens(&mut rng_for(7, i), 30, Dialect::Loops);
+            let b = sample_tokens(&mut rng_for(7, i), 30, Dialect::Loops);
             assert_eq!(a, b);
             let p = Program::from_tokens(&a).unwrap();
             assert_eq!(p.tokens(), a);
         }
         // different streams differ
         let distinct: std::collections::HashSet<Vec<Token>> = (0..100)
-            .map(|i| sample_tokens(&mut rng_for(7, i), 30))
+            .map(|i| sample_tokens(&mut rng_for(7, i), 30, Dialect::Loops))
             .collect();
         assert!(distinct.len() > 50);
     }
@@ -86,7 +87,7 @@ mod tests {
                 state.push(t).unwrap();
                 n += 1;
             }
-            let tokens = sample_tokens(&mut rng_for(11, i), 20);
+            let tokens = sample_tokens(&mut rng_for(11, i), 20, Dialect::Loops);
             assert_eq!(tokens.len(), n);
             if let Some(total) = at_limit {
                 assert_eq!(n, total);

@@ -145,6 +145,15 @@ impl Program {
         6 + expr_len(&self.body)
     }
 
+    /// The smallest dialect that has every primitive of the program.
+    pub fn dialect(&self) -> super::token::Dialect {
+        use super::token::Dialect;
+        match super::types::first_outside(&self.body, Dialect::Paper) {
+            None => Dialect::Paper,
+            Some(_) => Dialect::Loops,
+        }
+    }
+
     /// Never true: a program has at least its header. Present for API symmetry with `len`.
     pub fn is_empty(&self) -> bool {
         false

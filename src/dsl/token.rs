@@ -31,11 +31,16 @@ pub enum Prim {
     Map,
     Filter,
     Reduce,
+    // The loops dialect (docs/dsl.md); appended so that the paper dialect's token indices stay.
+    Loop,
+    Loop2,
+    Nth,
+    If,
 }
 
 impl Prim {
     /// Every primitive, in vocabulary order.
-    pub const ALL: [Prim; 17] = [
+    pub const ALL: [Prim; 21] = [
         Prim::Add,
         Prim::Sub,
         Prim::Mul,
@@ -53,7 +58,14 @@ impl Prim {
         Prim::Map,
         Prim::Filter,
         Prim::Reduce,
+        Prim::Loop,
+        Prim::Loop2,
+        Prim::Nth,
+        Prim::If,
     ];
+
+    /// The primitives of the loops dialect only (docs/dsl.md, "The loops dialect").
+    pub const LOOPS: [Prim; 4] = [Prim::Loop, Prim::Loop2, Prim::Nth, Prim::If];
 
     /// The `(int,int)→int` primitives: usable applied to two ints, or bare where a
     /// `(int,int)→int` function is expected.
@@ -91,6 +103,10 @@ impl Prim {
             Prim::Map => "map",
             Prim::Filter => "filter",
             Prim::Reduce => "reduce",
+            Prim::Loop => "loop",
+            Prim::Loop2 => "loop2",
+            Prim::Nth => "nth",
+            Prim::If => "if",
         }
     }
 
@@ -103,9 +119,63 @@ impl Prim {
     pub fn arity(self) -> usize {
         match self {
             Prim::Sqrt => 1,
-            Prim::Reduce => 3,
+            Prim::Reduce | Prim::Loop | Prim::Nth | Prim::If => 3,
+            Prim::Loop2 => 5,
             _ => 2,
         }
+    }
+}
+
+/// Which language a run speaks: the paper's DSL (DESIGN.md section 2) or the paper's DSL plus
+/// the loops primitives (`loop`, `loop2`, `nth`, `if`; docs/dsl.md). Every paper program is a
+/// loops program with the same meaning, so the evaluator and the parser accept both; the
+/// dialect decides what the samplers, searches and enumerator may produce, and the vocabulary.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Dialect {
+    Paper,
+    #[default]
+    Loops,
+}
+
+impl Dialect {
+    pub const ALL: [Dialect; 2] = [Dialect::Paper, Dialect::Loops];
+
+    /// The setting's spelling (`dsl.dialect`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Paper => "paper",
+            Dialect::Loops => "loops",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Dialect> {
+        Dialect::ALL.into_iter().find(|d| d.name() == s)
+    }
+
+    /// Number of tokens of the dialect (a prefix of the vocabulary order).
+    pub const fn token_count(self) -> usize {
+        match self {
+            Dialect::Paper => Token::COUNT - Prim::LOOPS.len(),
+            Dialect::Loops => Token::COUNT,
+        }
+    }
+
+    /// Whether the primitive belongs to the dialect.
+    pub fn has(self, p: Prim) -> bool {
+        self == Dialect::Loops || !Prim::LOOPS.contains(&p)
     }
 }
 
@@ -128,9 +198,20 @@ impl Token {
     /// Number of distinct tokens.
     pub const COUNT: usize = 5 + 10 + (MAX_VAR as usize + 1) + Prim::ALL.len();
 
-    /// The whole vocabulary in a fixed order (the order of `index`).
+    /// The whole vocabulary in a fixed order (the order of `index`): both dialects.
     pub fn vocabulary() -> Vec<Token> {
         (0..Token::COUNT).map(Token::from_index).collect()
+    }
+
+    /// The tokens of one dialect, in index order: the paper dialect's are the first
+    /// [`Dialect::Paper`]`.token_count()` of the whole vocabulary.
+    pub fn dialect_vocabulary(d: Dialect) -> Vec<Token> {
+        (0..d.token_count()).map(Token::from_index).collect()
+    }
+
+    /// Whether the token belongs to the dialect.
+    pub fn in_dialect(self, d: Dialect) -> bool {
+        self.index() < d.token_count()
     }
 
     /// A dense index in `0..Token::COUNT`, stable across versions of the vocabulary order above.
@@ -227,6 +308,22 @@ mod tests {
             assert_eq!(t.index(), i);
             assert_eq!(Token::from_text(&t.to_string()), Some(*t));
         }
+    }
+
+    #[test]
+    fn the_paper_vocabulary_is_a_prefix() {
+        let paper = Token::dialect_vocabulary(Dialect::Paper);
+        assert_eq!(paper.len(), 48);
+        assert!(paper.iter().all(|t| match t {
+            Token::Prim(p) => !Prim::LOOPS.contains(p),
+            _ => true,
+        }));
+        assert_eq!(
+            Token::dialect_vocabulary(Dialect::Loops),
+            Token::vocabulary()
+        );
+        assert_eq!(Token::from_text("loop2"), Some(Token::Prim(Prim::Loop2)));
+        assert!(!Token::Prim(Prim::Nth).in_dialect(Dialect::Paper));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! states the same rules recursively over `Expr`, and a property test keeps the two in agreement.
 
 use super::syntax::{Expr, Program};
-use super::token::{Prim, MAX_VAR};
+use super::token::{Dialect, Prim, MAX_VAR};
 use thiserror::Error;
 
 /// A type of the DSL.
@@ -25,9 +25,38 @@ pub enum Type {
 #[error("type error: {0}")]
 pub struct TypeError(pub String);
 
-/// Checks that `p` is `lambda [ #0 ] ( LIST )` with every node well-typed.
+/// Checks that `p` is `lambda [ #0 ] ( LIST )` with every node well-typed (in the loops
+/// dialect, which contains the paper's).
 pub fn check(p: &Program) -> Result<(), TypeError> {
     check_expr(&p.body, Type::List, 1)
+}
+
+/// [`check`], and that every primitive belongs to `dialect`.
+pub fn check_in(p: &Program, dialect: Dialect) -> Result<(), TypeError> {
+    check(p)?;
+    match first_outside(&p.body, dialect) {
+        Some(prim) => Err(TypeError(format!(
+            "{} is not a primitive of the {} dialect",
+            prim.symbol(),
+            dialect.name()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The first primitive of `e` (in source order) that `dialect` lacks.
+pub fn first_outside(e: &Expr, dialect: Dialect) -> Option<Prim> {
+    match e {
+        Expr::Const(_) | Expr::Var(_) => None,
+        Expr::Fn(p) => (!dialect.has(*p)).then_some(*p),
+        Expr::Lambda { body, .. } => first_outside(body, dialect),
+        Expr::App(p, args) => {
+            if !dialect.has(*p) {
+                return Some(*p);
+            }
+            args.iter().find_map(|a| first_outside(a, dialect))
+        }
+    }
 }
 
 /// Checks `e` against the expected type with `#0..#(depth-1)` in scope.
@@ -119,6 +148,10 @@ pub fn signature(p: Prim) -> (&'static [Type], Type) {
         Prim::Map => (&[Fn1, List], List),
         Prim::Filter => (&[Pred, List], List),
         Prim::Reduce => (&[List, Int, Fn2], Int),
+        Prim::Loop => (&[Fn2, Int, Int], Int),
+        Prim::Loop2 => (&[Fn2, Fn2, Int, Int, Int], Int),
+        Prim::Nth => (&[Pred, Int, Int], Int),
+        Prim::If => (&[Bool, Int, Int], Int),
     }
 }
 

@@ -50,6 +50,8 @@ pub struct TokenIds {
     pub pad: i64,
     /// `dsl[token.index()]` = the vocabulary id of each DSL token.
     pub dsl: Vec<u32>,
+    /// The language searched: only its tokens are ever emitted.
+    pub dialect: crate::dsl::Dialect,
 }
 
 /// Beam search settings.
@@ -171,8 +173,8 @@ impl Search {
 
 /// The tokens every program starts with: those the grammar allows alone, from the empty prefix
 /// (`lambda [ #0 ] (`).
-pub fn forced_header(max_len: usize) -> (State, Vec<Token>) {
-    let mut state = State::new();
+pub fn forced_header(max_len: usize, dialect: crate::dsl::Dialect) -> (State, Vec<Token>) {
+    let mut state = State::for_dialect(dialect);
     let mut tokens = Vec::new();
     loop {
         if state.is_complete() {
@@ -212,7 +214,7 @@ fn start(
     if max_len < min {
         bail!("a program needs at least {min} tokens; max_len is {max_len}");
     }
-    let (state, header) = forced_header(max_len);
+    let (state, header) = forced_header(max_len, ids.dialect);
     let mut prefix = vec![ids.start];
     prefix.extend(header.iter().map(|t| ids.dsl[t.index()] as i64));
     let (all, vocab) = model.start(&prefix)?;
@@ -571,6 +573,7 @@ mod tests {
             eos: 1,
             pad: 0,
             dsl: (0..Token::COUNT).map(|i| i as u32 + 2).collect(),
+            dialect: crate::dsl::Dialect::Paper,
         }
     }
 
@@ -649,7 +652,7 @@ mod tests {
         let vocab = Token::COUNT + 2;
         let mut s = Search {
             live: vec![Beam {
-                state: State::new(),
+                state: State::for_dialect(crate::dsl::Dialect::Paper),
                 tokens: Vec::new(),
                 score: 0.0,
                 row: 0,
@@ -761,7 +764,7 @@ mod tests {
 
     #[test]
     fn the_forced_header_is_the_lambda_and_its_open_paren() {
-        let (state, header) = forced_header(48);
+        let (state, header) = forced_header(48, crate::dsl::Dialect::Paper);
         assert_eq!(tokens_to_text(&header), "lambda [ #0 ] (");
         assert!(!state.is_complete());
         assert!(state.allowed_within(48).iter().count() > 1);
@@ -796,7 +799,12 @@ mod tests {
             }
         }
         let mut out = Vec::new();
-        walk(&State::new(), &mut Vec::new(), max_len, &mut out);
+        walk(
+            &State::for_dialect(crate::dsl::Dialect::Paper),
+            &mut Vec::new(),
+            max_len,
+            &mut out,
+        );
         out
     }
 
@@ -861,7 +869,7 @@ mod tests {
         // greedy by hand: the best allowed token at each step
         let ids = ids();
         let vocab = Token::COUNT + 2;
-        let mut s = State::new();
+        let mut s = State::for_dialect(crate::dsl::Dialect::Paper);
         let mut prefix = vec![ids.start];
         let mut program = Vec::new();
         while !s.is_complete() {

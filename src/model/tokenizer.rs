@@ -15,7 +15,7 @@
 //! pretrained checkpoint's tokenizer extended with these tokens, where every piece is one added
 //! token. Both sides use the lookup, so they produce the same ids (tested against Python).
 
-use crate::dsl::token::Token;
+use crate::dsl::token::{Dialect, Prim, Token};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -42,12 +42,19 @@ pub enum Spelling {
 }
 
 /// The token strings of seqsynth's vocabulary, in id order.
-pub fn vocabulary(spelling: Spelling) -> Vec<String> {
+///
+/// The dialect's DSL tokens come after the special ones; the paper dialect's are a prefix of the
+/// loops dialect's, but the number tokens follow them, so the two vocabularies differ in ids.
+pub fn vocabulary(spelling: Spelling, dialect: Dialect) -> Vec<String> {
     let mut v: Vec<String> = [PAD, EOS, UNK, POS, NEG, NAN]
         .iter()
         .map(|s| s.to_string())
         .collect();
-    v.extend(Token::vocabulary().iter().map(|t| t.to_string()));
+    v.extend(
+        Token::dialect_vocabulary(dialect)
+            .iter()
+            .map(|t| t.to_string()),
+    );
     match spelling {
         Spelling::Decimal => v.extend((0..10).map(|d| format!("n{d}"))),
         Spelling::Base1000 => v.extend((0..1000).map(|d| format!("k{d}"))),
@@ -113,8 +120,8 @@ fn spell(v: u64, spelling: Spelling, out: &mut String) {
 }
 
 /// The JSON of a `tokenizer.json` for seqsynth's own vocabulary.
-fn tokenizer_json(spelling: Spelling) -> serde_json::Value {
-    let vocab = vocabulary(spelling);
+fn tokenizer_json(spelling: Spelling, dialect: Dialect) -> serde_json::Value {
+    let vocab = vocabulary(spelling, dialect);
     let map: serde_json::Map<String, serde_json::Value> = vocab
         .iter()
         .enumerate()
@@ -151,8 +158,8 @@ fn tokenizer_json(spelling: Spelling) -> serde_json::Value {
 }
 
 /// Writes seqsynth's `tokenizer.json` (built and saved through the `tokenizers` crate).
-pub fn write_tokenizer(path: &Path, spelling: Spelling) -> Result<()> {
-    let text = serde_json::to_string(&tokenizer_json(spelling))?;
+pub fn write_tokenizer(path: &Path, spelling: Spelling, dialect: Dialect) -> Result<()> {
+    let text = serde_json::to_string(&tokenizer_json(spelling, dialect))?;
     let tok = tokenizers::Tokenizer::from_bytes(text.as_bytes())
         .map_err(|e| anyhow!("building the tokenizer: {e}"))?;
     tok.save(path, true)
@@ -166,7 +173,10 @@ pub struct Vocab {
     pub pad: u32,
     pub eos: u32,
     pub spelling: Spelling,
-    /// `dsl_ids[token.index()]` = the id of each DSL token.
+    /// The dialect whose tokens the vocabulary has.
+    pub dialect: Dialect,
+    /// `dsl_ids[token.index()]` = the id of each DSL token (`u32::MAX` for a token outside the
+    /// dialect, which no search of the dialect emits).
     pub dsl_ids: Vec<u32>,
 }
 
@@ -181,7 +191,13 @@ impl Vocab {
         } else {
             Spelling::Decimal
         };
-        let missing: Vec<String> = vocabulary(spelling)
+        // a vocabulary with the loops dialect's tokens is for that dialect
+        let dialect = if ids.contains_key(Prim::Loop2.symbol()) {
+            Dialect::Loops
+        } else {
+            Dialect::Paper
+        };
+        let missing: Vec<String> = vocabulary(spelling, dialect)
             .into_iter()
             .filter(|t| t != UNK && !ids.contains_key(t))
             .collect();
@@ -194,7 +210,13 @@ impl Vocab {
         }
         let dsl_ids = Token::vocabulary()
             .iter()
-            .map(|t| ids[&t.to_string()])
+            .map(|t| {
+                if t.in_dialect(dialect) {
+                    ids[&t.to_string()]
+                } else {
+                    u32::MAX
+                }
+            })
             .collect();
         Ok(Vocab {
             pad: ids[PAD],
@@ -202,6 +224,7 @@ impl Vocab {
             tok,
             ids,
             spelling,
+            dialect,
             dsl_ids,
         })
     }
@@ -288,13 +311,19 @@ mod tests {
 
     #[test]
     fn saved_tokenizer_roundtrips_and_pipeline_agrees() {
-        for spelling in [Spelling::Decimal, Spelling::Base1000] {
+        for (spelling, dialect) in [
+            (Spelling::Decimal, Dialect::Paper),
+            (Spelling::Base1000, Dialect::Paper),
+            (Spelling::Decimal, Dialect::Loops),
+            (Spelling::Base1000, Dialect::Loops),
+        ] {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("tokenizer.json");
-            write_tokenizer(&path, spelling).unwrap();
+            write_tokenizer(&path, spelling, dialect).unwrap();
             let v = Vocab::load(&path).unwrap();
             assert_eq!(v.spelling, spelling);
-            assert_eq!(v.len(), vocabulary(spelling).len());
+            assert_eq!(v.dialect, dialect);
+            assert_eq!(v.len(), vocabulary(spelling, dialect).len());
             assert_eq!((v.pad, v.eos), (0, 1));
             let prog = "lambda [ #0 ] ( map ( lambda [ #1 ] ( * ( / ( * ( #1 8 ) 9 ) #1 ) ) #0 ) )";
             let ids = v.encode(prog).unwrap();

@@ -81,6 +81,9 @@ impl Default for PipelineConfig {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DslConfig {
+    /// "paper" (DESIGN.md section 2) or "loops" (the paper's DSL plus `loop`, `loop2`, `nth`
+    /// and `if`; docs/dsl.md).
+    pub dialect: crate::dsl::Dialect,
     pub input_len: usize,
     pub max_len: usize,
     pub max_steps: u64,
@@ -90,6 +93,7 @@ pub struct DslConfig {
 impl Default for DslConfig {
     fn default() -> Self {
         DslConfig {
+            dialect: crate::dsl::Dialect::Loops,
             input_len: 35,
             max_len: 48,
             max_steps: 100_000,
@@ -102,13 +106,20 @@ impl DslConfig {
     /// The evaluation limits as they go into the key of every stage that runs programs, with the
     /// evaluator's semantics version ([`crate::dsl::SEMANTICS_VERSION`]): an evaluator fix bumps
     /// that one number and every stage that evaluates programs reruns.
+    ///
+    /// The dialect is part of it too, but only when it is not the paper's, so that the paper
+    /// dialect's keys (and so its artifacts) are what they were before the loops dialect existed.
     pub fn limits_key(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut key = serde_json::json!({
             "semantics": crate::dsl::SEMANTICS_VERSION,
             "input_len": self.input_len,
             "max_steps": self.max_steps,
             "max_abs_exp": self.max_abs_exp,
-        })
+        });
+        if self.dialect != crate::dsl::Dialect::Paper {
+            key["dialect"] = self.dialect.name().into();
+        }
+        key
     }
 
     pub fn limits(&self) -> crate::dsl::Limits {

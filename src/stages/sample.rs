@@ -141,7 +141,7 @@ fn fresh(ctx: &mut Ctx, k: u32) -> Result<()> {
     let out = crate::stages::synth::generate(
         &synth_cfg,
         seed,
-        crate::stages::synth::max_len(loaded),
+        crate::stages::synth::grammar(loaded),
         &ev,
         true,
     )?;

@@ -215,7 +215,16 @@ impl Stage for Search {
             eos: policy.eos,
             pad: vocab.pad as i64,
             dsl: vocab.dsl_ids.clone(),
+            dialect: vocab.dialect,
         };
+        let want = ctx.loaded.config.dsl.dialect;
+        if vocab.dialect != want {
+            bail!(
+                "search: the policy's vocabulary is the {} dialect's, the run's (dsl.dialect) is {}",
+                vocab.dialect.name(),
+                want.name()
+            );
+        }
         let beam = BeamConfig {
             beams: cfg.beams,
             max_len: cfg.max_len,

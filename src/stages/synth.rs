@@ -126,7 +126,6 @@ impl Stage for Synth {
         let cfg = &ctx.loaded.config.synth;
         check(cfg)?;
         let ev = Evaluator::new(ctx.loaded.config.dsl.limits());
-        let max_len = max_len(ctx.loaded);
         let mut acc = Acceptor::new(cfg);
         let mut next = 0u64;
         'shards: for a in shards {
@@ -145,7 +144,7 @@ impl Stage for Synth {
                             let want = hash.value(i);
                             // only a pair that is accepted is evaluated again
                             acc.offer_candidate(hex::decode(want)?.as_slice().try_into()?, || {
-                                match draw(cfg, cfg.seed, d, max_len, &ev) {
+                                match draw(cfg, cfg.seed, d, grammar(ctx.loaded), &ev) {
                                     Draw::Candidate(p) if hex::encode(p.hash) == want => Ok(p),
                                     _ => bail!("synth shards: draw {d} is not the candidate its shard recorded"),
                                 }
@@ -159,7 +158,7 @@ impl Stage for Synth {
                 }
             }
         }
-        let out = generate_from(cfg, cfg.seed, max_len, &ev, true, acc, next)?;
+        let out = generate_from(cfg, cfg.seed, grammar(ctx.loaded), &ev, true, acc, next)?;
         ctx.count("shards", shards.len());
         write_generated(ctx, out)
     }
@@ -171,17 +170,16 @@ impl Stage for Synth {
             let r = sh.range(shard_draws(cfg) as usize, CHUNK as usize);
             ctx.count("shard", sh.to_string());
             ctx.count("shard_draws", format!("{}..{}", r.start, r.end));
-            let max_len = max_len(ctx.loaded);
             let draws: Vec<(u64, Draw)> = (r.start as u64..r.end as u64)
                 .into_par_iter()
-                .map(|i| (i, draw(cfg, cfg.seed, i, max_len, &ev)))
+                .map(|i| (i, draw(cfg, cfg.seed, i, grammar(ctx.loaded), &ev)))
                 .collect();
             return ctx.write_table("draws", &draws_batch(&draws)?);
         }
         let seed = cfg.seed;
         let ev = Evaluator::new(ctx.loaded.config.dsl.limits());
         let out = match cfg.source {
-            SynthSource::Random => generate(cfg, seed, max_len(ctx.loaded), &ev, true)?,
+            SynthSource::Random => generate(cfg, seed, grammar(ctx.loaded), &ev, true)?,
             SynthSource::Enumerate => enumerated(ctx.loaded, cfg.pairs, &HashSet::new())?,
             SynthSource::Mixed => {
                 let half = cfg.pairs / 2;
@@ -189,7 +187,7 @@ impl Stage for Synth {
                     pairs: half,
                     ..cfg.clone()
                 };
-                let mut out = generate(&random, seed, max_len(ctx.loaded), &ev, true)?;
+                let mut out = generate(&random, seed, grammar(ctx.loaded), &ev, true)?;
                 let seen: HashSet<[u8; 16]> = out.pairs.iter().map(|p| p.hash).collect();
                 let e = enumerated(ctx.loaded, cfg.pairs - half, &seen)?;
                 for (k, v) in e.counts {
@@ -358,6 +356,21 @@ fn enumerated(loaded: &Loaded, n: usize, seen: &HashSet<[u8; 16]>) -> Result<Gen
     Ok(Generated { pairs, counts })
 }
 
+/// What the sampler draws from: the dialect and the length limit.
+#[derive(Clone, Copy, Debug)]
+pub struct Grammar {
+    pub max_len: usize,
+    pub dialect: crate::dsl::Dialect,
+}
+
+/// The sampler's grammar: `dsl.dialect`, and [`max_len`].
+pub fn grammar(loaded: &Loaded) -> Grammar {
+    Grammar {
+        max_len: max_len(loaded),
+        dialect: loaded.config.dsl.dialect,
+    }
+}
+
 /// The sampler's length limit: `synth.max_len`, else `dsl.max_len`.
 pub fn max_len(loaded: &Loaded) -> usize {
     loaded
@@ -414,9 +427,9 @@ fn dominated(terms: &[Num]) -> bool {
     best * 10 > terms.len() * 9
 }
 
-fn draw(cfg: &SynthConfig, seed: u64, index: u64, max_len: usize, ev: &Evaluator) -> Draw {
+fn draw(cfg: &SynthConfig, seed: u64, index: u64, g: Grammar, ev: &Evaluator) -> Draw {
     let mut rng = sample::rng_for(seed, index);
-    let tokens = sample::sample_tokens(&mut rng, max_len);
+    let tokens = sample::sample_tokens(&mut rng, g.max_len, g.dialect);
     let program = Program::from_tokens(&tokens).expect("sampled programs are valid");
     let terms = match ev.eval(&program) {
         Ok(t) => t,
@@ -446,6 +459,7 @@ fn error_reason(k: dsl::ErrorKind) -> &'static str {
         dsl::ErrorKind::NegativeSqrt => "error_negative_sqrt",
         dsl::ErrorKind::Overflow => "error_overflow",
         dsl::ErrorKind::StepLimit => "error_step_limit",
+        dsl::ErrorKind::BadCount => "error_bad_count",
     }
 }
 
@@ -524,18 +538,18 @@ impl Acceptor {
 pub fn generate(
     cfg: &SynthConfig,
     seed: u64,
-    max_len: usize,
+    g: Grammar,
     ev: &Evaluator,
     progress: bool,
 ) -> Result<Generated> {
-    generate_from(cfg, seed, max_len, ev, progress, Acceptor::new(cfg), 0)
+    generate_from(cfg, seed, g, ev, progress, Acceptor::new(cfg), 0)
 }
 
 /// [`generate`] from draw `next` on, with what `acc` accepted before it.
 fn generate_from(
     cfg: &SynthConfig,
     seed: u64,
-    max_len: usize,
+    g: Grammar,
     ev: &Evaluator,
     progress: bool,
     mut acc: Acceptor,
@@ -558,7 +572,7 @@ fn generate_from(
         }
         let chunk: Vec<Draw> = (next..next + CHUNK)
             .into_par_iter()
-            .map(|i| draw(cfg, seed, i, max_len, ev))
+            .map(|i| draw(cfg, seed, i, g, ev))
             .collect();
         for d in chunk {
             let before = acc.pairs.len();
@@ -594,16 +608,47 @@ mod tests {
         // what a merge of synth shards does: replay draws 0..k, then draw on from k
         let ev = Evaluator::new(Limits::default());
         let c = cfg(300);
-        let whole = generate(&c, 4, 48, &ev, false).unwrap();
+        let whole = generate(
+            &c,
+            4,
+            Grammar {
+                max_len: 48,
+                dialect: crate::dsl::Dialect::Paper,
+            },
+            &ev,
+            false,
+        )
+        .unwrap();
         let used = whole.counts["draws"];
         for k in [0, 1, used / 3, used - 1, used] {
             let mut acc = Acceptor::new(&c);
             for i in 0..k {
-                if acc.offer(draw(&c, 4, i, 48, &ev)) {
+                if acc.offer(draw(
+                    &c,
+                    4,
+                    i,
+                    Grammar {
+                        max_len: 48,
+                        dialect: crate::dsl::Dialect::Paper,
+                    },
+                    &ev,
+                )) {
                     break;
                 }
             }
-            let g = generate_from(&c, 4, 48, &ev, false, acc, k).unwrap();
+            let g = generate_from(
+                &c,
+                4,
+                Grammar {
+                    max_len: 48,
+                    dialect: crate::dsl::Dialect::Paper,
+                },
+                &ev,
+                false,
+                acc,
+                k,
+            )
+            .unwrap();
             assert_eq!(g.pairs, whole.pairs, "split at draw {k}");
             assert_eq!(g.counts, whole.counts, "split at draw {k}");
         }
@@ -620,7 +665,17 @@ mod tests {
     #[test]
     fn constraints_hold_and_counts_add_up() {
         let ev = Evaluator::new(Limits::default());
-        let g = generate(&cfg(300), 1, 48, &ev, false).unwrap();
+        let g = generate(
+            &cfg(300),
+            1,
+            Grammar {
+                max_len: 48,
+                dialect: crate::dsl::Dialect::Paper,
+            },
+            &ev,
+            false,
+        )
+        .unwrap();
         assert_eq!(g.pairs.len(), 300);
         let hashes: HashSet<_> = g.pairs.iter().map(|p| p.hash).collect();
         assert_eq!(hashes.len(), 300, "outputs are unique");
@@ -707,7 +762,17 @@ mod tests {
             flavour: SynthFlavour::Baseline,
             ..cfg(400)
         };
-        let g = generate(&c, 5, 48, &ev, false).unwrap();
+        let g = generate(
+            &c,
+            5,
+            Grammar {
+                max_len: 48,
+                dialect: crate::dsl::Dialect::Paper,
+            },
+            &ev,
+            false,
+        )
+        .unwrap();
         let hashes: HashSet<_> = g.pairs.iter().map(|p| p.hash).collect();
         assert!(
             hashes.len() < 400,

@@ -178,7 +178,7 @@ impl Stage for Train {
         let synth = ctx.input("synth")?;
         let n_val = prepare(synth, "validation", &w.join("validation.parquet"), cfg)?;
         let (n_train, init, epochs) = if iter == 0 {
-            write_tokenizer(&tokenizer, cfg.spelling)?;
+            write_tokenizer(&tokenizer, cfg.spelling, ctx.loaded.config.dsl.dialect)?;
             let n_train = prepare(synth, "train", &w.join("train.parquet"), cfg)?;
             let init = match cfg.init.as_str() {
                 "random" => json!({"kind": "random"}),
@@ -210,7 +210,7 @@ impl Stage for Train {
             "train": w.join("train.parquet"),
             "validation": w.join("validation.parquet"),
             "tokenizer": tokenizer,
-            "seqsynth_tokens": vocabulary(cfg.spelling),
+            "seqsynth_tokens": vocabulary(cfg.spelling, dsl.dialect),
             "seqsynth": std::env::current_exe()?,
             "dsl": dsl.limits_key(),
             "size": cfg.size,
