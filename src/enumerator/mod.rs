@@ -27,7 +27,10 @@
 //! cannot store) is only matched, not stored; a level that would pass the wall-time limit is not
 //! started, and one that passes it while running is discarded.
 
+pub mod body;
 pub mod expr;
+pub mod family;
+pub mod recurrence;
 pub mod targets;
 pub mod vals;
 
@@ -76,6 +79,8 @@ pub struct Settings {
     pub per_target: usize,
     /// The inverse step's largest first operand (0: no inverse step).
     pub inverse_size: u32,
+    /// The loops dialect's families (`None`: the paper dialect, none).
+    pub loops: Option<family::LoopsSettings>,
 }
 
 /// Why the enumeration ended.
@@ -164,6 +169,9 @@ pub struct Inverse {
 pub struct Outcome {
     pub levels: Vec<Level>,
     pub inverse: Option<Inverse>,
+    /// The loops dialect's families, in the order they ran (none in the paper dialect, and
+    /// none in a shard's part: the merge runs them).
+    pub families: Vec<family::FamilyFigures>,
     pub stop: Stop,
     /// The largest size completed.
     pub completed: u32,
@@ -844,12 +852,49 @@ fn run(
             seconds: started.elapsed().as_secs_f64(),
         });
     }
+    let mut families = Vec::new();
+    if let (Some(ls), false, false) = (
+        &settings.loops,
+        stop == Stop::Time,
+        matches!(part, Part::Shard { .. }),
+    ) {
+        type Family =
+            fn(&family::LoopsSettings, &recurrence::Common) -> (Vec<Hit>, family::FamilyFigures);
+        let all: [(bool, Family); 2] = [
+            (ls.loop_body > 0, recurrence::loop_family),
+            (ls.loop2_body > 0, recurrence::loop2_family),
+        ];
+        for (on, run_family) in all {
+            if !on {
+                continue;
+            }
+            let full: Vec<[bool; 3]> = best
+                .iter()
+                .map(|c| {
+                    let n = |k| c.iter().filter(|c| c.category == k).count() >= settings.per_target;
+                    [n(Category::All), n(Category::Window), n(Category::Prefix)]
+                })
+                .collect();
+            let common = recurrence::Common {
+                ev,
+                index: &index,
+                full: &full,
+                per_target: settings.per_target,
+            };
+            let (hits, mut fig) = run_family(ls, &common);
+            merge(&arena, &mut best, hits, settings.per_target);
+            fig.solved_window = solved(&best, Category::Window);
+            fig.solved_all = solved(&best, Category::All);
+            families.push(fig);
+        }
+    }
     for c in &mut best {
         c.sort_by_key(|a| (a.category, a.size, a.order));
     }
     let outcome = Outcome {
         levels,
         inverse: inverse_stats,
+        families,
         stop,
         completed,
         reason,

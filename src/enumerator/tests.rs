@@ -14,6 +14,7 @@ fn settings(max_size: u32) -> Settings {
         folds: IndexSet::ALL.to_vec(),
         per_target: 2,
         inverse_size: 0,
+        loops: None,
     }
 }
 
@@ -521,4 +522,89 @@ fn a_shard_that_runs_out_of_time_fails() {
     .err()
     .unwrap();
     assert!(err.contains("max_seconds"), "{err}");
+}
+
+/// The terms of a program on `#0 = [1..len]` (a test's target).
+fn terms_of(src: &str, len: usize) -> Vec<Num> {
+    let limits = Limits {
+        input_len: len,
+        max_steps: 10_000_000,
+        ..Limits::default()
+    };
+    crate::dsl::eval(&Program::parse(src).unwrap(), &limits).unwrap()
+}
+
+#[test]
+fn the_loops_families_find_recurrences_at_their_sizes() {
+    let ev = evaluator(35);
+    let mut s = settings(3);
+    // small enough for a debug build: the defaults take minutes there
+    s.loops = Some(family::LoopsSettings {
+        loop_body: 5,
+        loop2_body: 3,
+        loop2_pair: 4,
+        init_max: 2,
+        pair_init_max: 1,
+        nth_expr: 0,
+    });
+    let targets: Vec<(&str, Vec<Num>)> = vec![
+        // Fibonacci from F(1): loop2 with the shift
+        (
+            "fibonacci",
+            terms_of(&wrap("loop2 ( + lambda [ #2 #3 ] ( #2 ) #1 1 0 )"), 60),
+        ),
+        // Lucas numbers 1, 3, 4, 7, 11, ...
+        (
+            "lucas",
+            terms_of(
+                &wrap("loop2 ( + lambda [ #2 #3 ] ( #2 ) - ( #1 1 ) 1 2 )"),
+                60,
+            ),
+        ),
+        // a linear recurrence with a constant term: a(n) = 3 a(n-1) - 2, from 2
+        (
+            "affine",
+            terms_of(
+                &wrap("loop ( lambda [ #2 #3 ] ( - ( * ( 3 #2 ) 2 ) ) - ( #1 1 ) 2 )"),
+                40,
+            ),
+        ),
+        // n! through the index
+        ("factorial", terms_of(&wrap("loop ( * #1 1 )"), 40)),
+    ];
+    let names: Vec<&str> = targets.iter().map(|t| t.0).collect();
+    let out = enumerate(
+        &s,
+        &ev,
+        25,
+        targets.into_iter().map(|t| t.1).collect(),
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(out.families.len(), 2);
+    for f in &out.families {
+        assert_eq!(f.unconfirmed, 0, "{f:?}");
+        assert!(f.confirmed > 0, "{f:?}");
+    }
+    for (name, cands) in names.iter().zip(&out.candidates) {
+        let best = cands
+            .iter()
+            .find(|c| c.category == Category::All)
+            .unwrap_or_else(|| panic!("{name}: no all-terms candidate in {cands:?}"));
+        // and it holds past the 35 terms it was matched on
+        let p: Program = best.program.parse().unwrap();
+        let long = Evaluator::new(Limits {
+            input_len: 40,
+            max_steps: 10_000_000,
+            ..Limits::default()
+        });
+        let want = terms_of(&best.program, 40);
+        assert_eq!(long.eval(&p).unwrap(), want, "{name}: {}", best.program);
+        assert!(
+            best.size <= 12,
+            "{name}: {} of size {}",
+            best.program,
+            best.size
+        );
+    }
 }

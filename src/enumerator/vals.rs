@@ -229,7 +229,7 @@ fn settle(vals: Vec<Num>, out: &mut [i64]) -> Computed {
 
 /// a / b rounded to nearest, ties to even (b ≠ 0); `None` when the quotient leaves `i64`.
 #[inline]
-fn div_round(a: i64, b: i64) -> Option<i64> {
+pub(super) fn div_round(a: i64, b: i64) -> Option<i64> {
     if b == -1 && a == i64::MIN {
         return None;
     }
@@ -250,7 +250,7 @@ fn div_round(a: i64, b: i64) -> Option<i64> {
 
 /// Floor modulo (b ≠ 0): the result has b's sign.
 #[inline]
-fn mod_floor(a: i64, b: i64) -> i64 {
+pub(super) fn mod_floor(a: i64, b: i64) -> i64 {
     let r = a.wrapping_rem(b);
     if r != 0 && ((r < 0) != (b < 0)) {
         r + b
@@ -261,7 +261,7 @@ fn mod_floor(a: i64, b: i64) -> i64 {
 
 /// a ** b (b ≥ 0, 0 ** 0 = 1); `None` when the result leaves `i64`.
 #[inline]
-fn pow(a: i64, b: i64) -> Option<i64> {
+pub(super) fn pow(a: i64, b: i64) -> Option<i64> {
     match a {
         0 => Some(i64::from(b == 0)),
         1 => Some(1),

@@ -50,7 +50,7 @@ impl Stage for Enumerate {
             };
             loaded.setting_error(keys, msg)
         };
-        let s = settings(&c.enumerate).map_err(|e| blame(e.to_string()))?;
+        let s = settings(&c.enumerate, c.dsl.dialect).map_err(|e| blame(e.to_string()))?;
         enumerator::validate(&s, c.dsl.input_len, c.train.input_terms).map_err(blame)
     }
     fn iterated(&self, _: &Loaded) -> bool {
@@ -58,8 +58,15 @@ impl Stage for Enumerate {
     }
     fn params(&self, loaded: &Loaded, _: &Node) -> serde_json::Value {
         let c = &loaded.config;
+        let mut section = loaded.section("enumerate");
+        if c.dsl.dialect == crate::dsl::Dialect::Paper {
+            // the families do not run: the paper dialect's key is what it was before them
+            if let Some(m) = section.as_object_mut() {
+                m.remove("loops");
+            }
+        }
         json!({
-            "enumerate": loaded.section("enumerate"),
+            "enumerate": section,
             "input_terms": c.train.input_terms,
             "dsl.limits": c.dsl.limits_key(),
         })
@@ -102,7 +109,7 @@ impl Stage for Enumerate {
 fn enumerate(ctx: &mut Ctx, part: Part) -> Result<()> {
     let limits = ctx.loaded.config.dsl.limits();
     let split = ctx.loaded.config.train.input_terms;
-    let settings = settings(&ctx.loaded.config.enumerate)?;
+    let settings = settings(&ctx.loaded.config.enumerate, ctx.loaded.config.dsl.dialect)?;
     enumerator::validate(&settings, limits.input_len, split).map_err(|e| anyhow!(e))?;
     let targets = read_targets(ctx.input("ingest")?)?;
     let terms: Vec<Vec<Num>> = targets
@@ -154,10 +161,11 @@ fn enumerate(ctx: &mut Ctx, part: Part) -> Result<()> {
     let last = outcome.levels.last();
     ctx.count("targets", targets.len());
     ctx.count("targets_with_candidates", with_candidates);
-    let (window, all) = match (&outcome.inverse, last) {
-        (Some(i), _) => (i.solved_window, i.solved_all),
-        (None, Some(l)) => (l.solved_window, l.solved_all),
-        (None, None) => (0, 0),
+    let (window, all) = match (outcome.families.last(), &outcome.inverse, last) {
+        (Some(f), _, _) => (f.solved_window, f.solved_all),
+        (None, Some(i), _) => (i.solved_window, i.solved_all),
+        (None, None, Some(l)) => (l.solved_window, l.solved_all),
+        (None, None, None) => (0, 0),
     };
     ctx.count("solved_window", window);
     ctx.count("solved_all_terms", all);
@@ -173,6 +181,18 @@ fn enumerate(ctx: &mut Ctx, part: Part) -> Result<()> {
         "levels",
         serde_json::to_value(&outcome.levels).context("the level table")?,
     );
+    if ctx.loaded.config.dsl.dialect != crate::dsl::Dialect::Paper {
+        ctx.count(
+            "families",
+            serde_json::to_value(&outcome.families).context("the families")?,
+        );
+        for f in &outcome.families {
+            eprintln!(
+                "enumerate: family {}: {} vectors in {:.1} s, {} matches confirmed ({} not); after it {} by the window, {} on all terms",
+                f.family, f.evaluated, f.seconds, f.confirmed, f.unconfirmed, f.solved_window, f.solved_all
+            );
+        }
+    }
     eprintln!(
         "enumerate: sizes 1..{} ({}), {} distinct vectors; candidates for {with_candidates} of {} targets: {} by the window, {} on all {} terms",
         outcome.completed,
@@ -285,7 +305,7 @@ fn read_part(a: &Artifact, index: usize, count: usize) -> Result<ShardPart> {
 }
 
 /// The enumerator's settings from the config section; names the setting that is wrong.
-pub fn settings(c: &EnumerateConfig) -> Result<Settings> {
+pub fn settings(c: &EnumerateConfig, dialect: crate::dsl::Dialect) -> Result<Settings> {
     let mut ops = Vec::new();
     for o in &c.ops {
         match Prim::from_symbol(o) {
@@ -321,6 +341,17 @@ pub fn settings(c: &EnumerateConfig) -> Result<Settings> {
         folds,
         per_target: c.per_target,
         inverse_size: c.inverse_size,
+        loops: (dialect == crate::dsl::Dialect::Loops).then(|| {
+            let l = &c.loops;
+            enumerator::family::LoopsSettings {
+                loop_body: l.loop_body,
+                loop2_body: l.loop2_body,
+                loop2_pair: l.loop2_pair,
+                init_max: l.init_max,
+                pair_init_max: l.pair_init_max,
+                nth_expr: l.nth_expr,
+            }
+        }),
     })
 }
 

@@ -296,7 +296,8 @@ fn draws_batch(draws: &[(u64, Draw)]) -> Result<RecordBatch> {
 /// `draw` is the program's index in the enumeration.
 fn enumerated(loaded: &Loaded, n: usize, seen: &HashSet<[u8; 16]>) -> Result<Generated> {
     let c = &loaded.config;
-    let mut settings = crate::stages::enumerate::settings(&c.enumerate)?;
+    let mut settings =
+        crate::stages::enumerate::settings(&c.enumerate, crate::dsl::Dialect::Paper)?;
     settings.max_size = c.synth.enumerate_size;
     settings.inverse_size = 0;
     settings.max_seconds = 0.0;
