@@ -30,6 +30,7 @@
 pub mod body;
 pub mod expr;
 pub mod family;
+pub mod nth;
 pub mod recurrence;
 pub mod targets;
 pub mod vals;
@@ -860,9 +861,10 @@ fn run(
     ) {
         type Family =
             fn(&family::LoopsSettings, &recurrence::Common) -> (Vec<Hit>, family::FamilyFigures);
-        let all: [(bool, Family); 2] = [
+        let all: [(bool, Family); 3] = [
             (ls.loop_body > 0, recurrence::loop_family),
             (ls.loop2_body > 0, recurrence::loop2_family),
+            (ls.nth_expr > 0, nth::nth_family),
         ];
         for (on, run_family) in all {
             if !on {

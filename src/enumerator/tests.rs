@@ -608,3 +608,50 @@ fn the_loops_families_find_recurrences_at_their_sizes() {
         );
     }
 }
+
+#[test]
+fn the_nth_family_finds_the_primes_and_numbers_k_with_k2_plus_1_prime() {
+    let ev = Evaluator::new(Limits {
+        input_len: 35,
+        max_steps: 2_000_000,
+        ..Limits::default()
+    });
+    let mut s = settings(3);
+    s.loops = Some(family::LoopsSettings {
+        loop_body: 0,
+        loop2_body: 0,
+        nth_expr: 5,
+        ..family::LoopsSettings::default()
+    });
+    let prime = |p: i64| p >= 2 && (2..p).take_while(|d| d * d <= p).all(|d| p % d != 0);
+    let primes: Vec<Num> = (0..)
+        .filter(|&p| prime(p))
+        .take(40)
+        .map(Num::Small)
+        .collect();
+    let k2: Vec<Num> = (1..)
+        .filter(|&k| prime(k * k + 1))
+        .take(40)
+        .map(Num::Small)
+        .collect();
+    // k = 1 mod 4, a comparison form
+    let mod4: Vec<Num> = (0..)
+        .filter(|k| k % 4 == 1)
+        .take(40)
+        .map(Num::Small)
+        .collect();
+    let out = enumerate(&s, &ev, 25, vec![primes, k2, mod4.clone()], &|_| {}).unwrap();
+    let nth = &out.families[0];
+    assert_eq!((nth.family, nth.unconfirmed), ("nth", 0), "{nth:?}");
+    for (name, cands) in ["primes", "k^2+1 prime", "1 mod 4"]
+        .iter()
+        .zip(&out.candidates)
+    {
+        let best = cands
+            .iter()
+            .find(|c| c.category == Category::All)
+            .unwrap_or_else(|| panic!("{name}: no all-terms candidate in {cands:?}"));
+        assert!(best.program.contains("nth"), "{name}: {}", best.program);
+    }
+    let _ = mod4;
+}
