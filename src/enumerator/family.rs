@@ -98,7 +98,10 @@ impl<'a> Matcher<'a> {
     pub fn offer(&mut self, v: Vals, size: u32, order: u64, spell: impl FnOnce() -> String) {
         let k = key(v, self.index.split());
         let mut found: Vec<(u32, Category)> = Vec::new();
-        self.index.matches(v, k, |t, c| found.push((t, c)));
+        self.index
+            .matches(v, self.index.match_key(v, k), |t, c| found.push((t, c)));
+        // only what the task would keep is confirmed (the evaluator is the expensive part)
+        found.retain(|&(t, c)| self.hits.wants(t, c, k));
         if found.is_empty() {
             return;
         }

@@ -82,6 +82,12 @@ pub struct Settings {
     pub inverse_size: u32,
     /// The loops dialect's families (`None`: the paper dialect, none).
     pub loops: Option<family::LoopsSettings>,
+    /// The positions the prefix and the window match on (`dsl.input_len`; 0: the evaluator's
+    /// input length). The vectors are the evaluator's length, which may be longer: observational
+    /// equivalence then holds over all of it, so an expression that agrees with a kept one on
+    /// the matched positions but not later is kept too, and an all-terms match must agree on
+    /// the longer vector as far as the target's terms go.
+    pub match_len: usize,
 }
 
 /// Why the enumeration ended.
@@ -321,6 +327,9 @@ struct Arena {
     seen: HashMap<u128, u32, IdBuild>,
     /// Window hash → the first stored id with that window (for the inverse step).
     by_window: HashMap<u64, u32, IdBuild>,
+    /// P, and the window's end (`len` unless the vectors are longer than what is matched).
+    split: usize,
+    match_len: usize,
 }
 
 impl Arena {
@@ -502,6 +511,16 @@ impl<'a> Hits<'a> {
         }
     }
 
+    /// Whether a hit of this target, category and vector would be kept by [`Hits::push`].
+    fn wants(&self, target: u32, category: Category, key: u128) -> bool {
+        if self.full[target as usize][category as usize] {
+            return false;
+        }
+        self.kept
+            .get(&(target, category))
+            .is_none_or(|keys| keys.len() < self.per_target && !keys.contains(&key))
+    }
+
     fn push(&mut self, h: Hit) {
         if self.full[h.target as usize][h.category as usize] {
             return;
@@ -575,7 +594,17 @@ fn run(
     part: Part,
 ) -> Result<(Outcome, Arena, Option<ShardPart>), String> {
     let len = ev.limits().input_len;
-    validate(settings, len, split)?;
+    let match_len = if settings.match_len == 0 {
+        len
+    } else {
+        settings.match_len
+    };
+    if match_len > len {
+        return Err(format!(
+            "enumerate matches {match_len} terms, more than the evaluator's input length {len}"
+        ));
+    }
+    validate(settings, match_len, split)?;
     if let Part::Shard { index, count } = part {
         if count == 0 || index >= count {
             return Err(format!("enumerate shard {index}/{count}: no such shard"));
@@ -608,7 +637,7 @@ fn run(
         .flatten()
         .and_then(|d| started.checked_add(d));
     let terms = targets;
-    let index = TargetIndex::new(terms.clone(), split, len);
+    let index = TargetIndex::with_long(terms.clone(), split, match_len, len);
     let mut inverse_stats = None;
     let mut shard_part: Option<ShardPart> = None;
     let mut arena = Arena {
@@ -622,6 +651,8 @@ fn run(
         levels: vec![(0, 0)],
         seen: HashMap::default(),
         by_window: HashMap::default(),
+        split,
+        match_len,
     };
     // a fold's predicate computes n + 1 (prefix) or n mod k (divisors): with a bound below those
     // values the evaluator rejects the fold, so the family is left out
@@ -1077,7 +1108,7 @@ fn build_level(
         }
         if !stored {
             counts.new.fetch_add(1, AtOrd::Relaxed);
-            index.matches(f.vals, f.key, |t, category| {
+            index.matches(f.vals, index.match_key(f.vals, f.key), |t, category| {
                 local_hits.push(Hit {
                     target: t,
                     category,
@@ -1375,7 +1406,6 @@ fn commit(arena: &mut Arena, shards: Vec<Shard>, size: u32) -> u64 {
         arena.folded.push(e.folded);
         let id = arena.nodes.len() as u32 - 1;
         arena.seen.insert(e.key, id);
-        arena.by_window.entry(e.key as u64).or_insert(id);
         if e.slot & BIG != 0 {
             arena.big.push(sh.big[(e.slot & !BIG) as usize].clone());
             arena.slot.push((arena.big.len() - 1) as u32 | BIG);
@@ -1384,6 +1414,16 @@ fn commit(arena: &mut Arena, shards: Vec<Shard>, size: u32) -> u64 {
             arena.slot.push((arena.small.len() / len) as u32);
             arena.small.extend_from_slice(&sh.small[from..from + len]);
         }
+        let window = if arena.match_len == len {
+            e.key as u64
+        } else {
+            targets::part(
+                arena.vals(id),
+                arena.split..arena.match_len,
+                targets::WINDOW_SEED,
+            )
+        };
+        arena.by_window.entry(window).or_insert(id);
     }
     arena.levels.push((start, arena.nodes.len() as u32));
     debug_assert_eq!(arena.levels.len() as u32, size + 1);
@@ -1406,7 +1446,7 @@ fn match_level(
             for &id in chunk {
                 let v = arena.vals(id);
                 let k = key(v, split);
-                index.matches(v, k, |t, category| {
+                index.matches(v, index.match_key(v, k), |t, category| {
                     out.push(Hit {
                         target: t,
                         category,
@@ -1474,6 +1514,8 @@ fn inverse(
 ) -> Vec<Hit> {
     let len = arena.len;
     let split = index.split();
+    // the window and prefix are matched on 0..mlen; a vector may be longer
+    let mlen = arena.match_len;
     let small: Vec<u32> = (1..=s.inverse_size.min(arena.levels.len() as u32))
         .flat_map(|size| arena.level(size))
         .collect();
@@ -1499,8 +1541,9 @@ fn inverse(
         .flat_map_iter(|t| {
             let mut out = Vec::new();
             let terms = &targets[t];
-            let tv: Option<Vec<i64>> = (terms.len() >= len)
-                .then(|| terms[..len].iter().map(Num::as_i64).collect())
+            let known = terms.len().min(len);
+            let tv: Option<Vec<i64>> = (known >= mlen)
+                .then(|| terms[..known].iter().map(Num::as_i64).collect())
                 .flatten();
             let Some(tv) = tv else {
                 return out;
@@ -1526,14 +1569,20 @@ fn inverse(
                             _ => (x != 0 && y.checked_rem(x) == Some(0)).then(|| y / x),
                         }
                     };
-                    if !(split..len).all(|i| solve(i).map(|r| need[i] = r).is_some()) {
+                    if !(split..mlen).all(|i| solve(i).map(|r| need[i] = r).is_some()) {
                         continue;
                     }
-                    let hw = targets::part(Vals::Small(&need), split..len, targets::WINDOW_SEED);
+                    let hw = targets::part(Vals::Small(&need), split..mlen, targets::WINDOW_SEED);
                     let Some(&by_window) = arena.by_window.get(&hw) else {
                         continue;
                     };
-                    let b = if (0..split).all(|i| solve(i).map(|r| need[i] = r).is_some()) {
+                    // the whole operand's identity needs the target's terms as far as the
+                    // vectors go
+                    let whole = known == len
+                        && (0..split)
+                            .chain(mlen..len)
+                            .all(|i| solve(i).map(|r| need[i] = r).is_some());
+                    let b = if whole {
                         let nk = key(Vals::Small(&need), split);
                         arena.seen.get(&nk).copied().unwrap_or(by_window)
                     } else {
@@ -1549,7 +1598,7 @@ fn inverse(
                         _ => continue,
                     };
                     let fk = key(vals, split);
-                    index.matches(vals, fk, |tt, category| {
+                    index.matches(vals, index.match_key(vals, fk), |tt, category| {
                         if tt as usize == t && category <= Category::Window {
                             keep(
                                 &mut out,

@@ -116,7 +116,11 @@ impl Category {
 pub struct TargetIndex {
     terms: Vec<Vec<Num>>,
     split: usize,
+    /// The window's end: the paper's rule and the prefix match on positions 0..len.
     len: usize,
+    /// The vectors' length (at least `len`): an all-terms match also agrees on len..long,
+    /// as far as the target has terms.
+    long: usize,
     prefix: HashMap<u64, Vec<u32>, IdBuild>,
     window: HashMap<u64, Vec<u32>, IdBuild>,
 }
@@ -124,6 +128,13 @@ pub struct TargetIndex {
 impl TargetIndex {
     /// `terms[t]`: target t's known terms (at least the first `len` are used); `split`: P.
     pub fn new(terms: Vec<Vec<Num>>, split: usize, len: usize) -> TargetIndex {
+        TargetIndex::with_long(terms, split, len, len)
+    }
+
+    /// [`TargetIndex::new`] for vectors of `long >= len` values: the window is still
+    /// split..len, and an all-terms match must also agree on len..long (where the target has
+    /// those terms).
+    pub fn with_long(terms: Vec<Vec<Num>>, split: usize, len: usize, long: usize) -> TargetIndex {
         let mut prefix: HashMap<u64, Vec<u32>, IdBuild> = HashMap::default();
         let mut window: HashMap<u64, Vec<u32>, IdBuild> = HashMap::default();
         for (t, ts) in terms.iter().enumerate() {
@@ -140,8 +151,25 @@ impl TargetIndex {
             terms,
             split,
             len,
+            long: long.max(len),
             prefix,
             window,
+        }
+    }
+
+    /// The window's end (the matched length).
+    pub fn match_len(&self) -> usize {
+        self.len
+    }
+
+    /// The key `matches` looks up for a vector whose identity (its [`key`]) is `identity`: the
+    /// identity itself when the vectors are the matched length, else its prefix half with the
+    /// window hashed on split..len.
+    pub fn match_key(&self, v: Vals, identity: u128) -> u128 {
+        if v.len() == self.len {
+            identity
+        } else {
+            (identity >> 64 << 64) | part(v, self.split..self.len, WINDOW_SEED) as u128
         }
     }
 
@@ -158,7 +186,8 @@ impl TargetIndex {
         self.split
     }
 
-    /// Calls `hit(target, category)` for every target the vector (with identity `key`) matches.
+    /// Calls `hit(target, category)` for every target the vector (with match key `key`,
+    /// [`TargetIndex::match_key`]) matches.
     pub fn matches(&self, v: Vals, key: u128, mut hit: impl FnMut(u32, Category)) {
         let (hp, hw) = ((key >> 64) as u64, key as u64);
         let (p, l) = (self.split, self.len);
@@ -168,7 +197,8 @@ impl TargetIndex {
                 let tt = &self.terms[t as usize];
                 if equal(v, tt, p..l) {
                     windowed.push(t);
-                    let c = if equal(v, tt, 0..p) {
+                    let tail = l..self.long.min(tt.len()).min(v.len()).max(l);
+                    let c = if equal(v, tt, 0..p) && equal(v, tt, tail) {
                         Category::All
                     } else {
                         Category::Window

@@ -15,6 +15,7 @@ fn settings(max_size: u32) -> Settings {
         per_target: 2,
         inverse_size: 0,
         loops: None,
+        match_len: 0,
     }
 }
 
@@ -654,4 +655,30 @@ fn the_nth_family_finds_the_primes_and_numbers_k_with_k2_plus_1_prime() {
         assert!(best.program.contains("nth"), "{name}: {}", best.program);
     }
     let _ = mod4;
+}
+
+#[test]
+fn a_longer_equivalence_window_keeps_what_is_right_past_the_matched_terms() {
+    // t(n) = n mod 36: n up to 35, then 0, 1, 2, ... On terms 1..35 it is `#1`.
+    let target = terms_of(&wrap("% ( #1 ** ( 6 2 ) )"), 60);
+    let mut s = settings(5);
+    s.per_target = 1;
+    let short = enumerate(&s, &evaluator(35), 25, vec![target.clone()], &|_| {}).unwrap();
+    let all = |o: &Outcome| {
+        o.candidates[0]
+            .iter()
+            .find(|c| c.category == Category::All)
+            .map(|c| c.program.clone())
+    };
+    assert_eq!(all(&short).as_deref(), Some(wrap("#1").as_str()));
+    // vectors of 45 terms, matched on 35: `#1` is a window match now, the right one all-terms
+    s.match_len = 35;
+    let long = enumerate(&s, &evaluator(45), 25, vec![target.clone()], &|_| {}).unwrap();
+    let program = all(&long).expect("an all-terms candidate");
+    let got = terms_of(&program, 60);
+    assert_eq!(got, target, "{program}");
+    // a target with fewer known terms than the vectors is matched on those it has
+    let few = target[..40].to_vec();
+    let long = enumerate(&s, &evaluator(45), 25, vec![few], &|_| {}).unwrap();
+    assert_eq!(terms_of(&all(&long).unwrap(), 40), target[..40].to_vec());
 }

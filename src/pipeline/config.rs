@@ -225,6 +225,10 @@ pub struct SynthConfig {
     /// distinct programs are drawn from (the enumerator's primitives and folds are those of the
     /// `enumerate` section).
     pub enumerate_size: u32,
+    /// The step budget a drawn program is evaluated with (0: `dsl.max_steps`). Random programs
+    /// of the loops dialect often loop until the budget; a smaller one here rejects them sooner
+    /// (as `step_limit`), and every accepted pair holds under the larger budget too.
+    pub max_steps: u64,
 }
 
 impl Default for SynthConfig {
@@ -239,6 +243,7 @@ impl Default for SynthConfig {
             max_draws_factor: 1000,
             source: SynthSource::Random,
             enumerate_size: 7,
+            max_steps: 0,
         }
     }
 }
@@ -406,6 +411,10 @@ pub struct EnumerateConfig {
     /// The loops dialect's families (`[enumerate.loops]`; not read, and not in the key, in the
     /// paper dialect).
     pub loops: EnumerateLoops,
+    /// Observational equivalence over this many terms (at least `dsl.input_len`; 0: exactly
+    /// `dsl.input_len`, the paper dialect's behaviour): an expression that agrees with a kept one
+    /// on terms 1..35 but not later is kept too, so an all-terms match holds this far.
+    pub equivalence_len: usize,
 }
 
 /// `[enumerate.loops]`: the families of the loops dialect (docs/enumerate.md, "Families").
@@ -454,6 +463,7 @@ impl Default for EnumerateConfig {
             per_target: 3,
             inverse_size: 5,
             loops: EnumerateLoops::default(),
+            equivalence_len: 0,
         }
     }
 }

@@ -27,6 +27,10 @@ use std::sync::Arc;
 
 pub struct Enumerate;
 
+/// The version of the loops dialect's families: bump it with any change of what they produce
+/// (it is in the key of the loops dialect only).
+const FAMILIES_VERSION: u32 = 2;
+
 impl Stage for Enumerate {
     fn name(&self) -> &'static str {
         "enumerate"
@@ -51,6 +55,17 @@ impl Stage for Enumerate {
             loaded.setting_error(keys, msg)
         };
         let s = settings(&c.enumerate, c.dsl.dialect).map_err(|e| blame(e.to_string()))?;
+        let e = c.enumerate.equivalence_len;
+        if e != 0 && (e < c.dsl.input_len || e > enumerator::MAX_LEN) {
+            return Err(loaded.setting_error(
+                &["enumerate.equivalence_len"],
+                format!(
+                    "enumerate.equivalence_len must be 0 or in {}..={} (dsl.input_len..), not {e}",
+                    c.dsl.input_len,
+                    enumerator::MAX_LEN
+                ),
+            ));
+        }
         enumerator::validate(&s, c.dsl.input_len, c.train.input_terms).map_err(blame)
     }
     fn iterated(&self, _: &Loaded) -> bool {
@@ -59,17 +74,27 @@ impl Stage for Enumerate {
     fn params(&self, loaded: &Loaded, _: &Node) -> serde_json::Value {
         let c = &loaded.config;
         let mut section = loaded.section("enumerate");
-        if c.dsl.dialect == crate::dsl::Dialect::Paper {
-            // the families do not run: the paper dialect's key is what it was before them
-            if let Some(m) = section.as_object_mut() {
+        let paper = c.dsl.dialect == crate::dsl::Dialect::Paper;
+        if let Some(m) = section.as_object_mut() {
+            if paper {
+                // the families do not run: the paper dialect's key is what it was before them
                 m.remove("loops");
             }
+            // 0 (the default) is what the enumerator did before the setting existed
+            if c.enumerate.equivalence_len == 0 {
+                m.remove("equivalence_len");
+            }
         }
-        json!({
+        let mut p = json!({
             "enumerate": section,
             "input_terms": c.train.input_terms,
             "dsl.limits": c.dsl.limits_key(),
-        })
+        });
+        if !paper {
+            // the families' own code version (the stage's version stays the paper dialect's)
+            p["families"] = FAMILIES_VERSION.into();
+        }
+        p
     }
     fn inputs(&self, _: &Loaded, _: &Node) -> Vec<Node> {
         vec![Node::new("ingest", None)]
@@ -107,10 +132,14 @@ impl Stage for Enumerate {
 /// Runs the enumerator's part `part` and writes what it gives: a shard's matches, or the whole
 /// node's candidates and levels.
 fn enumerate(ctx: &mut Ctx, part: Part) -> Result<()> {
-    let limits = ctx.loaded.config.dsl.limits();
+    let base = ctx.loaded.config.dsl.limits();
     let split = ctx.loaded.config.train.input_terms;
-    let settings = settings(&ctx.loaded.config.enumerate, ctx.loaded.config.dsl.dialect)?;
-    enumerator::validate(&settings, limits.input_len, split).map_err(|e| anyhow!(e))?;
+    let mut settings = settings(&ctx.loaded.config.enumerate, ctx.loaded.config.dsl.dialect)?;
+    enumerator::validate(&settings, base.input_len, split).map_err(|e| anyhow!(e))?;
+    // vectors over the equivalence length, with the step budget verify gives that many terms
+    let long = ctx.loaded.config.enumerate.equivalence_len.max(base.input_len);
+    settings.match_len = base.input_len;
+    let limits = crate::stages::verify::all_terms_limits(&base, long);
     let targets = read_targets(ctx.input("ingest")?)?;
     let terms: Vec<Vec<Num>> = targets
         .iter()
@@ -341,6 +370,7 @@ pub fn settings(c: &EnumerateConfig, dialect: crate::dsl::Dialect) -> Result<Set
         folds,
         per_target: c.per_target,
         inverse_size: c.inverse_size,
+        match_len: 0,
         loops: (dialect == crate::dsl::Dialect::Loops).then(|| {
             let l = &c.loops;
             enumerator::family::LoopsSettings {

@@ -52,6 +52,9 @@ impl Stage for Sample {
             p["synth.min_terms"] = json!(c.synth.min_terms);
             p["max_len"] = json!(crate::stages::synth::max_len(loaded));
             p["dsl.limits"] = c.dsl.limits_key();
+            if c.synth.max_steps != 0 {
+                p["synth.max_steps"] = json!(c.synth.max_steps);
+            }
         }
         p
     }
@@ -137,7 +140,7 @@ fn fresh(ctx: &mut Ctx, k: u32) -> Result<()> {
         ..loaded.config.synth.clone()
     };
     let seed = crate::stages::synth::mix_seed(loaded.config.sample.seed ^ 0x5eed_f4e5, k);
-    let ev = crate::dsl::Evaluator::new(loaded.config.dsl.limits());
+    let ev = crate::dsl::Evaluator::new(crate::stages::synth::draw_limits(loaded));
     let out = crate::stages::synth::generate(
         &synth_cfg,
         seed,

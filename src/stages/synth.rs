@@ -100,6 +100,9 @@ impl Stage for Synth {
             "max_len": max_len(loaded),
             "dsl.limits": c.dsl.limits_key(),
         });
+        if s.max_steps != 0 {
+            p["synth.max_steps"] = json!(s.max_steps);
+        }
         if s.source != SynthSource::Random {
             // the enumerator's primitives and folds decide which programs exist
             p["synth.source"] = json!(s.source);
@@ -125,7 +128,7 @@ impl Stage for Synth {
     fn merge(&self, ctx: &mut Ctx, shards: &[Artifact]) -> Result<()> {
         let cfg = &ctx.loaded.config.synth;
         check(cfg)?;
-        let ev = Evaluator::new(ctx.loaded.config.dsl.limits());
+        let ev = Evaluator::new(draw_limits(ctx.loaded));
         let mut acc = Acceptor::new(cfg);
         let mut next = 0u64;
         'shards: for a in shards {
@@ -166,7 +169,7 @@ impl Stage for Synth {
         let cfg = &ctx.loaded.config.synth;
         check(cfg)?;
         if let Some(sh) = ctx.node.shard {
-            let ev = Evaluator::new(ctx.loaded.config.dsl.limits());
+            let ev = Evaluator::new(draw_limits(ctx.loaded));
             let r = sh.range(shard_draws(cfg) as usize, CHUNK as usize);
             ctx.count("shard", sh.to_string());
             ctx.count("shard_draws", format!("{}..{}", r.start, r.end));
@@ -177,7 +180,7 @@ impl Stage for Synth {
             return ctx.write_table("draws", &draws_batch(&draws)?);
         }
         let seed = cfg.seed;
-        let ev = Evaluator::new(ctx.loaded.config.dsl.limits());
+        let ev = Evaluator::new(draw_limits(ctx.loaded));
         let out = match cfg.source {
             SynthSource::Random => generate(cfg, seed, grammar(ctx.loaded), &ev, true)?,
             SynthSource::Enumerate => enumerated(ctx.loaded, cfg.pairs, &HashSet::new())?,
@@ -355,6 +358,17 @@ fn enumerated(loaded: &Loaded, n: usize, seen: &HashSet<[u8; 16]>) -> Result<Gen
     }
     counts.insert("accepted_enumerated".into(), pairs.len() as u64);
     Ok(Generated { pairs, counts })
+}
+
+/// The limits drawn programs are evaluated with: the DSL's, with `synth.max_steps` when set
+/// (and smaller).
+pub fn draw_limits(loaded: &Loaded) -> crate::dsl::Limits {
+    let mut l = loaded.config.dsl.limits();
+    let s = loaded.config.synth.max_steps;
+    if s != 0 {
+        l.max_steps = l.max_steps.min(s);
+    }
+    l
 }
 
 /// What the sampler draws from: the dialect and the length limit.
