@@ -11,6 +11,10 @@ and compared with what `verify` recorded (solutions.csv: every row holds the pap
 `all_terms` says whether the stronger one holds). Prints the agreement and every disagreement;
 exits 1 on any.
 
+The evaluation limits (dsl.input_len, dsl.max_steps, dsl.max_abs_exp) are read from the run's
+config, `pipeline.toml` here unless SEQSYNTH_CONFIG names another (configs/paper.toml: the paper
+dialect's 100,000 steps; the loops dialect's default is 2,000,000).
+
 Usage: scripts/recheck.py [exports/report/solutions.csv] [../shared/data/oeis]
        (SEQSYNTH=path/to/seqsynth to choose the binary)
 """
@@ -51,12 +55,25 @@ def run_program(seqsynth, program, n, max_steps, max_abs_exp):
         return "error: " + e.kind
 
 
+def dsl_limits(config):
+    """(input_len, train.input_terms, max_steps, max_abs_exp) of a config file, with seqsynth's
+    defaults for what it leaves out."""
+    import tomllib
+    c = {}
+    if os.path.exists(config):
+        with open(config, "rb") as f:
+            c = tomllib.load(f)
+    dsl, train = c.get("dsl", {}), c.get("train", {})
+    return (dsl.get("input_len", 35), train.get("input_terms", 25),
+            dsl.get("max_steps", 100_000), dsl.get("max_abs_exp", 50))
+
+
 def main():
     sol = sys.argv[1] if len(sys.argv) > 1 else "exports/report/solutions.csv"
     oeis = sys.argv[2] if len(sys.argv) > 2 else "../shared/data/oeis"
     seqsynth = os.environ.get("SEQSYNTH", os.path.expanduser(
         "~/.cache/seqsynth/target/release/seqsynth"))
-    L, first, steps, exp = 35, 25, 100_000, 50
+    L, first, steps, exp = dsl_limits(os.environ.get("SEQSYNTH_CONFIG", "pipeline.toml"))
     known = read_stripped(oeis)
     rows = list(csv.DictReader(open(sol)))
     agree = {"paper": 0, "all_terms": 0}

@@ -25,9 +25,11 @@ import sys
 import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.dirname(__file__))
-from recheck import read_stripped, run_program  # noqa: E402
+from recheck import dsl_limits, read_stripped, run_program  # noqa: E402
 
-L, FIRST, STEPS, EXP, MAX_TERMS = 35, 25, 100_000, 50, 100
+# the run's limits (SEQSYNTH_CONFIG, else pipeline.toml; see recheck.py)
+L, FIRST, STEPS, EXP = dsl_limits(os.environ.get("SEQSYNTH_CONFIG", "pipeline.toml"))
+MAX_TERMS = 100
 
 
 def main():
