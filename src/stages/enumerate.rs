@@ -137,7 +137,12 @@ fn enumerate(ctx: &mut Ctx, part: Part) -> Result<()> {
     let mut settings = settings(&ctx.loaded.config.enumerate, ctx.loaded.config.dsl.dialect)?;
     enumerator::validate(&settings, base.input_len, split).map_err(|e| anyhow!(e))?;
     // vectors over the equivalence length, with the step budget verify gives that many terms
-    let long = ctx.loaded.config.enumerate.equivalence_len.max(base.input_len);
+    let long = ctx
+        .loaded
+        .config
+        .enumerate
+        .equivalence_len
+        .max(base.input_len);
     settings.match_len = base.input_len;
     let limits = crate::stages::verify::all_terms_limits(&base, long);
     let targets = read_targets(ctx.input("ingest")?)?;

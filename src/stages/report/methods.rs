@@ -148,6 +148,12 @@ pub fn summary(loaded: &Loaded, methods: &[Method], keys: &[(String, String)]) -
     let _ = writeln!(s, "## Scale\n");
     let _ = writeln!(
         s,
+        "- DSL dialect: `{}` (`dsl.dialect`; docs/dsl.md), step budget {} (`dsl.max_steps`)",
+        c.dsl.dialect.name(),
+        c.dsl.max_steps
+    );
+    let _ = writeln!(
+        s,
         "- targets: {targets} (`ingest.limit` = {}, at least {} terms)",
         c.ingest.limit, c.ingest.min_terms
     );

@@ -47,7 +47,8 @@ impl Stage for Report {
         "report"
     }
     fn version(&self) -> u32 {
-        5
+        // 6: the summary names the DSL dialect and its step budget
+        6
     }
     fn iterated(&self, _: &Loaded) -> bool {
         false
