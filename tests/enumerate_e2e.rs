@@ -11,7 +11,7 @@ use std::fs;
 
 fn config() -> String {
     format!(
-        "[ingest]\nsource = \"{}\"\nlimit = 150\n\n[enumerate]\nmax_size = 6\ninverse_size = 3\nper_target = 2\n",
+        "[ingest]\nsource = \"{}\"\nlimit = 150\n\n[enumerate]\nmax_size = 6\ninverse_size = 3\nper_target = 2\n\n[enumerate.loops]\nloop_body = 3\nloop2_body = 3\nloop2_pair = 4\ninit_max = 2\npair_init_max = 1\nnth_expr = 3\n\n",
         shared_oeis().display()
     )
 }

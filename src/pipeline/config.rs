@@ -96,7 +96,8 @@ impl Default for DslConfig {
             dialect: crate::dsl::Dialect::Loops,
             input_len: 35,
             max_len: 48,
-            max_steps: 100_000,
+            // the loops dialect's (docs/dsl.md); configs/paper.toml pins the paper's 100,000
+            max_steps: 2_000_000,
             max_abs_exp: 50,
         }
     }
@@ -243,7 +244,8 @@ impl Default for SynthConfig {
             max_draws_factor: 1000,
             source: SynthSource::Random,
             enumerate_size: 7,
-            max_steps: 0,
+            // the loops dialect's; configs/paper.toml sets 0 (dsl.max_steps)
+            max_steps: 10_000,
         }
     }
 }
@@ -901,6 +903,11 @@ mod tests {
         assert_eq!(l.config.train.epochs, 300);
         assert_eq!(l.config.ingest.keywords, vec!["easy".to_string()]);
         assert_eq!(l.config.meta.iterations, 20);
+        // the paper dialect, with its budget, drawn as before the loops dialect
+        assert_eq!(l.config.dsl.dialect, crate::dsl::Dialect::Paper);
+        assert_eq!(l.config.dsl.max_steps, 100_000);
+        assert_eq!(l.config.synth.max_steps, 0);
+        assert_eq!(l.config.enumerate.equivalence_len, 0);
     }
 
     #[test]
