@@ -12,8 +12,10 @@ use super::vals::Vals;
 use super::{Expr, Hit, Hits};
 use crate::dsl::{Evaluator, Program};
 
-/// The families' settings (the loops dialect; `None` in the paper dialect).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The families' settings (the loops dialect; `None` in the paper dialect). It is also the
+/// `[enumerate.loops]` section of the config, field for field.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct LoopsSettings {
     /// Largest body of `loop` (state and index) in nodes (0: no `loop` family).
     pub loop_body: u32,

@@ -179,3 +179,14 @@ pub(super) fn merge(
         });
     }
 }
+
+/// Per target, which kinds of match already hold `per_target` candidates (nothing more of that
+/// kind can enter).
+pub(super) fn full_categories(best: &[Vec<Candidate>], per_target: usize) -> Vec<[bool; 3]> {
+    best.iter()
+        .map(|c| {
+            let n = |k| c.iter().filter(|c| c.category == k).count() >= per_target;
+            [n(Category::All), n(Category::Window), n(Category::Prefix)]
+        })
+        .collect()
+}

@@ -501,13 +501,7 @@ fn run(
         }
         let level_started = Instant::now();
         progress(Progress::Start(size, work));
-        let full: Vec<[bool; 3]> = best
-            .iter()
-            .map(|c| {
-                let n = |k| c.iter().filter(|c| c.category == k).count() >= settings.per_target;
-                [n(Category::All), n(Category::Window), n(Category::Prefix)]
-            })
-            .collect();
+        let full = full_categories(&best, settings.per_target);
         let matched = |jobs: &[Job]| -> Result<LevelResult, String> {
             let Part::Merge(parts) = part else {
                 return Ok(build_level(
@@ -680,13 +674,7 @@ fn run(
             if !on {
                 continue;
             }
-            let full: Vec<[bool; 3]> = best
-                .iter()
-                .map(|c| {
-                    let n = |k| c.iter().filter(|c| c.category == k).count() >= settings.per_target;
-                    [n(Category::All), n(Category::Window), n(Category::Prefix)]
-                })
-                .collect();
+            let full = full_categories(&best, settings.per_target);
             let common = recurrence::Common {
                 ev,
                 index: &index,

@@ -412,43 +412,11 @@ pub struct EnumerateConfig {
     pub inverse_size: u32,
     /// The loops dialect's families (`[enumerate.loops]`; not read, and not in the key, in the
     /// paper dialect).
-    pub loops: EnumerateLoops,
+    pub loops: crate::enumerator::family::LoopsSettings,
     /// Observational equivalence over this many terms (at least `dsl.input_len`; 0: exactly
     /// `dsl.input_len`, the paper dialect's behaviour): an expression that agrees with a kept one
     /// on terms 1..35 but not later is kept too, so an all-terms match holds this far.
     pub equivalence_len: usize,
-}
-
-/// `[enumerate.loops]`: the families of the loops dialect (docs/enumerate.md, "Families").
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct EnumerateLoops {
-    /// Largest body of `loop ( F N I )` in nodes (0: no `loop` family).
-    pub loop_body: u32,
-    /// Largest first body of `loop2` whose second body is the shift `#2` (0: no `loop2`).
-    pub loop2_body: u32,
-    /// Largest total size of the two bodies of the other `loop2` pairs.
-    pub loop2_pair: u32,
-    /// Initial values 0..=init_max (loop, the shift loop2).
-    pub init_max: u8,
-    /// Initial values 0..=pair_init_max (the other loop2 pairs).
-    pub pair_init_max: u8,
-    /// Largest expression of k in an `nth` predicate (0: no `nth` family).
-    pub nth_expr: u32,
-}
-
-impl Default for EnumerateLoops {
-    fn default() -> Self {
-        let d = crate::enumerator::family::LoopsSettings::default();
-        EnumerateLoops {
-            loop_body: d.loop_body,
-            loop2_body: d.loop2_body,
-            loop2_pair: d.loop2_pair,
-            init_max: d.init_max,
-            pair_init_max: d.pair_init_max,
-            nth_expr: d.nth_expr,
-        }
-    }
 }
 
 impl Default for EnumerateConfig {
@@ -464,7 +432,7 @@ impl Default for EnumerateConfig {
             folds: ["prefix", "before", "divisors"].map(String::from).to_vec(),
             per_target: 3,
             inverse_size: 5,
-            loops: EnumerateLoops::default(),
+            loops: crate::enumerator::family::LoopsSettings::default(),
             equivalence_len: 0,
         }
     }

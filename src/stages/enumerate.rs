@@ -376,17 +376,7 @@ pub fn settings(c: &EnumerateConfig, dialect: crate::dsl::Dialect) -> Result<Set
         per_target: c.per_target,
         inverse_size: c.inverse_size,
         match_len: 0,
-        loops: (dialect == crate::dsl::Dialect::Loops).then(|| {
-            let l = &c.loops;
-            enumerator::family::LoopsSettings {
-                loop_body: l.loop_body,
-                loop2_body: l.loop2_body,
-                loop2_pair: l.loop2_pair,
-                init_max: l.init_max,
-                pair_init_max: l.pair_init_max,
-                nth_expr: l.nth_expr,
-            }
-        }),
+        loops: (dialect == crate::dsl::Dialect::Loops).then(|| c.loops.clone()),
     })
 }
 

@@ -608,6 +608,12 @@ fn generate_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The paper dialect's sampler at the default length.
+    const PAPER: Grammar = Grammar {
+        max_len: 48,
+        dialect: crate::dsl::Dialect::Paper,
+    };
     use crate::dsl::Limits;
 
     fn cfg(pairs: usize) -> SynthConfig {
@@ -623,47 +629,16 @@ mod tests {
         // what a merge of synth shards does: replay draws 0..k, then draw on from k
         let ev = Evaluator::new(Limits::default());
         let c = cfg(300);
-        let whole = generate(
-            &c,
-            4,
-            Grammar {
-                max_len: 48,
-                dialect: crate::dsl::Dialect::Paper,
-            },
-            &ev,
-            false,
-        )
-        .unwrap();
+        let whole = generate(&c, 4, PAPER, &ev, false).unwrap();
         let used = whole.counts["draws"];
         for k in [0, 1, used / 3, used - 1, used] {
             let mut acc = Acceptor::new(&c);
             for i in 0..k {
-                if acc.offer(draw(
-                    &c,
-                    4,
-                    i,
-                    Grammar {
-                        max_len: 48,
-                        dialect: crate::dsl::Dialect::Paper,
-                    },
-                    &ev,
-                )) {
+                if acc.offer(draw(&c, 4, i, PAPER, &ev)) {
                     break;
                 }
             }
-            let g = generate_from(
-                &c,
-                4,
-                Grammar {
-                    max_len: 48,
-                    dialect: crate::dsl::Dialect::Paper,
-                },
-                &ev,
-                false,
-                acc,
-                k,
-            )
-            .unwrap();
+            let g = generate_from(&c, 4, PAPER, &ev, false, acc, k).unwrap();
             assert_eq!(g.pairs, whole.pairs, "split at draw {k}");
             assert_eq!(g.counts, whole.counts, "split at draw {k}");
         }
@@ -680,17 +655,7 @@ mod tests {
     #[test]
     fn constraints_hold_and_counts_add_up() {
         let ev = Evaluator::new(Limits::default());
-        let g = generate(
-            &cfg(300),
-            1,
-            Grammar {
-                max_len: 48,
-                dialect: crate::dsl::Dialect::Paper,
-            },
-            &ev,
-            false,
-        )
-        .unwrap();
+        let g = generate(&cfg(300), 1, PAPER, &ev, false).unwrap();
         assert_eq!(g.pairs.len(), 300);
         let hashes: HashSet<_> = g.pairs.iter().map(|p| p.hash).collect();
         assert_eq!(hashes.len(), 300, "outputs are unique");
@@ -777,17 +742,7 @@ mod tests {
             flavour: SynthFlavour::Baseline,
             ..cfg(400)
         };
-        let g = generate(
-            &c,
-            5,
-            Grammar {
-                max_len: 48,
-                dialect: crate::dsl::Dialect::Paper,
-            },
-            &ev,
-            false,
-        )
-        .unwrap();
+        let g = generate(&c, 5, PAPER, &ev, false).unwrap();
         let hashes: HashSet<_> = g.pairs.iter().map(|p| p.hash).collect();
         assert!(
             hashes.len() < 400,
