@@ -395,8 +395,9 @@ fn is_arith(p: Prim) -> bool {
     )
 }
 
-/// The number of iterations of `loop` / `loop2` for a count `n`: `n` when positive, else 0. A
-/// count past `u64` is as good as infinite: the step budget ends the loop first.
+/// The number of iterations of `loop` / `loop2` (and of matches `nth` counts) for a count `n`:
+/// `n` when positive, else 0. A count past `u64` is as good as infinite: the step budget ends
+/// the loop first.
 fn iterations(n: &Num) -> u64 {
     match n {
         Num::Small(n) => (*n).max(0) as u64,
@@ -559,11 +560,10 @@ impl Run<'_> {
                 let n = self.int(n)?;
                 let mut k = self.int(start)?;
                 self.step()?;
-                let mut left = match n {
-                    Num::Small(n) if n >= 1 => n as u64,
-                    Num::Big(ref b) if b.sign() == num_bigint::Sign::Plus => u64::MAX,
-                    _ => return Err(ErrorKind::BadCount),
-                };
+                let mut left = iterations(&n);
+                if left == 0 {
+                    return Err(ErrorKind::BadCount);
+                }
                 loop {
                     if self.call_pred(p, k.clone())? {
                         left -= 1;

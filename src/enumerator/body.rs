@@ -121,13 +121,13 @@ impl Bodies {
         for size in 3..=max_size {
             for ls in 1..size - 1 {
                 let rs = size - 1 - ls;
+                // the operands' levels are complete; only level `size` grows below
+                let (left, right) = (by_size[ls as usize].clone(), by_size[rs as usize].clone());
                 for &p in ops {
-                    let commutes = matches!(p, Prim::Add | Prim::Mul | Prim::Min | Prim::Max);
+                    let commutes = super::commutative(p);
                     if commutes && ls > rs {
                         continue;
                     }
-                    let (left, right) =
-                        (by_size[ls as usize].clone(), by_size[rs as usize].clone());
                     for &l in &left {
                         for &r in &right {
                             if commutes && ls == rs && l > r {
@@ -217,18 +217,26 @@ impl Bodies {
     }
 
     /// The body as a two-parameter function argument: the bare symbol where it is one, else
-    /// `lambda [ #first #first+1 ] ( body )`. Returns its size as a family counts it (a bare
-    /// symbol 1, a lambda its body's nodes).
-    pub fn spell_fn2(&self, id: u32, first: u8, out: &mut String) -> u32 {
+    /// `lambda [ #first #first+1 ] ( body )`.
+    pub fn spell_fn2(&self, id: u32, first: u8, out: &mut String) {
         use std::fmt::Write;
         if let Some(p) = self.bare(id) {
             out.push_str(p.symbol());
-            return 1;
+            return;
         }
         let _ = write!(out, "lambda [ #{} #{} ] ( ", first, first + 1);
         self.spell(id, first, out);
         out.push_str(" )");
-        self.size[id as usize]
+    }
+
+    /// The body's size as a function argument, as a family counts it: a bare symbol 1, a
+    /// lambda its body's nodes.
+    pub fn fn_size(&self, id: u32) -> u32 {
+        if self.bare(id).is_some() {
+            1
+        } else {
+            self.size[id as usize]
+        }
     }
 
     /// The steps of one call of the body as a function argument: the call, and its

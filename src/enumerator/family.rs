@@ -11,6 +11,7 @@ use super::targets::{key, Category, TargetIndex};
 use super::vals::Vals;
 use super::{Expr, Hit, Hits};
 use crate::dsl::{Evaluator, Program};
+use std::time::Instant;
 
 /// The families' settings (the loops dialect; `None` in the paper dialect). It is also the
 /// `[enumerate.loops]` section of the config, field for field.
@@ -144,4 +145,40 @@ impl<'a> Matcher<'a> {
 #[inline]
 pub(super) fn within(bound: Option<u64>, v: i64) -> bool {
     bound.is_none_or(|b| v.unsigned_abs() <= b)
+}
+
+/// Settings the families share with the rest of the enumeration.
+pub(super) struct Common<'a> {
+    pub ev: &'a Evaluator,
+    pub index: &'a TargetIndex,
+    pub full: &'a [[bool; 3]],
+    pub per_target: usize,
+}
+
+/// The tasks' hits and figures, summed.
+pub(super) fn gather(
+    family: &'static str,
+    parts: Vec<Matcher>,
+    started: Instant,
+) -> (Vec<Hit>, FamilyFigures) {
+    let mut fig = FamilyFigures {
+        family,
+        evaluated: 0,
+        errors: 0,
+        confirmed: 0,
+        unconfirmed: 0,
+        solved_window: 0,
+        solved_all: 0,
+        seconds: 0.0,
+    };
+    let mut hits = Vec::new();
+    for m in parts {
+        fig.evaluated += m.evaluated;
+        fig.errors += m.errors;
+        fig.confirmed += m.confirmed;
+        fig.unconfirmed += m.unconfirmed;
+        hits.extend(m.hits.hits);
+    }
+    fig.seconds = started.elapsed().as_secs_f64();
+    (hits, fig)
 }

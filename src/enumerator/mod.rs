@@ -664,7 +664,7 @@ fn run(
         matches!(part, Part::Shard { .. }),
     ) {
         type Family =
-            fn(&family::LoopsSettings, &recurrence::Common) -> (Vec<Hit>, family::FamilyFigures);
+            fn(&family::LoopsSettings, &family::Common) -> (Vec<Hit>, family::FamilyFigures);
         let all: [(bool, Family); 3] = [
             (ls.loop_body > 0, recurrence::loop_family),
             (ls.loop2_body > 0, recurrence::loop2_family),
@@ -675,7 +675,7 @@ fn run(
                 continue;
             }
             let full = full_categories(&best, settings.per_target);
-            let common = recurrence::Common {
+            let common = family::Common {
                 ev,
                 index: &index,
                 full: &full,

@@ -12,8 +12,7 @@
 //! predicate would scan to the step budget for every position).
 
 use super::body::{Bodies, BODY_OPS};
-use super::family::{FamilyFigures, LoopsSettings, Matcher};
-use super::recurrence::{gather, Common};
+use super::family::{gather, Common, FamilyFigures, LoopsSettings, Matcher};
 use super::vals::Vals;
 use super::Hit;
 use crate::dsl::Prim;

@@ -11,11 +11,10 @@
 //! read no state are left out (their loop is an elementwise expression the levels have).
 
 use super::body::{Bodies, Fail, BODY_OPS};
-use super::family::{within, FamilyFigures, LoopsSettings, Matcher};
-use super::targets::TargetIndex;
+use super::family::{gather, within, Common, FamilyFigures, LoopsSettings, Matcher};
 use super::vals::Vals;
 use super::Hit;
-use crate::dsl::{Evaluator, Num};
+use crate::dsl::Num;
 use rayon::prelude::*;
 use std::time::Instant;
 
@@ -124,12 +123,9 @@ fn program_steps(len: u64, per_iter: u64, shift: bool) -> u64 {
     1 + len * (2 + shift as u64) + per_iter * iterations(len, shift)
 }
 
-/// Settings the families share with the rest of the enumeration.
-pub(super) struct Common<'a> {
-    pub ev: &'a Evaluator,
-    pub index: &'a TargetIndex,
-    pub full: &'a [[bool; 3]],
-    pub per_target: usize,
+/// Whether the program stays within `max_steps`, with the count `#1` and with `- ( #1 1 )`.
+fn within_budget(len: usize, per_iter: u64, max_steps: u64) -> [bool; 2] {
+    [false, true].map(|shift| program_steps(len as u64, per_iter, shift) <= max_steps)
 }
 
 /// The `loop` family.
@@ -147,11 +143,7 @@ pub(super) fn loop_family(s: &LoopsSettings, c: &Common) -> (Vec<Hit>, FamilyFig
         .map(|chunk| {
             let mut m = Matcher::new(c.index, c.ev, LOOP_KIND, c.full, c.per_target);
             for &f in chunk {
-                let cs = bodies.call_steps(f);
-                let steps = [
-                    program_steps(len as u64, cs, false),
-                    program_steps(len as u64, cs, true),
-                ];
+                let budget_ok = within_budget(len, bodies.call_steps(f), max_steps);
                 for init in 0..=s.init_max {
                     let ch = chain(
                         len,
@@ -172,17 +164,9 @@ pub(super) fn loop_family(s: &LoopsSettings, c: &Common) -> (Vec<Hit>, FamilyFig
                         p.push_str(&format!(" {} {init} ) ) #0 ) )", count(shift)));
                         p
                     };
-                    let size = 1 + fn_size(&bodies, f) + 1;
+                    let size = 1 + bodies.fn_size(f) + 1;
                     let order = (f as u64) << 8 | init as u64;
-                    offer_both(
-                        &mut m,
-                        &ch,
-                        len,
-                        size,
-                        order,
-                        steps.map(|n| n <= max_steps),
-                        &spell,
-                    );
+                    offer_both(&mut m, &ch, len, size, order, budget_ok, &spell);
                 }
             }
             m
@@ -212,8 +196,14 @@ pub(super) fn loop2_family(s: &LoopsSettings, c: &Common) -> (Vec<Hit>, FamilyFi
         }
     }
     for f in 0..bodies.len() as u32 {
+        let room = s.loop2_pair.saturating_sub(bodies.fn_size(f));
         for g in 1..bodies.len() as u32 {
-            let total = fn_size(&bodies, f) + fn_size(&bodies, g);
+            // bodies come smallest first, and only a body of 3 nodes can be a bare symbol
+            // (size 1): past max(room, 3) nodes no G fits
+            if bodies.size[g as usize] > room.max(3) {
+                break;
+            }
+            let total = bodies.fn_size(f) + bodies.fn_size(g);
             // G = #3 keeps y constant: a loop without the index
             if total <= s.loop2_pair
                 && bodies.reads[f as usize] != 0
@@ -232,11 +222,8 @@ pub(super) fn loop2_family(s: &LoopsSettings, c: &Common) -> (Vec<Hit>, FamilyFi
             for (pi, &(f, g, top)) in chunk.iter().enumerate() {
                 let pair = (ci * 64 + pi) as u64;
                 let per_iter = bodies.call_steps(f) + bodies.call_steps(g);
-                let steps = [
-                    program_steps(len as u64, per_iter, false),
-                    program_steps(len as u64, per_iter, true),
-                ];
-                let size = 1 + fn_size(&bodies, f) + fn_size(&bodies, g) + 2;
+                let budget_ok = within_budget(len, per_iter, max_steps);
+                let size = 1 + bodies.fn_size(f) + bodies.fn_size(g) + 2;
                 for i in 0..=top {
                     for j in 0..=top {
                         let ch = chain(
@@ -261,15 +248,7 @@ pub(super) fn loop2_family(s: &LoopsSettings, c: &Common) -> (Vec<Hit>, FamilyFi
                             p
                         };
                         let order = pair << 16 | (i as u64) << 8 | j as u64;
-                        offer_both(
-                            &mut m,
-                            &ch,
-                            len,
-                            size,
-                            order,
-                            steps.map(|n| n <= max_steps),
-                            &spell,
-                        );
+                        offer_both(&mut m, &ch, len, size, order, budget_ok, &spell);
                     }
                 }
             }
@@ -277,41 +256,4 @@ pub(super) fn loop2_family(s: &LoopsSettings, c: &Common) -> (Vec<Hit>, FamilyFi
         })
         .collect();
     gather("loop2", parts, started)
-}
-
-/// A body's size as a function argument (a bare symbol is one node).
-fn fn_size(b: &Bodies, id: u32) -> u32 {
-    if b.bare(id).is_some() {
-        1
-    } else {
-        b.size[id as usize]
-    }
-}
-
-/// The tasks' hits and figures, summed.
-pub(super) fn gather(
-    family: &'static str,
-    parts: Vec<Matcher>,
-    started: Instant,
-) -> (Vec<Hit>, FamilyFigures) {
-    let mut fig = FamilyFigures {
-        family,
-        evaluated: 0,
-        errors: 0,
-        confirmed: 0,
-        unconfirmed: 0,
-        solved_window: 0,
-        solved_all: 0,
-        seconds: 0.0,
-    };
-    let mut hits = Vec::new();
-    for m in parts {
-        fig.evaluated += m.evaluated;
-        fig.errors += m.errors;
-        fig.confirmed += m.confirmed;
-        fig.unconfirmed += m.unconfirmed;
-        hits.extend(m.hits.hits);
-    }
-    fig.seconds = started.elapsed().as_secs_f64();
-    (hits, fig)
 }

@@ -641,7 +641,7 @@ fn the_nth_family_finds_the_primes_and_numbers_k_with_k2_plus_1_prime() {
         .take(40)
         .map(Num::Small)
         .collect();
-    let out = enumerate(&s, &ev, 25, vec![primes, k2, mod4.clone()], &|_| {}).unwrap();
+    let out = enumerate(&s, &ev, 25, vec![primes, k2, mod4], &|_| {}).unwrap();
     let nth = &out.families[0];
     assert_eq!((nth.family, nth.unconfirmed), ("nth", 0), "{nth:?}");
     for (name, cands) in ["primes", "k^2+1 prime", "1 mod 4"]
@@ -654,7 +654,6 @@ fn the_nth_family_finds_the_primes_and_numbers_k_with_k2_plus_1_prime() {
             .unwrap_or_else(|| panic!("{name}: no all-terms candidate in {cands:?}"));
         assert!(best.program.contains("nth"), "{name}: {}", best.program);
     }
-    let _ = mod4;
 }
 
 #[test]
