@@ -5,8 +5,8 @@
 use crate::pipeline::config::Loaded;
 use crate::pipeline::dag::{self, Node};
 use crate::pipeline::runner::{find_stage, NodeStatus, Runner};
+use crate::pipeline::stage::Stage;
 use crate::pipeline::store::Store;
-use crate::stages::Stage;
 use anyhow::Result;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -75,7 +75,7 @@ pub fn plan(
             NodeStatus::Corrupt { key, .. } => ("corrupt", Some(key)),
             NodeStatus::Waiting { .. } => ("waiting", None),
         };
-        let shard_list = crate::stages::shards_of(stage, loaded, &node)
+        let shard_list = crate::pipeline::stage::shards_of(stage, loaded, &node)
             .iter()
             .map(|sh| PlanShard {
                 node: sh.to_string(),

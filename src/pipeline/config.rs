@@ -277,7 +277,9 @@ pub struct TrainConfig {
     pub group_by_length: bool,
     /// Validation pairs decoded for model selection (0: all of synth's validation split).
     pub validate_size: usize,
-    /// PyTorch CPU threads (0: every core). Not part of the key.
+    /// PyTorch CPU threads (0: every core). On the CPU the resolved count, with the processor's
+    /// vector instruction level, is part of train's key: PyTorch's reductions split by it, so the
+    /// weights depend on it (docs/results.md).
     pub threads: usize,
 }
 
@@ -629,7 +631,7 @@ impl Loaded {
     }
 
     /// The checks of the settings no stage owns (dsl, pipeline, loop, query); each stage checks
-    /// its own section ([`crate::stages::Stage::check`]).
+    /// its own section ([`crate::pipeline::stage::Stage::check`]).
     fn check(&self) -> Result<()> {
         let c = &self.config;
         let d = &c.dsl;

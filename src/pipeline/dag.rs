@@ -4,8 +4,8 @@
 //! `sample@k`, and so on (DESIGN.md section 4). Each stage declares its own inputs through
 //! `Stage::inputs`; this module names nodes and picks the default targets.
 
+use super::stage::Stage;
 use crate::pipeline::config::Loaded;
-use crate::stages::Stage;
 use anyhow::{bail, Result};
 use std::collections::{HashMap, HashSet};
 use std::fmt;

@@ -6,4 +6,5 @@ pub mod dag;
 pub mod key;
 pub mod preset;
 pub mod runner;
+pub mod stage;
 pub mod store;

@@ -202,7 +202,15 @@ impl Store {
             }
         }
         fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
-        for sub in ["objects", "refs", "tmp", "downloads", "trash", "locks"] {
+        for sub in [
+            "objects",
+            "refs",
+            "tmp",
+            "downloads",
+            "trash",
+            "locks",
+            "logs",
+        ] {
             let d = root.join(sub);
             if let Ok(m) = fs::symlink_metadata(&d) {
                 if !m.is_dir() {
@@ -441,6 +449,12 @@ impl Store {
 
     pub fn object_dir(&self, key: &str) -> PathBuf {
         self.root.join("objects").join(key)
+    }
+
+    /// Where a stage keeps what a tool it runs printed besides its progress (the trainer's
+    /// library warnings): `logs/<name>.log`, the latest build's. Not part of any artifact.
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        self.root.join("logs").join(format!("{name}.log"))
     }
 
     pub fn downloads_dir(&self) -> PathBuf {
@@ -684,6 +698,10 @@ impl Store {
                 dir_size(&self.root.join("trash")),
             ),
             ("downloads/", dir_size(&self.root.join("downloads"))),
+            (
+                "logs/ (what tools printed besides progress)",
+                dir_size(&self.root.join("logs")),
+            ),
         ])
     }
 
@@ -767,6 +785,14 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     tmp.write_all(bytes)
         .with_context(|| format!("writing {}", path.display()))?;
+    // A temporary file is created 0600; what is written here is for others to read (exports,
+    // artifacts of a store that several machines share), as a plain file would be.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("setting the mode of {}", path.display()))?;
+    }
     tmp.as_file()
         .sync_all()
         .with_context(|| format!("syncing {}", path.display()))?;
@@ -908,8 +934,9 @@ pub const MARKER: &str = "seqsynth-store.json";
 pub const STORE_FORMAT: u32 = 1;
 const MARKER_TEXT: &str = "{\"seqsynth_store_format\": 1}\n";
 /// What a store directory holds (a directory with only these is a store made before the marker).
-const STORE_ENTRIES: [&str; 8] = [
+const STORE_ENTRIES: [&str; 9] = [
     "objects",
+    "logs",
     "refs",
     "tmp",
     "downloads",
@@ -1062,6 +1089,16 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_files_are_readable_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("summary.md");
+        write_file(&p, b"x").unwrap();
+        let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "{mode:o}");
+    }
 
     #[test]
     fn the_manifest_checksum_is_over_its_own_bytes() {

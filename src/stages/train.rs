@@ -228,10 +228,7 @@ impl Stage for Train {
             "force_cpu": cfg.force_cpu,
             "group_by_length": cfg.group_by_length,
             "validate_size": cfg.validate_size,
-            "threads": match cfg.threads {
-                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-                n => n,
-            },
+            "threads": resolved_threads(cfg.threads),
             "log_every_steps": 200,
             "timings_out": w.join("timings.json"),
         });
@@ -266,21 +263,44 @@ impl Stage for Train {
         let mut child = cmd
             .spawn()
             .with_context(|| format!("starting {}", python.display()))?;
+        // everything else (the libraries' warnings, a traceback) goes to the stage's log file
+        // in the store; the terminal gets one line that says how much and where
+        let log_path = ctx.store.log_path(&format!("{}", ctx.node));
+        let mut other = Vec::new();
         if let Some(err) = child.stderr.take() {
             use std::io::BufRead;
             for line in std::io::BufReader::new(err).lines() {
                 let line = line.context("reading the trainer's output")?;
-                if !(quiet && line.starts_with("[train]")) {
-                    eprintln!("{line}");
+                if line.starts_with("[train]") {
+                    if !quiet {
+                        eprintln!("{line}");
+                    }
+                } else {
+                    other.push(line);
                 }
             }
         }
         let status = child.wait().context("waiting for the trainer")?;
+        crate::pipeline::store::write_file(&log_path, (other.join("\n") + "\n").as_bytes())?;
         if !status.success() {
+            // a failure shows its last lines (the traceback) as well as the log's place
+            let tail = other[other.len().saturating_sub(20)..].join("\n");
             bail!(
-                "{} {} failed ({status})",
+                "{} {} failed ({status}); its output is in {}:\n{tail}",
                 python.display(),
-                script.display()
+                script.display(),
+                log_path.display()
+            );
+        }
+        let warnings = other
+            .iter()
+            .filter(|l| l.contains("Warning:") || l.starts_with("[transformers]"))
+            .count();
+        if !other.is_empty() && !quiet {
+            eprintln!(
+                "train@{iter}: {warnings} library warning(s), {} line(s) in {}",
+                other.len(),
+                log_path.display()
             );
         }
         for f in OUTPUTS {
@@ -448,7 +468,51 @@ print(json.dumps({"python": sys.version.split()[0], "torch": ver("torch"),
         !loaded.config.train.force_cpu && crate::model::gpu_visible() && !v["torch_cuda"].is_null();
     v["device"] = json!(if cuda { "cuda" } else { "cpu" });
     v["precision"] = json!(if cuda { "bf16" } else { "fp32" });
+    if !cuda {
+        v["cpu"] = cpu_numerics(loaded.config.train.threads);
+    }
     Ok(v)
+}
+
+/// What decides a CPU training's bytes besides the settings and the pinned wheels: PyTorch's
+/// CPU reductions (matrix products, sums) split their work by the thread count, and its kernels
+/// are chosen by the processor's vector instructions, so two thread counts or two instruction
+/// sets give different weights from the same inputs (docs/results.md, "Figures that hold on
+/// another machine"). Both are in the key, so one key never names two different models.
+fn cpu_numerics(threads: usize) -> serde_json::Value {
+    let threads = resolved_threads(threads);
+    json!({"threads": threads, "isa": cpu_isa()})
+}
+
+/// `train.threads`, 0 resolved to every core (what train.py is told).
+fn resolved_threads(threads: usize) -> usize {
+    match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
+/// The vector instruction level PyTorch's CPU dispatch picks (`torch.backends.cpu.
+/// get_cpu_capability()`: AVX512 needs F, BW, VL and DQ; AVX2 needs AVX2 and FMA).
+fn cpu_isa() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vl")
+            && is_x86_feature_detected!("avx512dq")
+        {
+            return "avx512";
+        }
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            return "avx2";
+        }
+        "x86-64"
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        std::env::consts::ARCH
+    }
 }
 
 /// The Python interpreter: `train.python`, else the project's environment (created on first use
@@ -503,6 +567,16 @@ mod tests {
             .collect();
         let l = config::load(Path::new("/nonexistent/pipeline.toml"), false, &ov).unwrap();
         Train.params(&l, &Node::new("train", Some(iter)))
+    }
+
+    #[test]
+    fn the_cpu_thread_count_is_part_of_what_keys_a_cpu_training() {
+        // train.threads = 1 and 2 once shared a key with different weights
+        assert_ne!(cpu_numerics(1), cpu_numerics(2));
+        assert_eq!(cpu_numerics(3), cpu_numerics(3));
+        let all = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(cpu_numerics(0), cpu_numerics(all));
+        assert!(!cpu_numerics(1)["isa"].as_str().unwrap().is_empty());
     }
 
     #[test]

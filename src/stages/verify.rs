@@ -369,10 +369,7 @@ fn read_outcomes(a: &Artifact, into: &mut HashMap<String, Outcome>) -> Result<()
     Ok(())
 }
 
-/// `source` of candidates from `search@k`.
-pub const SOURCE_SEARCH: &str = "search";
-/// `source` of candidates from `enumerate` (with `verify.enumerate = true`).
-pub const SOURCE_ENUMERATE: &str = "enumerate";
+pub use crate::tables::executions::{SOURCE_ENUMERATE, SOURCE_SEARCH};
 
 /// The limits of the all-known-terms check on `#0 = [1..n]`: the configured ones with the input
 /// length n and the step budget scaled by ⌈(n/L)²⌉ (L = `dsl.input_len`), so a program whose cost

@@ -20,6 +20,11 @@ pub const COLUMNS: &[Col] = &[
     col("solved", Ty::Bool),
 ];
 
+/// `source` of candidates from `search@k`.
+pub const SOURCE_SEARCH: &str = "search";
+/// `source` of candidates from `enumerate` (with `verify.enumerate = true`).
+pub const SOURCE_ENUMERATE: &str = "enumerate";
+
 pub fn schema() -> arrow_schema::Schema {
     super::arrow_schema(COLUMNS)
 }
@@ -33,7 +38,7 @@ pub fn read_searched(a: &Artifact) -> Result<Searched> {
         let source = column::<StringArray>(&b, "source")?;
         let program = column::<StringArray>(&b, "program")?;
         for i in 0..b.num_rows() {
-            if source.value(i) == crate::stages::verify::SOURCE_SEARCH {
+            if source.value(i) == SOURCE_SEARCH {
                 out.targets.insert(id.value(i).to_string());
                 out.programs.insert(program.value(i).to_string());
             }
