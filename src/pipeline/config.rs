@@ -277,10 +277,45 @@ pub struct TrainConfig {
     pub group_by_length: bool,
     /// Validation pairs decoded for model selection (0: all of synth's validation split).
     pub validate_size: usize,
-    /// PyTorch CPU threads (0: every core). On the CPU the resolved count, with the processor's
-    /// vector instruction level, is part of train's key: PyTorch's reductions split by it, so the
-    /// weights depend on it (docs/results.md).
+    /// PyTorch CPU threads (0: every core). On the CPU the resolved count is part of train's
+    /// key: PyTorch's reductions split by it, so the weights depend on it (docs/results.md).
     pub threads: usize,
+    /// Which CPU kernels a CPU training may use (docs/results.md, "Figures that hold on another
+    /// machine"): part of train's key, with the thread count.
+    pub numerics: Numerics,
+}
+
+/// `train.numerics`: which CPU kernels PyTorch and MKL run during a CPU training. The weights
+/// depend on them, so the resolved choice is part of train's key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Numerics {
+    /// `avx2` where the processor has AVX2 and FMA, else `portable`.
+    #[default]
+    Auto,
+    /// The AVX2 kernels, pinned (ATen's AVX2 dispatch, MKL's AVX2 code path in strict
+    /// reproducibility mode): the same bytes on any processor with AVX2 and FMA, an AVX-512 one
+    /// included.
+    Avx2,
+    /// The baseline x86-64 kernels (ATen's default dispatch, MKL's COMPATIBLE path): the same
+    /// bytes on any x86-64 processor; about 1.8x slower than `avx2`.
+    Portable,
+    /// Whatever the processor and the environment pick (the fastest): the key then names the
+    /// processor model and instruction level, so a store shared by different machines keeps
+    /// one model per kind of machine.
+    Native,
+}
+
+impl Numerics {
+    /// The setting's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Numerics::Auto => "auto",
+            Numerics::Avx2 => "avx2",
+            Numerics::Portable => "portable",
+            Numerics::Native => "native",
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -305,6 +340,7 @@ impl Default for TrainConfig {
             group_by_length: true,
             validate_size: 200,
             threads: 0,
+            numerics: Numerics::Auto,
         }
     }
 }

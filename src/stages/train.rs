@@ -9,7 +9,7 @@
 
 use super::{Ctx, Stage};
 use crate::model::tokenizer::{sequence_text, vocabulary, write_tokenizer};
-use crate::pipeline::config::{Loaded, TrainConfig};
+use crate::pipeline::config::{Loaded, Numerics, TrainConfig};
 use crate::pipeline::dag::Node;
 use crate::pipeline::store::{file_digest, Store};
 use crate::tables::io::{column, list_strings};
@@ -248,6 +248,10 @@ impl Stage for Train {
             .arg(&settings_path)
             .env("PYTHONUNBUFFERED", "1")
             .stderr(std::process::Stdio::piped());
+        // the CPU kernels the key names (harmless on a GPU: they steer only CPU kernels)
+        for (k, v) in numerics_env(resolved_numerics(cfg.numerics)?) {
+            cmd.env(k, v);
+        }
         if quiet {
             // the libraries' own progress bars and advice (tqdm, Hugging Face) go too
             for (k, v) in [
@@ -469,19 +473,96 @@ print(json.dumps({"python": sys.version.split()[0], "torch": ver("torch"),
     v["device"] = json!(if cuda { "cuda" } else { "cpu" });
     v["precision"] = json!(if cuda { "bf16" } else { "fp32" });
     if !cuda {
-        v["cpu"] = cpu_numerics(loaded.config.train.threads);
+        v["cpu"] = cpu_numerics(loaded.config.train.threads, loaded.config.train.numerics)?;
     }
     Ok(v)
 }
 
-/// What decides a CPU training's bytes besides the settings and the pinned wheels: PyTorch's
-/// CPU reductions (matrix products, sums) split their work by the thread count, and its kernels
-/// are chosen by the processor's vector instructions, so two thread counts or two instruction
-/// sets give different weights from the same inputs (docs/results.md, "Figures that hold on
-/// another machine"). Both are in the key, so one key never names two different models.
-fn cpu_numerics(threads: usize) -> serde_json::Value {
+/// What decides a CPU training's bytes besides the settings and the pinned wheels (measured:
+/// docs/results.md, "Figures that hold on another machine"): PyTorch's CPU reductions split
+/// their work by the thread count, and ATen and MKL choose their kernels by the processor
+/// (its vector instructions, and for MKL its maker), so two thread counts or two kernel sets
+/// give different weights from the same inputs. The thread count and the kernel set are in the
+/// key, and [`numerics_env`] pins the kernel set the key names, so one key never names two
+/// different models.
+fn cpu_numerics(threads: usize, numerics: Numerics) -> Result<serde_json::Value> {
     let threads = resolved_threads(threads);
-    json!({"threads": threads, "isa": cpu_isa()})
+    let mode = resolved_numerics(numerics)?;
+    let mut v = json!({"threads": threads, "numerics": mode.name()});
+    if mode == Numerics::Native {
+        // whatever the machine picks: name the machine, and what in the environment steers it
+        v["isa"] = json!(cpu_isa());
+        v["cpu_model"] = json!(cpu_model());
+        let steering: serde_json::Map<String, serde_json::Value> = NUMERICS_ENV
+            .iter()
+            .filter_map(|k| std::env::var(k).ok().map(|val| (k.to_string(), json!(val))))
+            .collect();
+        v["environment"] = serde_json::Value::Object(steering);
+    }
+    Ok(v)
+}
+
+/// The environment variables that choose ATen's, MKL's and oneDNN's CPU kernels.
+const NUMERICS_ENV: [&str; 4] = [
+    "ATEN_CPU_CAPABILITY",
+    "MKL_CBWR",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "ONEDNN_MAX_CPU_ISA",
+];
+
+/// `train.numerics` with `auto` resolved on this processor; `avx2` where it lacks AVX2 is an
+/// error naming the key.
+fn resolved_numerics(numerics: Numerics) -> Result<Numerics> {
+    let has_avx2 = matches!(cpu_isa(), "avx2" | "avx512");
+    Ok(match numerics {
+        Numerics::Auto if has_avx2 => Numerics::Avx2,
+        Numerics::Auto => Numerics::Portable,
+        Numerics::Avx2 if !has_avx2 => bail!(
+            "train.numerics = \"avx2\": this processor has no AVX2 and FMA; \
+             use \"portable\" (or \"auto\")"
+        ),
+        Numerics::Portable if !cfg!(target_arch = "x86_64") => bail!(
+            "train.numerics = \"portable\" pins x86-64 kernels; on {} use \"native\"",
+            std::env::consts::ARCH
+        ),
+        n => n,
+    })
+}
+
+/// The trainer's environment for a kernel set: what pins it, overriding anything inherited
+/// (`native` pins nothing). ATen's dispatch level, MKL's code path in strict conditional
+/// numerical reproducibility (results independent of memory alignment, given the thread
+/// count), and oneDNN's level to match (a T5's training on the CPU does not reach oneDNN today:
+/// the bytes are the same with it capped lower; the cap keeps it so if a version does).
+fn numerics_env(mode: Numerics) -> Vec<(&'static str, &'static str)> {
+    match mode {
+        Numerics::Avx2 => vec![
+            ("ATEN_CPU_CAPABILITY", "avx2"),
+            ("MKL_CBWR", "AVX2,STRICT"),
+            ("MKL_ENABLE_INSTRUCTIONS", "AVX2"),
+            ("ONEDNN_MAX_CPU_ISA", "AVX2"),
+        ],
+        Numerics::Portable => vec![
+            ("ATEN_CPU_CAPABILITY", "default"),
+            ("MKL_CBWR", "COMPATIBLE,STRICT"),
+            ("MKL_ENABLE_INSTRUCTIONS", "SSE4_2"),
+            ("ONEDNN_MAX_CPU_ISA", "SSE41"),
+        ],
+        Numerics::Auto | Numerics::Native => Vec::new(),
+    }
+}
+
+/// The processor's model name (`/proc/cpuinfo`), for the key of a `native` training.
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
 /// `train.threads`, 0 resolved to every core (what train.py is told).
@@ -570,13 +651,35 @@ mod tests {
     }
 
     #[test]
-    fn the_cpu_thread_count_is_part_of_what_keys_a_cpu_training() {
+    fn the_cpu_thread_count_and_kernels_are_part_of_what_keys_a_cpu_training() {
+        let n = |t, m| cpu_numerics(t, m).unwrap();
         // train.threads = 1 and 2 once shared a key with different weights
-        assert_ne!(cpu_numerics(1), cpu_numerics(2));
-        assert_eq!(cpu_numerics(3), cpu_numerics(3));
+        assert_ne!(n(1, Numerics::Auto), n(2, Numerics::Auto));
+        assert_eq!(n(3, Numerics::Auto), n(3, Numerics::Auto));
         let all = std::thread::available_parallelism().unwrap().get();
-        assert_eq!(cpu_numerics(0), cpu_numerics(all));
-        assert!(!cpu_numerics(1)["isa"].as_str().unwrap().is_empty());
+        assert_eq!(n(0, Numerics::Auto), n(all, Numerics::Auto));
+        // the kernel sets give different weights, so different keys
+        let portable = n(1, Numerics::Portable);
+        assert_eq!(portable, json!({"threads": 1, "numerics": "portable"}));
+        assert_ne!(n(1, Numerics::Native), portable);
+        // auto is whichever pinned set it resolves to: one key for the same kernels
+        let auto = n(1, Numerics::Auto);
+        let resolved = resolved_numerics(Numerics::Auto).unwrap();
+        assert_ne!(resolved, Numerics::Auto);
+        assert_eq!(auto, n(1, resolved));
+        // a native training names the machine
+        let native = n(1, Numerics::Native);
+        assert!(!native["isa"].as_str().unwrap().is_empty());
+        assert!(!native["cpu_model"].as_str().unwrap().is_empty());
+    }
+
+    #[test]
+    fn each_pinned_kernel_set_sets_every_steering_variable() {
+        for m in [Numerics::Avx2, Numerics::Portable] {
+            let env: Vec<&str> = numerics_env(m).iter().map(|(k, _)| *k).collect();
+            assert_eq!(env, NUMERICS_ENV, "{m:?}");
+        }
+        assert!(numerics_env(Numerics::Native).is_empty());
     }
 
     #[test]
