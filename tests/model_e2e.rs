@@ -162,6 +162,74 @@ fn train_tiny_then_onnx_and_torch_agree() {
     );
 }
 
+/// One key never names two models (issue 23): the CPU thread count and kernel set are keyed, and
+/// the kernel set the key names is pinned whatever the caller's environment says.
+#[test]
+fn a_cpu_training_is_keyed_by_its_thread_count_and_pins_its_kernels() {
+    python();
+    let train = |extra: &str, env: &[(&str, &str)]| {
+        let p = Project::new(&config(&format!("force_cpu = true\n{extra}")));
+        let mut c = p.cmd(&["run", "stage=train"]);
+        for var in [
+            "ATEN_CPU_CAPABILITY",
+            "MKL_CBWR",
+            "MKL_ENABLE_INSTRUCTIONS",
+            "ONEDNN_MAX_CPU_ISA",
+        ] {
+            c.env_remove(var);
+        }
+        c.envs(env.iter().copied());
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let key = p
+            .artifact("train@0")
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let key_json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(p.artifact("train@0").join("key.json")).unwrap())
+                .unwrap();
+        (p, key, key_json)
+    };
+    let (a, key_a, json_a) = train("threads = 1\n", &[]);
+    assert_eq!(
+        json_a["external"]["trainer"]["cpu"]["threads"], 1,
+        "{json_a}"
+    );
+    // an inherited environment that would steer ATen and MKL elsewhere changes nothing: the
+    // kernel set in the key is the one the trainer runs with
+    let (b, key_b, _) = train(
+        "threads = 1\n",
+        &[
+            ("ATEN_CPU_CAPABILITY", "default"),
+            ("MKL_CBWR", "COMPATIBLE"),
+        ],
+    );
+    assert_eq!(key_b, key_a);
+    assert!(artifact_files(&b, "train@0") == artifact_files(&a, "train@0"));
+    // another thread count is another key
+    let (_c, key_c, json_c) = train("threads = 2\n", &[]);
+    assert_ne!(key_c, key_a);
+    assert_eq!(
+        json_c["external"]["trainer"]["cpu"]["threads"], 2,
+        "{json_c}"
+    );
+    // another kernel set is another key, and it is really used: other weights
+    let (d, key_d, json_d) = train("threads = 1\nnumerics = \"portable\"\n", &[]);
+    assert_ne!(key_d, key_a);
+    assert_eq!(json_d["external"]["trainer"]["cpu"]["numerics"], "portable");
+    let (fa, fd) = (artifact_files(&a, "train@0"), artifact_files(&d, "train@0"));
+    assert!(
+        fa["model.safetensors"] != fd["model.safetensors"],
+        "the portable kernels were not used"
+    );
+}
+
 #[test]
 fn initialise_from_a_local_checkpoint_with_its_own_tokenizer() {
     let py = python();

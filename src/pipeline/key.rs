@@ -9,8 +9,9 @@
 //! | `external` | digests of files outside the store (OEIS sources, stage programs) | the data itself, not where it lies |
 //!
 //! Left out on purpose: mtimes (they change on copy and checkout), absolute paths (moving the
-//! project must keep its cache), thread counts (outputs do not depend on them), and the meta
-//! iteration number unless a stage's output depends on it (then it is in `params`).
+//! project must keep its cache), thread counts (outputs do not depend on them, except a CPU
+//! training's: the train stage puts its thread count and kernel set in `external`), and the
+//! meta iteration number unless a stage's output depends on it (then it is in `params`).
 //!
 //! The key is blake3 over the canonical JSON of [`KeyParts`] (objects with sorted keys). The parts
 //! are stored beside the artifact as `key.json`, so `seqsynth status` can say why a stage is stale.
