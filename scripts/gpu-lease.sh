@@ -32,6 +32,15 @@ start=$(date +%s)
   2>&1 | tee "$out/run.log"
 echo "wall seconds: $(( $(date +%s) - start ))" | tee -a "$out/run.log"
 cp -r exports/report "$out/report" 2>/dev/null || true
+if [ "${GPU_REPRO:-0}" = 1 ]; then
+  # one key, one model on a GPU too: train@0 again in a second store, then both digests
+  ./gpu/bin/seqsynth run stage=train --config configs/gpu-lease.toml --store "$out/store2" \
+    ingest.source="$PWD/gpu/oeis" train.python=python3 "$@" > "$out/repro.log" 2>&1 || true
+  for s in store store2; do
+    echo "$s $(readlink "$out/$s/refs/train@0") $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["digest"])' "$out/$s/refs/train@0/manifest.json" 2>&1)"
+  done | tee "$out/repro.txt"
+  rm -rf "$out/store2/objects"/*/*.onnx "$out/store2/objects"/*/model.safetensors
+fi
 # the figures: per-node wall times and counters, small enough to come back
 for m in "$out"/store/objects/*/manifest.json; do
   python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(json.dumps({"node": m.get("node"), "wall_secs": m.get("wall_secs"), "counters": {k: v for k, v in m.get("counters", {}).items() if not isinstance(v, (list, dict))}}))' "$m"

@@ -252,6 +252,8 @@ impl Stage for Train {
         for (k, v) in numerics_env(resolved_numerics(cfg.numerics)?) {
             cmd.env(k, v);
         }
+        // cuBLAS's deterministic workspace, which train.py's deterministic mode needs on a GPU
+        cmd.env("CUBLAS_WORKSPACE_CONFIG", ":4096:8");
         if quiet {
             // the libraries' own progress bars and advice (tqdm, Hugging Face) go too
             for (k, v) in [
@@ -452,8 +454,10 @@ if spec and spec.submodule_search_locations:
         g = re.search(r"^cuda[^=]*=\s*'([^']+)'", t, re.M)
         cuda = g.group(1) if g else None
     except OSError: pass
-print(json.dumps({"python": sys.version.split()[0], "torch": ver("torch"),
-                  "transformers": ver("transformers"), "torch_cuda": cuda}))
+v = {p: ver(p) for p in ("torch", "transformers", "safetensors", "tokenizers", "numpy",
+                          "onnx", "onnxscript", "pyarrow")}
+v.update(python=sys.version.split()[0], torch_cuda=cuda)
+print(json.dumps(v))
 "#;
     let out = Command::new(&python)
         .args(["-c", PROBE])
@@ -472,7 +476,10 @@ print(json.dumps({"python": sys.version.split()[0], "torch": ver("torch"),
         !loaded.config.train.force_cpu && crate::model::gpu_visible() && !v["torch_cuda"].is_null();
     v["device"] = json!(if cuda { "cuda" } else { "cpu" });
     v["precision"] = json!(if cuda { "bf16" } else { "fp32" });
-    if !cuda {
+    if cuda {
+        // a GPU's kernels (and so its weights) differ by model: the GPU is part of the key
+        v["gpu"] = json!(gpu_name());
+    } else {
         v["cpu"] = cpu_numerics(loaded.config.train.threads, loaded.config.train.numerics)?;
     }
     Ok(v)
@@ -563,6 +570,23 @@ fn cpu_model() -> String {
                 .map(|(_, v)| v.trim().to_string())
         })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+/// The first visible GPU's model (`nvidia-smi`), or "unknown" where it cannot be asked.
+fn gpu_name() -> String {
+    Command::new("nvidia-smi")
+        .args(["--query-gpu=name", "--format=csv,noheader", "--id=0"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .map(|l| l.trim().to_string())
+        })
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// `train.threads`, 0 resolved to every core (what train.py is told).

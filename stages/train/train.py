@@ -382,6 +382,12 @@ def main():
     device = "cuda" if torch.cuda.is_available() and not s.get("force_cpu") else "cpu"
     if s.get("threads"):
         torch.set_num_threads(s["threads"])
+    if device == "cuda":
+        # the same bytes for one key on one GPU model (the key names the GPU): deterministic
+        # kernels where PyTorch has them (CUBLAS_WORKSPACE_CONFIG is set by the runner); an op
+        # without one warns into the stage's log instead of failing
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
     log(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
 
     # vocabulary: seqsynth's, or the checkpoint's own extended with seqsynth's tokens
