@@ -603,7 +603,20 @@ impl Store {
             manifest
         } else {
             fs::remove_dir_all(&staging.dir).ok();
-            verify(&dest, &key, Check::Full)?
+            let kept = verify(&dest, &key, Check::Full)?;
+            if kept.digest != manifest.digest {
+                // one key, two outputs: the stage's key misses something that decides its bytes
+                // (another machine's kernels, say). The store keeps the first, which every
+                // dependent then reads; the second is dropped and named.
+                tracing::warn!(
+                    "{node}: key {} already holds other bytes (kept {}, dropped {}): \
+                     this stage's key does not name everything that decides its output",
+                    &key[..12],
+                    &kept.digest[..12.min(kept.digest.len())],
+                    &manifest.digest[..12.min(manifest.digest.len())]
+                );
+            }
+            kept
         };
         Ok(Artifact {
             dir: dest,
@@ -1228,6 +1241,45 @@ mod tests {
         assert_eq!(own_pid(&st.dir), Some(me));
         let work = store.work_dir("train").unwrap();
         assert_eq!(own_pid(work.path()), Some(me));
+    }
+
+    #[test]
+    fn one_key_never_holds_two_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s")).unwrap();
+        let parts = KeyParts {
+            stage: "synth".into(),
+            version: 1,
+            params: serde_json::json!({}),
+            inputs: BTreeMap::new(),
+            external: serde_json::json!({}),
+        };
+        let key = parts.key();
+        let commit = |bytes: &[u8]| {
+            let staging = store.staging(&key).unwrap();
+            fs::write(staging.dir.join("out.txt"), bytes).unwrap();
+            store
+                .commit(staging, "synth", &parts, 0.0, BTreeMap::new())
+                .unwrap()
+        };
+        let first = commit(b"first");
+        // a second writer of the same key with other bytes (another machine) keeps the first
+        let second = commit(b"second, longer");
+        assert_eq!(second.manifest.digest, first.manifest.digest);
+        assert_eq!(second.dir, first.dir);
+        assert_eq!(fs::read(first.dir.join("out.txt")).unwrap(), b"first");
+        verify(&first.dir, &key, Check::Full).unwrap();
+        // nothing is left in tmp/
+        assert_eq!(fs::read_dir(store.root().join("tmp")).unwrap().count(), 0);
+        // an artifact whose key.json says something else than its directory is refused
+        let other = KeyParts {
+            version: 2,
+            ..parts.clone()
+        };
+        let moved = store.object_dir(&other.key());
+        fs::rename(&first.dir, &moved).unwrap();
+        let e = verify(&moved, &other.key(), Check::Full).unwrap_err();
+        assert!(e.to_string().contains("does not match"), "{e}");
     }
 
     #[test]
