@@ -12,6 +12,7 @@
 //! tmp/<key>.<pid>.<n>/      staging; renamed into objects/ only when complete
 //! tmp/<what>-work.<pid>.*/  a stage's scratch directory (train)
 //! downloads/<hash>/         cached downloads (ingest from a URL)
+//! logs/<node>.log           what a node's tool printed beyond its progress (the trainer's warnings)
 //! trash/                    artifacts found corrupt, kept for inspection
 //! ```
 //!
@@ -24,9 +25,9 @@
 //! truncated or altered file makes the artifact corrupt, and it is moved to `trash/` and
 //! recomputed. Files and directories are fsynced before the rename that publishes an artifact.
 //!
-//! The module is split by concern: [`manifest`] (what an artifact is and how it is checked),
-//! [`lock`] (the store's and each node's flock), [`gc`] (clean-up after killed runs, listing and
-//! removal) and [`fsio`] (durable writes and the marker of what seqsynth made). This file holds the
+//! The module is split by concern: `manifest` (what an artifact is and how it is checked),
+//! `lock` (the store's and each node's flock), `gc` (clean-up after killed runs, listing and
+//! removal) and `fsio` (durable writes and the marker of what seqsynth made). This file holds the
 //! store itself: opening it, staging, commit, lookup and refs.
 
 mod fsio;
