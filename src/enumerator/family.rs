@@ -30,6 +30,8 @@ pub struct LoopsSettings {
     pub pair_init_max: u8,
     /// Largest expression of k in an `nth` predicate, in nodes (0: no `nth` family).
     pub nth_expr: u32,
+    /// Largest order of the fitted integer linear recurrences (0: no `linrec` family).
+    pub linrec_order: u32,
 }
 
 impl Default for LoopsSettings {
@@ -41,6 +43,7 @@ impl Default for LoopsSettings {
             init_max: 9,
             pair_init_max: 3,
             nth_expr: 5,
+            linrec_order: 4,
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod expr;
 pub mod family;
 mod inverse;
 mod levels;
+pub mod linrec;
 mod matching;
 pub mod nth;
 pub mod recurrence;
@@ -665,10 +666,11 @@ fn run(
     ) {
         type Family =
             fn(&family::LoopsSettings, &family::Common) -> (Vec<Hit>, family::FamilyFigures);
-        let all: [(bool, Family); 3] = [
+        let all: [(bool, Family); 4] = [
             (ls.loop_body > 0, recurrence::loop_family),
             (ls.loop2_body > 0, recurrence::loop2_family),
             (ls.nth_expr > 0, nth::nth_family),
+            (ls.linrec_order > 0, linrec::linrec_family),
         ];
         for (on, run_family) in all {
             if !on {

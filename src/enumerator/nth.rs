@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use std::collections::HashSet;
 use std::time::Instant;
 
-pub(super) const NTH_KIND: u128 = 34;
+pub(super) const NTH_KIND: u128 = 42;
 
 /// Predicates true for fewer of k = 0..255 are left out.
 pub const MIN_HITS: u32 = 8;

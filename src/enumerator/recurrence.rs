@@ -18,9 +18,10 @@ use crate::dsl::Num;
 use rayon::prelude::*;
 use std::time::Instant;
 
-/// Order-key kinds of the families (after the levels' primitives and folds).
-pub(super) const LOOP_KIND: u128 = 32;
-pub(super) const LOOP2_KIND: u128 = 33;
+/// Order-key kinds of the families (after the levels' primitives 0..=8, folds 16..=21 and the
+/// inverse step 32..=35).
+pub(super) const LOOP_KIND: u128 = 40;
+pub(super) const LOOP2_KIND: u128 = 41;
 
 /// A chain's states x_0..x_L.
 enum Chain {

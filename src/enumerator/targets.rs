@@ -173,6 +173,11 @@ impl TargetIndex {
         }
     }
 
+    /// Target t's known terms (as many as the vectors are long, where it has them).
+    pub fn terms(&self, t: u32) -> &[Num] {
+        &self.terms[t as usize]
+    }
+
     pub fn len(&self) -> usize {
         self.terms.len()
     }

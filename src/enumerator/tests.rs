@@ -547,6 +547,7 @@ fn the_loops_families_find_recurrences_at_their_sizes() {
         init_max: 2,
         pair_init_max: 1,
         nth_expr: 0,
+        linrec_order: 0,
     });
     let targets: Vec<(&str, Vec<Num>)> = vec![
         // Fibonacci from F(1): loop2 with the shift
@@ -622,6 +623,7 @@ fn the_nth_family_finds_the_primes_and_numbers_k_with_k2_plus_1_prime() {
         loop_body: 0,
         loop2_body: 0,
         nth_expr: 5,
+        linrec_order: 0,
         ..family::LoopsSettings::default()
     });
     let prime = |p: i64| p >= 2 && (2..p).take_while(|d| d * d <= p).all(|d| p % d != 0);
@@ -680,4 +682,62 @@ fn a_longer_equivalence_window_keeps_what_is_right_past_the_matched_terms() {
     let few = target[..40].to_vec();
     let long = enumerate(&s, &evaluator(45), 25, vec![few], &|_| {}).unwrap();
     assert_eq!(terms_of(&all(&long).unwrap(), 40), target[..40].to_vec());
+}
+
+#[test]
+fn the_linrec_family_solves_recurrences_the_small_families_cannot() {
+    let ev = Evaluator::new(Limits {
+        input_len: 35,
+        max_steps: 2_000_000,
+        ..Limits::default()
+    });
+    let mut s = settings(3);
+    s.loops = Some(family::LoopsSettings {
+        loop_body: 0,
+        loop2_body: 0,
+        loop2_pair: 0,
+        nth_expr: 0,
+        linrec_order: 4,
+        ..family::LoopsSettings::default()
+    });
+    let run = |coefs: &[i64], c: i64, init: &[i64], n: usize| -> Vec<Num> {
+        let mut a: Vec<i128> = init.iter().map(|&x| x as i128).collect();
+        while a.len() < n {
+            let k = a.len();
+            let v = c as i128
+                + coefs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &ci)| ci as i128 * a[k - 1 - i])
+                    .sum::<i128>();
+            a.push(v);
+        }
+        a.into_iter().map(Num::from).collect()
+    };
+    let targets = vec![
+        // order 2 with a constant and coefficients no small body has: 7 a(n-1) - 12 a(n-2) + 5
+        run(&[7, -12], 5, &[2, 9], 35),
+        // order 3 with the root 1: partial sums of the Pell numbers 3 a(n-1) - a(n-2) - a(n-3)
+        run(&[3, -1, -1], 0, &[1, 3, 8], 35),
+        // tribonacci: no integer root, no program
+        run(&[1, 1, 1], 0, &[1, 1, 2], 35),
+    ];
+    let out = enumerate(&s, &ev, 25, targets.clone(), &|_| {}).unwrap();
+    let fig = out.families.iter().find(|f| f.family == "linrec").unwrap();
+    assert_eq!(fig.unconfirmed, 0, "{fig:?}");
+    for (i, want) in targets.iter().enumerate().take(2) {
+        let best = out.candidates[i]
+            .iter()
+            .find(|c| c.category == Category::All)
+            .unwrap_or_else(|| panic!("target {i}: no all-terms candidate"));
+        assert!(best.program.contains("loop"), "{}", best.program);
+        assert_eq!(&terms_of(&best.program, 35), want, "{}", best.program);
+    }
+    assert!(
+        out.candidates[2]
+            .iter()
+            .all(|c| c.category != Category::All || !c.program.contains("loop")),
+        "{:?}",
+        out.candidates[2]
+    );
 }
