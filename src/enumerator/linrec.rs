@@ -1,5 +1,5 @@
-//! The `linrec` family of the loops dialect (docs/enumerate.md, "Families"): for each target
-//! not yet solved on all terms, the smallest integer linear recurrence its known terms satisfy,
+//! The `linrec` family of the loops dialect (docs/enumerate.md, "Families"): for each target,
+//! the smallest integer linear recurrence its known terms satisfy,
 //!
 //!   a(n) = c_1 a(n-1) + ... + c_d a(n-d) + c    for every n > d,
 //!
@@ -17,12 +17,13 @@
 //!   A polynomial without an integer root (tribonacci) is left out.
 //!
 //! The fit is exact: Gauss–Jordan elimination over the integers on every equation the target's
-//! terms give (so the recurrence holds on all of them, or there is none), and the coefficients
-//! must be integers. The family's fast arithmetic is only a filter: its program is run by the
+//! known terms give (all of them the stage passes, up to `verify.max_terms`: the recurrence holds
+//! on all of them, or there is none), and the coefficients must be integers. Its matches are
+//! added beside the candidates the other sources keep (`merge_extra`): an expression that agrees
+//! with a target on the matched terms only must not keep out one fitted on all of them. The family's fast arithmetic is only a filter: its program is run by the
 //! evaluator (step budget and bound included), and what it computes is what is matched.
 
 use super::family::{gather, Common, FamilyFigures, LoopsSettings, Matcher};
-use super::targets::Category;
 use super::vals::Vals;
 use super::Hit;
 use crate::dsl::{Num, Program};
@@ -330,13 +331,16 @@ pub(super) fn linrec_family(s: &LoopsSettings, c: &Common) -> (Vec<Hit>, FamilyF
     let started = Instant::now();
     let need = c.index.match_len();
     let order = s.linrec_order as usize;
+    // every target, solved or not: its candidates are added beside the kept ones
+    // (`merge_extra`), since a kept all-terms candidate may be right on the matched terms only
+    let none = vec![[false; 3]; c.index.len()];
     let todo: Vec<u32> = (0..c.index.len() as u32)
-        .filter(|&t| !c.full[t as usize][Category::All as usize] && c.index.terms(t).len() >= need)
+        .filter(|&t| c.index.terms(t).len() >= need)
         .collect();
     let parts: Vec<Matcher> = todo
         .par_chunks(16)
         .map(|chunk| {
-            let mut m = Matcher::new(c.index, c.ev, LINREC_KIND, c.full, c.per_target);
+            let mut m = Matcher::new(c.index, c.ev, LINREC_KIND, &none, c.per_target);
             for &t in chunk {
                 let terms: Vec<BigInt> = c.index.terms(t).iter().map(Num::to_big).collect();
                 let Some(rec) = fit(&terms, order) else {

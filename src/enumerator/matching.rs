@@ -180,6 +180,37 @@ pub(super) fn merge(
     }
 }
 
+/// Adds a family's hits as candidates of their own, beside the `per_target` kept ones (unless
+/// the same program is there): for the `linrec` family, whose programs are fitted on all of a
+/// target's known terms, so that an expression that agrees with one on the matched terms and
+/// is wrong later cannot keep it out. Near misses (the prefix) are merged as usual.
+pub(super) fn merge_extra(
+    arena: &Arena,
+    best: &mut [Vec<Candidate>],
+    mut hits: Vec<Hit>,
+    per_target: usize,
+) {
+    hits.sort_by_key(|h| (h.target, h.category, h.size, h.order));
+    let (near, hits): (Vec<Hit>, Vec<Hit>) = hits
+        .into_iter()
+        .partition(|h| h.category == Category::Prefix);
+    merge(arena, best, near, per_target);
+    for h in hits {
+        let c = &mut best[h.target as usize];
+        let program = h.expr.spell(arena);
+        if c.iter().any(|c| c.program == program) {
+            continue;
+        }
+        c.push(Candidate {
+            category: h.category,
+            size: h.size,
+            order: h.order,
+            key: h.key,
+            program,
+        });
+    }
+}
+
 /// Per target, which kinds of match already hold `per_target` candidates (nothing more of that
 /// kind can enter).
 pub(super) fn full_categories(best: &[Vec<Candidate>], per_target: usize) -> Vec<[bool; 3]> {

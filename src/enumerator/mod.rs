@@ -684,7 +684,11 @@ fn run(
                 per_target: settings.per_target,
             };
             let (hits, mut fig) = run_family(ls, &common);
-            merge(&arena, &mut best, hits, settings.per_target);
+            if fig.family == "linrec" {
+                merge_extra(&arena, &mut best, hits, settings.per_target);
+            } else {
+                merge(&arena, &mut best, hits, settings.per_target);
+            }
             fig.solved_window = solved(&best, Category::Window);
             fig.solved_all = solved(&best, Category::All);
             families.push(fig);

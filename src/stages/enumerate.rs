@@ -29,7 +29,7 @@ pub struct Enumerate;
 
 /// The version of the loops dialect's families: bump it with any change of what they produce
 /// (it is in the key of the loops dialect only).
-const FAMILIES_VERSION: u32 = 2;
+const FAMILIES_VERSION: u32 = 3;
 
 impl Stage for Enumerate {
     fn name(&self) -> &'static str {
@@ -93,6 +93,10 @@ impl Stage for Enumerate {
         if !paper {
             // the families' own code version (the stage's version stays the paper dialect's)
             p["families"] = FAMILIES_VERSION.into();
+            if c.enumerate.loops.linrec_order > 0 {
+                // linrec fits on every known term up to this many
+                p["known_terms"] = c.verify.max_terms.into();
+            }
         }
         p
     }
@@ -146,12 +150,18 @@ fn enumerate(ctx: &mut Ctx, part: Part) -> Result<()> {
     settings.match_len = base.input_len;
     let limits = crate::stages::verify::all_terms_limits(&base, long);
     let targets = read_targets(ctx.input("ingest")?)?;
+    // the terms the vectors are matched on, and in the loops dialect with `linrec` as many as
+    // verify checks (the family fits on all of them; matching reads only the first ones)
+    let known = match &settings.loops {
+        Some(ls) if ls.linrec_order > 0 => limits.input_len.max(ctx.loaded.config.verify.max_terms),
+        _ => limits.input_len,
+    };
     let terms: Vec<Vec<Num>> = targets
         .iter()
         .map(|t| {
             t.terms
                 .iter()
-                .take(limits.input_len)
+                .take(known)
                 .map(|s| s.parse::<Num>())
                 .collect::<Result<Vec<Num>, _>>()
         })
