@@ -32,6 +32,8 @@ pub struct LoopsSettings {
     pub nth_expr: u32,
     /// Largest order of the fitted integer linear recurrences (0: no `linrec` family).
     pub linrec_order: u32,
+    /// Largest degree of p and q in the fitted q(n) a(n) = p(n) a(n-1) (0: no `hyper` family).
+    pub hyper_degree: u32,
 }
 
 impl Default for LoopsSettings {
@@ -44,6 +46,7 @@ impl Default for LoopsSettings {
             pair_init_max: 3,
             nth_expr: 5,
             linrec_order: 4,
+            hyper_degree: 3,
         }
     }
 }

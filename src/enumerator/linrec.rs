@@ -211,7 +211,7 @@ pub fn constant(v: &BigInt) -> String {
 }
 
 /// Σ coef·var + c as an expression: the positive terms summed, the negative ones subtracted.
-fn linear(terms: &[(&BigInt, String)], c: &BigInt) -> String {
+pub(super) fn linear(terms: &[(&BigInt, String)], c: &BigInt) -> String {
     let mut pos: Vec<String> = Vec::new();
     let mut neg: Vec<String> = Vec::new();
     let times = |k: &BigInt, x: &str| {
@@ -310,7 +310,7 @@ pub fn program(rec: &Rec, init: &[BigInt]) -> Option<String> {
 
 /// Size in the enumerator's measure: the nodes of the mapped expression (constants, variables
 /// and applications; a lambda's header and the brackets are scaffolding).
-fn size(program: &str) -> u32 {
+pub(super) fn size(program: &str) -> u32 {
     let mut n = 0u32;
     let mut in_params = false;
     for tok in program.split_whitespace() {

@@ -30,6 +30,7 @@
 pub mod body;
 pub mod expr;
 pub mod family;
+pub mod hyper;
 mod inverse;
 mod levels;
 pub mod linrec;
@@ -666,11 +667,12 @@ fn run(
     ) {
         type Family =
             fn(&family::LoopsSettings, &family::Common) -> (Vec<Hit>, family::FamilyFigures);
-        let all: [(bool, Family); 4] = [
+        let all: [(bool, Family); 5] = [
             (ls.loop_body > 0, recurrence::loop_family),
             (ls.loop2_body > 0, recurrence::loop2_family),
             (ls.nth_expr > 0, nth::nth_family),
             (ls.linrec_order > 0, linrec::linrec_family),
+            (ls.hyper_degree > 0, hyper::hyper_family),
         ];
         for (on, run_family) in all {
             if !on {
@@ -684,7 +686,7 @@ fn run(
                 per_target: settings.per_target,
             };
             let (hits, mut fig) = run_family(ls, &common);
-            if fig.family == "linrec" {
+            if fig.family == "linrec" || fig.family == "hyper" {
                 merge_extra(&arena, &mut best, hits, settings.per_target);
             } else {
                 merge(&arena, &mut best, hits, settings.per_target);
