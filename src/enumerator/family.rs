@@ -34,6 +34,9 @@ pub struct LoopsSettings {
     pub linrec_order: u32,
     /// Largest degree of p and q in the fitted q(n) a(n) = p(n) a(n-1) (0: no `hyper` family).
     pub hyper_degree: u32,
+    /// Largest degree of p1, p2 and q in the fitted q(n) a(n) = p1(n) a(n-1) + p2(n) a(n-2)
+    /// (0: no `precur` family).
+    pub precur_degree: u32,
 }
 
 impl Default for LoopsSettings {
@@ -47,7 +50,15 @@ impl Default for LoopsSettings {
             nth_expr: 5,
             linrec_order: 4,
             hyper_degree: 3,
+            precur_degree: 2,
         }
+    }
+}
+
+impl LoopsSettings {
+    /// Whether a fitted family (`linrec`, `hyper`, `precur`) runs: they read every known term.
+    pub fn fits(&self) -> bool {
+        self.linrec_order > 0 || self.hyper_degree > 0 || self.precur_degree > 0
     }
 }
 

@@ -35,12 +35,12 @@ pub struct Hyper {
     pub q: Vec<BigInt>,
 }
 
-fn poly(c: &[BigInt], n: &BigInt) -> BigInt {
+pub(super) fn poly(c: &[BigInt], n: &BigInt) -> BigInt {
     c.iter().rev().fold(BigInt::zero(), |acc, x| acc * n + x)
 }
 
 /// The one-dimensional null space of integer rows, as a primitive integer vector.
-fn null_vector(mut rows: Vec<Vec<BigInt>>, k: usize) -> Option<Vec<BigInt>> {
+pub(super) fn null_vector(mut rows: Vec<Vec<BigInt>>, k: usize) -> Option<Vec<BigInt>> {
     let mut pivots: Vec<(usize, usize)> = Vec::new(); // (row, col)
     let mut next = 0;
     for col in 0..k {
@@ -149,7 +149,7 @@ fn shifted(c: &[BigInt]) -> Vec<BigInt> {
 }
 
 /// A polynomial in the variable `k` as an expression.
-fn spell_poly(c: &[BigInt], k: &str) -> String {
+pub(super) fn spell_poly(c: &[BigInt], k: &str) -> String {
     let monomial = |j: usize| {
         let mut m = k.to_string();
         for _ in 1..j {

@@ -36,6 +36,7 @@ mod levels;
 pub mod linrec;
 mod matching;
 pub mod nth;
+pub mod precur;
 pub mod recurrence;
 mod shards;
 pub mod targets;
@@ -667,12 +668,13 @@ fn run(
     ) {
         type Family =
             fn(&family::LoopsSettings, &family::Common) -> (Vec<Hit>, family::FamilyFigures);
-        let all: [(bool, Family); 5] = [
+        let all: [(bool, Family); 6] = [
             (ls.loop_body > 0, recurrence::loop_family),
             (ls.loop2_body > 0, recurrence::loop2_family),
             (ls.nth_expr > 0, nth::nth_family),
             (ls.linrec_order > 0, linrec::linrec_family),
             (ls.hyper_degree > 0, hyper::hyper_family),
+            (ls.precur_degree > 0, precur::precur_family),
         ];
         for (on, run_family) in all {
             if !on {
@@ -686,7 +688,7 @@ fn run(
                 per_target: settings.per_target,
             };
             let (hits, mut fig) = run_family(ls, &common);
-            if fig.family == "linrec" || fig.family == "hyper" {
+            if matches!(fig.family, "linrec" | "hyper" | "precur") {
                 merge_extra(&arena, &mut best, hits, settings.per_target);
             } else {
                 merge(&arena, &mut best, hits, settings.per_target);

@@ -93,8 +93,8 @@ impl Stage for Enumerate {
         if !paper {
             // the families' own code version (the stage's version stays the paper dialect's)
             p["families"] = FAMILIES_VERSION.into();
-            if c.enumerate.loops.linrec_order > 0 || c.enumerate.loops.hyper_degree > 0 {
-                // linrec and hyper fit on every known term up to this many
+            if c.enumerate.loops.fits() {
+                // linrec, hyper and precur fit on every known term up to this many
                 p["known_terms"] = c.verify.max_terms.into();
             }
         }
@@ -153,9 +153,7 @@ fn enumerate(ctx: &mut Ctx, part: Part) -> Result<()> {
     // the terms the vectors are matched on, and in the loops dialect with `linrec` as many as
     // verify checks (the family fits on all of them; matching reads only the first ones)
     let known = match &settings.loops {
-        Some(ls) if ls.linrec_order > 0 || ls.hyper_degree > 0 => {
-            limits.input_len.max(ctx.loaded.config.verify.max_terms)
-        }
+        Some(ls) if ls.fits() => limits.input_len.max(ctx.loaded.config.verify.max_terms),
         _ => limits.input_len,
     };
     let terms: Vec<Vec<Num>> = targets
