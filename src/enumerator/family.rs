@@ -49,8 +49,8 @@ impl Default for LoopsSettings {
             pair_init_max: 3,
             nth_expr: 5,
             linrec_order: 4,
-            hyper_degree: 3,
-            precur_degree: 2,
+            hyper_degree: 4,
+            precur_degree: 3,
         }
     }
 }
