@@ -89,7 +89,10 @@ fn enumerated_candidates_match_their_targets_and_the_bytes_do_not_depend_on_thre
         );
         // two per kind of match, and beside them the fitted families' (linrec, hyper, precur:
         // the target's own fit, and at most one more each from a target with the same vector)
-        assert!(rank.value(r) < 6 + 6, "two per kind of match, and the fitted ones");
+        assert!(
+            rank.value(r) < 6 + 6,
+            "two per kind of match, and the fitted ones"
+        );
         if rank.value(r) > 0 {
             assert_eq!(id.value(r), id.value(r - 1));
         }
