@@ -316,6 +316,7 @@ fn the_seeded_buffer_holds_the_enumerators_solutions_and_the_report_counts_what_
             ("enumerate.loops.linrec_order", "0"),
             ("enumerate.loops.hyper_degree", "0"),
             ("enumerate.loops.precur_degree", "0"),
+            ("enumerate.loops.quasi_period", "0"),
         ],
     );
     let enumerated = "lambda [ #0 ] ( map ( lambda [ #1 ] ( #1 ) #0 ) )";

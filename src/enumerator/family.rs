@@ -37,6 +37,10 @@ pub struct LoopsSettings {
     /// Largest degree of p1, p2 and q in the fitted q(n) a(n) = p1(n) a(n-1) + p2(n) a(n-2)
     /// (0: no `precur` family).
     pub precur_degree: u32,
+    /// Largest period of the fitted quasi-polynomials (0: no `quasi` family).
+    pub quasi_period: u32,
+    /// Largest degree of their polynomials.
+    pub quasi_degree: u32,
 }
 
 impl Default for LoopsSettings {
@@ -51,14 +55,19 @@ impl Default for LoopsSettings {
             linrec_order: 4,
             hyper_degree: 4,
             precur_degree: 3,
+            quasi_period: 12,
+            quasi_degree: 4,
         }
     }
 }
 
 impl LoopsSettings {
-    /// Whether a fitted family (`linrec`, `hyper`, `precur`) runs: they read every known term.
+    /// Whether a fitted family (`linrec`, `hyper`, `precur`, `quasi`) runs: they read every known term.
     pub fn fits(&self) -> bool {
-        self.linrec_order > 0 || self.hyper_degree > 0 || self.precur_degree > 0
+        self.linrec_order > 0
+            || self.hyper_degree > 0
+            || self.precur_degree > 0
+            || self.quasi_period > 0
     }
 }
 

@@ -37,6 +37,7 @@ pub mod linrec;
 mod matching;
 pub mod nth;
 pub mod precur;
+pub mod quasi;
 pub mod recurrence;
 mod shards;
 pub mod targets;
@@ -668,13 +669,14 @@ fn run(
     ) {
         type Family =
             fn(&family::LoopsSettings, &family::Common) -> (Vec<Hit>, family::FamilyFigures);
-        let all: [(bool, Family); 6] = [
+        let all: [(bool, Family); 7] = [
             (ls.loop_body > 0, recurrence::loop_family),
             (ls.loop2_body > 0, recurrence::loop2_family),
             (ls.nth_expr > 0, nth::nth_family),
             (ls.linrec_order > 0, linrec::linrec_family),
             (ls.hyper_degree > 0, hyper::hyper_family),
             (ls.precur_degree > 0, precur::precur_family),
+            (ls.quasi_period > 0, quasi::quasi_family),
         ];
         for (on, run_family) in all {
             if !on {
@@ -688,7 +690,7 @@ fn run(
                 per_target: settings.per_target,
             };
             let (hits, mut fig) = run_family(ls, &common);
-            if matches!(fig.family, "linrec" | "hyper" | "precur") {
+            if matches!(fig.family, "linrec" | "hyper" | "precur" | "quasi") {
                 merge_extra(&arena, &mut best, hits, settings.per_target);
             } else {
                 merge(&arena, &mut best, hits, settings.per_target);

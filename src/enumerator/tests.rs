@@ -550,6 +550,8 @@ fn the_loops_families_find_recurrences_at_their_sizes() {
         linrec_order: 0,
         hyper_degree: 0,
         precur_degree: 0,
+        quasi_period: 0,
+        quasi_degree: 0,
     });
     let targets: Vec<(&str, Vec<Num>)> = vec![
         // Fibonacci from F(1): loop2 with the shift
@@ -628,6 +630,7 @@ fn the_nth_family_finds_the_primes_and_numbers_k_with_k2_plus_1_prime() {
         linrec_order: 0,
         hyper_degree: 0,
         precur_degree: 0,
+        quasi_period: 0,
         ..family::LoopsSettings::default()
     });
     let prime = |p: i64| p >= 2 && (2..p).take_while(|d| d * d <= p).all(|d| p % d != 0);
@@ -704,6 +707,7 @@ fn the_linrec_family_solves_recurrences_the_small_families_cannot() {
         linrec_order: 4,
         hyper_degree: 0,
         precur_degree: 0,
+        quasi_period: 0,
         ..family::LoopsSettings::default()
     });
     let run = |coefs: &[i64], c: i64, init: &[i64], n: usize| -> Vec<Num> {
