@@ -87,10 +87,10 @@ fn enumerated_candidates_match_their_targets_and_the_bytes_do_not_depend_on_thre
             prog.value(r),
             id.value(r)
         );
-        // two per kind of match, and beside them the fitted families' (linrec, hyper, precur:
-        // the target's own fit, and at most one more each from a target with the same vector)
+        // two per kind of match, and beside them the fitted families' (linrec, hyper, precur,
+        // quasi: the target's own fit, and rarely one from a target with the same vector)
         assert!(
-            rank.value(r) < 6 + 6,
+            rank.value(r) < 6 + 8,
             "two per kind of match, and the fitted ones"
         );
         if rank.value(r) > 0 {
