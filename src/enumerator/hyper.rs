@@ -14,16 +14,11 @@
 //! not vanish at any n of the terms. As for `linrec`, the evaluator runs the program, and its
 //! matches are added beside the kept candidates.
 
-use super::family::{gather, Common, FamilyFigures, LoopsSettings, Matcher};
-use super::linrec::{linear, size};
-use super::vals::Vals;
+use super::family::{Common, FamilyFigures, LoopsSettings};
+use super::fitted::{self, null_vector, poly, spell_poly};
 use super::Hit;
-use crate::dsl::{Num, Program};
 use num_bigint::BigInt;
-use num_integer::Integer;
 use num_traits::{One, Zero};
-use rayon::prelude::*;
-use std::time::Instant;
 
 /// The family's order-key kind.
 pub(super) const HYPER_KIND: u128 = 44;
@@ -33,58 +28,6 @@ pub(super) const HYPER_KIND: u128 = 44;
 pub struct Hyper {
     pub p: Vec<BigInt>,
     pub q: Vec<BigInt>,
-}
-
-pub(super) fn poly(c: &[BigInt], n: &BigInt) -> BigInt {
-    c.iter().rev().fold(BigInt::zero(), |acc, x| acc * n + x)
-}
-
-/// The one-dimensional null space of integer rows, as a primitive integer vector.
-pub(super) fn null_vector(mut rows: Vec<Vec<BigInt>>, k: usize) -> Option<Vec<BigInt>> {
-    let mut pivots: Vec<(usize, usize)> = Vec::new(); // (row, col)
-    let mut next = 0;
-    for col in 0..k {
-        let Some(p) = (next..rows.len()).find(|&i| !rows[i][col].is_zero()) else {
-            continue;
-        };
-        rows.swap(next, p);
-        let pivot_row = rows[next].clone();
-        for (i, row) in rows.iter_mut().enumerate() {
-            if i == next || row[col].is_zero() {
-                continue;
-            }
-            let (f, g) = (pivot_row[col].clone(), row[col].clone());
-            for (x, y) in row.iter_mut().zip(&pivot_row) {
-                *x = &*x * &f - y * &g;
-            }
-            let gcd = row.iter().fold(BigInt::zero(), |a, x| a.gcd(x));
-            if !gcd.is_zero() && !gcd.is_one() {
-                for x in row.iter_mut() {
-                    *x = &*x / &gcd;
-                }
-            }
-        }
-        pivots.push((next, col));
-        next += 1;
-    }
-    if pivots.len() + 1 != k {
-        return None;
-    }
-    let free = (0..k).find(|c| !pivots.iter().any(|&(_, pc)| pc == *c))?;
-    // x_free = L, x_c = -row[free] L / row[c], L the lcm of the pivots
-    let l = pivots
-        .iter()
-        .fold(BigInt::one(), |l, &(r, c)| l.lcm(&rows[r][c]));
-    let mut v = vec![BigInt::zero(); k];
-    v[free] = l.clone();
-    for &(r, c) in &pivots {
-        v[c] = -(&rows[r][free] * &l) / &rows[r][c];
-    }
-    let gcd = v.iter().fold(BigInt::zero(), |a, x| a.gcd(x));
-    for x in v.iter_mut() {
-        *x = &*x / &gcd;
-    }
-    Some(v)
 }
 
 /// The hypergeometric recurrence of smallest degree (1..=max_degree) that all of `terms`
@@ -148,24 +91,6 @@ fn shifted(c: &[BigInt]) -> Vec<BigInt> {
     out
 }
 
-/// A polynomial in the variable `k` as an expression.
-pub(super) fn spell_poly(c: &[BigInt], k: &str) -> String {
-    let monomial = |j: usize| {
-        let mut m = k.to_string();
-        for _ in 1..j {
-            m = format!("* ( {k} {m} )");
-        }
-        m
-    };
-    let terms: Vec<(&BigInt, String)> = c
-        .iter()
-        .enumerate()
-        .skip(1)
-        .map(|(j, cj)| (cj, monomial(j)))
-        .collect();
-    linear(&terms, &c[0])
-}
-
 /// The whole program.
 pub fn program(h: &Hyper, first: &BigInt) -> String {
     let p = spell_poly(&shifted(&h.p), "#3");
@@ -182,68 +107,26 @@ pub fn program(h: &Hyper, first: &BigInt) -> String {
     };
     format!(
         "lambda [ #0 ] ( map ( lambda [ #1 ] ( loop ( lambda [ #2 #3 ] ( {body} ) - ( #1 1 ) {} ) ) #0 ) )",
-        super::linrec::constant(first)
+        super::fitted::constant(first)
     )
 }
 
 /// The `hyper` family.
 pub(super) fn hyper_family(s: &LoopsSettings, c: &Common) -> (Vec<Hit>, FamilyFigures) {
-    let started = Instant::now();
-    let need = c.index.match_len();
     let degree = s.hyper_degree as usize;
-    let none = vec![[false; 3]; c.index.len()];
-    let todo: Vec<u32> = (0..c.index.len() as u32)
-        .filter(|&t| c.index.terms(t).len() >= need)
-        .collect();
-    let parts: Vec<Matcher> = todo
-        .par_chunks(16)
-        .map(|chunk| {
-            let mut m = Matcher::new(c.index, c.ev, HYPER_KIND, &none, c.per_target);
-            for &t in chunk {
-                let terms: Vec<BigInt> = c.index.terms(t).iter().map(Num::to_big).collect();
-                let Some(h) = fit(&terms, degree) else {
-                    continue;
-                };
-                let text = program(&h, &terms[0]);
-                m.evaluated += 1;
-                let Ok(p) = Program::parse(&text) else {
-                    m.errors += 1;
-                    continue;
-                };
-                let Ok(vals) = c.ev.eval(&p) else {
-                    m.errors += 1;
-                    continue;
-                };
-                if vals.len() != c.ev.limits().input_len {
-                    m.errors += 1;
-                    continue;
-                }
-                m.offer(Vals::Big(&vals), size(&text), t as u64, || text.clone());
-            }
-            m
-        })
-        .collect();
-    gather("hyper", parts, started)
+    fitted::run("hyper", HYPER_KIND, c, |terms| {
+        Some(program(&fit(terms, degree)?, &terms[0]))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dsl::{Evaluator, Limits};
 
     fn check(terms: &[BigInt]) -> String {
         let h = fit(terms, 3).expect("a hypergeometric recurrence");
         let text = program(&h, &terms[0]);
-        let p = Program::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
-        assert_eq!(p.to_string(), text);
-        let ev = Evaluator::new(Limits {
-            max_steps: 2_000_000,
-            ..Limits::default()
-        });
-        let out = ev.eval(&p).unwrap_or_else(|e| panic!("{text}: {e:?}"));
-        let n = out.len().min(terms.len());
-        let out: Vec<BigInt> = out[..n].iter().map(Num::to_big).collect();
-        assert_eq!(out, terms[..n], "{text}");
+        fitted::assert_evaluates_to(&text, terms, 2_000_000);
         text
     }
 

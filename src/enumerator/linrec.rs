@@ -23,15 +23,12 @@
 //! with a target on the matched terms only must not keep out one fitted on all of them. The family's fast arithmetic is only a filter: its program is run by the
 //! evaluator (step budget and bound included), and what it computes is what is matched.
 
-use super::family::{gather, Common, FamilyFigures, LoopsSettings, Matcher};
-use super::vals::Vals;
+use super::family::{Common, FamilyFigures, LoopsSettings};
+use super::fitted::{self, constant, eliminate, linear};
 use super::Hit;
-use crate::dsl::{Num, Program};
 use num_bigint::BigInt;
 use num_integer::Integer;
 use num_traits::{One, Signed, ToPrimitive, Zero};
-use rayon::prelude::*;
-use std::time::Instant;
 
 /// The family's order-key kind.
 pub(super) const LINREC_KIND: u128 = 43;
@@ -78,39 +75,18 @@ fn solve(terms: &[BigInt], d: usize, with_constant: bool) -> Option<Rec> {
             row
         })
         .collect();
-    let mut pivots = Vec::with_capacity(k);
-    let mut next = 0;
-    for col in 0..k {
-        let Some(p) = (next..rows.len()).find(|&i| !rows[i][col].is_zero()) else {
-            return None; // not unique
-        };
-        rows.swap(next, p);
-        for i in 0..rows.len() {
-            if i == next || rows[i][col].is_zero() {
-                continue;
-            }
-            let (f, g) = (rows[next][col].clone(), rows[i][col].clone());
-            let pivot_row = rows[next].clone();
-            let row = &mut rows[i];
-            for (x, y) in row.iter_mut().zip(&pivot_row) {
-                *x = &*x * &f - y * &g;
-            }
-            let gcd = row.iter().fold(BigInt::zero(), |a, x| a.gcd(x));
-            if !gcd.is_zero() && !gcd.is_one() {
-                for x in row.iter_mut() {
-                    *x = &*x / &gcd;
-                }
-            }
-        }
-        pivots.push(next);
-        next += 1;
+    let pivots = eliminate(&mut rows, k);
+    // unique: every unknown has its pivot (then the pivots are (c, c) for c in 0..k)
+    if pivots.len() < k {
+        return None;
     }
+    let next = k;
     // the remaining equations must all read 0 = 0
     if rows[next..].iter().any(|r| !r[k].is_zero()) {
         return None;
     }
     let mut x = Vec::with_capacity(k);
-    for (col, &r) in pivots.iter().enumerate() {
+    for &(r, col) in &pivots {
         let (q, rem) = rows[r][k].div_rem(&rows[r][col]);
         if !rem.is_zero() {
             return None;
@@ -192,60 +168,6 @@ impl Rec {
     }
 }
 
-/// A constant in the DSL's digits: 0..=9 as itself, larger in base 9 (`+ ( * ( Q 9 ) d )`),
-/// negative as `- ( 0 v )`.
-pub fn constant(v: &BigInt) -> String {
-    if v.is_negative() {
-        return format!("- ( 0 {} )", constant(&-v));
-    }
-    if let Some(s) = v.to_u8().filter(|&s| s <= 9) {
-        return s.to_string();
-    }
-    let (q, d) = v.div_rem(&BigInt::from(9));
-    let times = format!("* ( {} 9 )", constant(&q));
-    if d.is_zero() {
-        times
-    } else {
-        format!("+ ( {times} {d} )")
-    }
-}
-
-/// Σ coef·var + c as an expression: the positive terms summed, the negative ones subtracted.
-pub(super) fn linear(terms: &[(&BigInt, String)], c: &BigInt) -> String {
-    let mut pos: Vec<String> = Vec::new();
-    let mut neg: Vec<String> = Vec::new();
-    let times = |k: &BigInt, x: &str| {
-        if k.is_one() {
-            x.to_string()
-        } else {
-            format!("* ( {} {x} )", constant(k))
-        }
-    };
-    for (k, x) in terms {
-        if k.is_positive() {
-            pos.push(times(k, x));
-        } else if k.is_negative() {
-            neg.push(times(&-*k, x));
-        }
-    }
-    if c.is_positive() {
-        pos.push(constant(c));
-    } else if c.is_negative() {
-        neg.push(constant(&-c));
-    }
-    let sum = |xs: &[String]| {
-        let mut it = xs.iter();
-        let first = it.next().expect("a term").clone();
-        it.fold(first, |a, x| format!("+ ( {a} {x} )"))
-    };
-    match (pos.is_empty(), neg.is_empty()) {
-        (true, true) => "0".to_string(),
-        (false, true) => sum(&pos),
-        (true, false) => format!("- ( 0 {} )", sum(&neg)),
-        (false, false) => format!("- ( {} {} )", sum(&pos), sum(&neg)),
-    }
-}
-
 /// The expression of a(idx) for idx ≥ 1, a the sequence of `rec` from `init` = a(1)..a(d),
 /// with variables from `#var` on; None when an order ≥ 3 has no integer root to split by.
 pub fn spell(rec: &Rec, init: &[BigInt], idx: &str, var: u32) -> Option<String> {
@@ -308,73 +230,18 @@ pub fn program(rec: &Rec, init: &[BigInt]) -> Option<String> {
     ))
 }
 
-/// Size in the enumerator's measure: the nodes of the mapped expression (constants, variables
-/// and applications; a lambda's header and the brackets are scaffolding).
-pub(super) fn size(program: &str) -> u32 {
-    let mut n = 0u32;
-    let mut in_params = false;
-    for tok in program.split_whitespace() {
-        match tok {
-            "[" => in_params = true,
-            "]" => in_params = false,
-            "(" | ")" | "lambda" => {}
-            _ if in_params => {}
-            _ => n += 1,
-        }
-    }
-    // the outer `map`, `#0` and `#1`'s binding scaffolding are not the expression's
-    n.saturating_sub(2)
-}
-
 /// The `linrec` family.
 pub(super) fn linrec_family(s: &LoopsSettings, c: &Common) -> (Vec<Hit>, FamilyFigures) {
-    let started = Instant::now();
-    let need = c.index.match_len();
     let order = s.linrec_order as usize;
-    // every target, solved or not: its candidates are added beside the kept ones
-    // (`merge_extra`), since a kept all-terms candidate may be right on the matched terms only
-    let none = vec![[false; 3]; c.index.len()];
-    let todo: Vec<u32> = (0..c.index.len() as u32)
-        .filter(|&t| c.index.terms(t).len() >= need)
-        .collect();
-    let parts: Vec<Matcher> = todo
-        .par_chunks(16)
-        .map(|chunk| {
-            let mut m = Matcher::new(c.index, c.ev, LINREC_KIND, &none, c.per_target);
-            for &t in chunk {
-                let terms: Vec<BigInt> = c.index.terms(t).iter().map(Num::to_big).collect();
-                let Some(rec) = fit(&terms, order) else {
-                    continue;
-                };
-                let Some(text) = program(&rec, &terms) else {
-                    continue;
-                };
-                m.evaluated += 1;
-                let Ok(p) = Program::parse(&text) else {
-                    m.errors += 1;
-                    continue;
-                };
-                let Ok(vals) = c.ev.eval(&p) else {
-                    // past the step budget or the bound
-                    m.errors += 1;
-                    continue;
-                };
-                if vals.len() != c.ev.limits().input_len {
-                    m.errors += 1;
-                    continue;
-                }
-                m.offer(Vals::Big(&vals), size(&text), t as u64, || text.clone());
-            }
-            m
-        })
-        .collect();
-    gather("linrec", parts, started)
+    fitted::run("linrec", LINREC_KIND, c, |terms| {
+        program(&fit(terms, order)?, terms)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dsl::{Evaluator, Limits};
+    use crate::dsl::{Evaluator, Limits, Num, Program};
 
     fn big(xs: &[i64]) -> Vec<BigInt> {
         xs.iter().map(|&x| BigInt::from(x)).collect()
@@ -404,16 +271,7 @@ mod tests {
         let got = fit(terms, 4).expect("a recurrence");
         assert_eq!(&got, want);
         let text = program(&got, terms).expect("spelled");
-        let p = Program::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
-        assert_eq!(p.to_string(), text);
-        let ev = Evaluator::new(Limits {
-            max_steps: 2_000_000,
-            ..Limits::default()
-        });
-        let out = ev.eval(&p).unwrap_or_else(|e| panic!("{text}: {e:?}"));
-        let n = out.len().min(terms.len());
-        let out: Vec<BigInt> = out[..n].iter().map(Num::to_big).collect();
-        assert_eq!(out, terms[..n], "{text}");
+        fitted::assert_evaluates_to(&text, terms, 2_000_000);
         text
     }
 

@@ -30,6 +30,7 @@
 pub mod body;
 pub mod expr;
 pub mod family;
+mod fitted;
 pub mod hyper;
 mod inverse;
 mod levels;
@@ -669,16 +670,17 @@ fn run(
     ) {
         type Family =
             fn(&family::LoopsSettings, &family::Common) -> (Vec<Hit>, family::FamilyFigures);
-        let all: [(bool, Family); 7] = [
-            (ls.loop_body > 0, recurrence::loop_family),
-            (ls.loop2_body > 0, recurrence::loop2_family),
-            (ls.nth_expr > 0, nth::nth_family),
-            (ls.linrec_order > 0, linrec::linrec_family),
-            (ls.hyper_degree > 0, hyper::hyper_family),
-            (ls.precur_degree > 0, precur::precur_family),
-            (ls.quasi_period > 0, quasi::quasi_family),
+        // (on, the family, fitted: its matches come beside the kept candidates)
+        let all: [(bool, Family, bool); 7] = [
+            (ls.loop_body > 0, recurrence::loop_family, false),
+            (ls.loop2_body > 0, recurrence::loop2_family, false),
+            (ls.nth_expr > 0, nth::nth_family, false),
+            (ls.linrec_order > 0, linrec::linrec_family, true),
+            (ls.hyper_degree > 0, hyper::hyper_family, true),
+            (ls.precur_degree > 0, precur::precur_family, true),
+            (ls.quasi_period > 0, quasi::quasi_family, true),
         ];
-        for (on, run_family) in all {
+        for (on, run_family, fitted) in all {
             if !on {
                 continue;
             }
@@ -690,7 +692,7 @@ fn run(
                 per_target: settings.per_target,
             };
             let (hits, mut fig) = run_family(ls, &common);
-            if matches!(fig.family, "linrec" | "hyper" | "precur" | "quasi") {
+            if fitted {
                 merge_extra(&arena, &mut best, hits, settings.per_target);
             } else {
                 merge(&arena, &mut best, hits, settings.per_target);

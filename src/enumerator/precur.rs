@@ -18,16 +18,11 @@
 //! any other. As for `linrec`, the evaluator runs the program, and its matches are added beside
 //! the kept candidates.
 
-use super::family::{gather, Common, FamilyFigures, LoopsSettings, Matcher};
-use super::hyper::{null_vector, poly, spell_poly};
-use super::linrec::{constant, size};
-use super::vals::Vals;
+use super::family::{Common, FamilyFigures, LoopsSettings};
+use super::fitted::{self, constant, null_vector, poly, spell_poly};
 use super::Hit;
-use crate::dsl::{Num, Program};
 use num_bigint::BigInt;
 use num_traits::{One, Zero};
-use rayon::prelude::*;
-use std::time::Instant;
 
 /// The family's order-key kind.
 pub(super) const PRECUR_KIND: u128 = 45;
@@ -131,48 +126,16 @@ pub fn program(r: &Precur, a1: &BigInt, a2: &BigInt, known: usize) -> String {
 
 /// The `precur` family.
 pub(super) fn precur_family(s: &LoopsSettings, c: &Common) -> (Vec<Hit>, FamilyFigures) {
-    let started = Instant::now();
-    let need = c.index.match_len();
     let degree = s.precur_degree as usize;
-    let none = vec![[false; 3]; c.index.len()];
-    let todo: Vec<u32> = (0..c.index.len() as u32)
-        .filter(|&t| c.index.terms(t).len() >= need)
-        .collect();
-    let parts: Vec<Matcher> = todo
-        .par_chunks(16)
-        .map(|chunk| {
-            let mut m = Matcher::new(c.index, c.ev, PRECUR_KIND, &none, c.per_target);
-            for &t in chunk {
-                let terms: Vec<BigInt> = c.index.terms(t).iter().map(Num::to_big).collect();
-                let Some(r) = fit(&terms, degree) else {
-                    continue;
-                };
-                let text = program(&r, &terms[0], &terms[1], terms.len());
-                m.evaluated += 1;
-                let Ok(p) = Program::parse(&text) else {
-                    m.errors += 1;
-                    continue;
-                };
-                let Ok(vals) = c.ev.eval(&p) else {
-                    m.errors += 1;
-                    continue;
-                };
-                if vals.len() != c.ev.limits().input_len {
-                    m.errors += 1;
-                    continue;
-                }
-                m.offer(Vals::Big(&vals), size(&text), t as u64, || text.clone());
-            }
-            m
-        })
-        .collect();
-    gather("precur", parts, started)
+    fitted::run("precur", PRECUR_KIND, c, |terms| {
+        let r = fit(terms, degree)?;
+        Some(program(&r, &terms[0], &terms[1], terms.len()))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dsl::{Evaluator, Limits};
 
     /// a(1), a(2) and q(n) a(n) = p1(n) a(n-1) + p2(n) a(n-2), for n up to `len`.
     fn seq(
@@ -192,16 +155,7 @@ mod tests {
     fn check(terms: &[BigInt]) -> String {
         let r = fit(terms, 2).expect("a P-recursive recurrence");
         let text = program(&r, &terms[0], &terms[1], terms.len());
-        let p = Program::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
-        assert_eq!(p.to_string(), text);
-        let ev = Evaluator::new(Limits {
-            max_steps: 2_000_000,
-            ..Limits::default()
-        });
-        let out = ev.eval(&p).unwrap_or_else(|e| panic!("{text}: {e:?}"));
-        let n = out.len().min(terms.len());
-        let out: Vec<BigInt> = out[..n].iter().map(Num::to_big).collect();
-        assert_eq!(out, terms[..n], "{text}");
+        fitted::assert_evaluates_to(&text, terms, 2_000_000);
         text
     }
 

@@ -18,16 +18,11 @@
 //! candidates (a periodic sequence whose kept 35-term program passes 10^50 later, `5^n mod 6`,
 //! is right here to the last known term).
 
-use super::family::{gather, Common, FamilyFigures, LoopsSettings, Matcher};
-use super::hyper::{null_vector, spell_poly};
-use super::linrec::{constant, size};
-use super::vals::Vals;
+use super::family::{Common, FamilyFigures, LoopsSettings};
+use super::fitted::{self, constant, null_vector, spell_poly};
 use super::Hit;
-use crate::dsl::{Num, Program};
 use num_bigint::BigInt;
 use num_traits::{One, Signed, Zero};
-use rayon::prelude::*;
-use std::time::Instant;
 
 /// The family's order-key kind.
 pub(super) const QUASI_KIND: u128 = 46;
@@ -150,60 +145,22 @@ pub fn program(q: &Quasi) -> String {
 
 /// The `quasi` family.
 pub(super) fn quasi_family(s: &LoopsSettings, c: &Common) -> (Vec<Hit>, FamilyFigures) {
-    let started = Instant::now();
-    let need = c.index.match_len();
     let (period, degree) = (s.quasi_period as usize, s.quasi_degree as usize);
-    let none = vec![[false; 3]; c.index.len()];
-    let todo: Vec<u32> = (0..c.index.len() as u32)
-        .filter(|&t| c.index.terms(t).len() >= need)
-        .collect();
-    let parts: Vec<Matcher> = todo
-        .par_chunks(16)
-        .map(|chunk| {
-            let mut m = Matcher::new(c.index, c.ev, QUASI_KIND, &none, c.per_target);
-            for &t in chunk {
-                let terms: Vec<BigInt> = c.index.terms(t).iter().map(Num::to_big).collect();
-                let Some(q) = fit(&terms, period, degree) else {
-                    continue;
-                };
-                let text = program(&q);
-                m.evaluated += 1;
-                let Ok(p) = Program::parse(&text) else {
-                    m.errors += 1;
-                    continue;
-                };
-                let Ok(vals) = c.ev.eval(&p) else {
-                    m.errors += 1;
-                    continue;
-                };
-                if vals.len() != c.ev.limits().input_len {
-                    m.errors += 1;
-                    continue;
-                }
-                m.offer(Vals::Big(&vals), size(&text), t as u64, || text.clone());
-            }
-            m
-        })
-        .collect();
-    gather("quasi", parts, started)
+    fitted::run("quasi", QUASI_KIND, c, |terms| {
+        Some(program(&fit(terms, period, degree)?))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dsl::{Evaluator, Limits};
+    use crate::dsl::Limits;
 
     fn check(terms: &[BigInt], period: usize) -> String {
         let q = fit(terms, 12, 4).expect("a quasi-polynomial");
         assert_eq!(q.period, period);
         let text = program(&q);
-        let p = Program::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
-        assert_eq!(p.to_string(), text);
-        let ev = Evaluator::new(Limits::default());
-        let out = ev.eval(&p).unwrap_or_else(|e| panic!("{text}: {e:?}"));
-        let n = out.len().min(terms.len());
-        let out: Vec<BigInt> = out[..n].iter().map(Num::to_big).collect();
-        assert_eq!(out, terms[..n], "{text}");
+        fitted::assert_evaluates_to(&text, terms, Limits::default().max_steps);
         text
     }
 
