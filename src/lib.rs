@@ -14,6 +14,7 @@ pub mod distributed;
 pub mod dsl;
 pub mod enumerator;
 pub mod model;
+pub mod mutation;
 pub mod pipeline;
 pub mod progress;
 pub mod query;

@@ -307,7 +307,7 @@ fn teacher_forced_score(policy: &mut Policy, vocab: &Vocab, input: &[u32], progr
 fn search_proposes_valid_programs_with_the_policy_scores() {
     python();
     let extra = format!(
-        "\n[ingest]\nsource = \"{}\"\nlimit = 7\n\n[search]\nbeams = 4\nbatch = 3\nmax_len = 30\nthreads = 1\n",
+        "\n[ingest]\nsource = \"{}\"\nlimit = 7\n\n[search]\nskip_enumerated = false\nbeams = 4\nbatch = 3\nmax_len = 30\nthreads = 1\n",
         shared_oeis().display()
     );
     let p = Project::new(&(config("") + &extra));
@@ -404,7 +404,7 @@ fn floats(b: &arrow_array::RecordBatch, name: &str) -> Vec<f64> {
 fn one_meta_iteration_search_verify_buffer_sample_train() {
     python();
     let extra = format!(
-        "\n[ingest]\nsource = \"{}\"\nlimit = 300\n\n[search]\nbeams = 3\nlimit = 12\nmax_len = 30\nthreads = 1\n\n[sample]\nsize = 50\n\n[verify]\nenumerate = false\n\n[enumerate]\nmax_size = 5\ninverse_size = 2\n\n[enumerate.loops]\nloop_body = 3\nloop2_body = 3\nloop2_pair = 4\ninit_max = 2\npair_init_max = 1\nnth_expr = 3\n\n[loop]\niterations = 1\n",
+        "\n[ingest]\nsource = \"{}\"\nlimit = 300\n\n[search]\nskip_enumerated = false\nbeams = 3\nlimit = 12\nmax_len = 30\nthreads = 1\n\n[sample]\nsize = 50\n\n[verify]\nenumerate = false\n\n[enumerate]\nmax_size = 5\ninverse_size = 2\n\n[enumerate.loops]\nloop_body = 3\nloop2_body = 3\nloop2_pair = 4\ninit_max = 2\npair_init_max = 1\nnth_expr = 3\n\n[loop]\niterations = 1\n",
         shared_oeis().display()
     );
     let p = Project::new(&(config("") + &extra));

@@ -21,7 +21,7 @@ fn project() -> Project {
     setup_script("scripts/setup-python.sh").expect("the train stage's Python environment");
     let config = format!(
         "[synth]\npairs = 120\nvalidation = 20\n\n[train]\nepochs = 2\nbatch_size = 16\nstage_dir = \"{}\"\n\n\
-         [ingest]\nsource = \"{}\"\nlimit = 300\n\n[search]\nbeams = 3\nlimit = 12\nmax_len = 30\nthreads = 1\n\n\
+         [ingest]\nsource = \"{}\"\nlimit = 300\n\n[search]\nskip_enumerated = false\nbeams = 3\nlimit = 12\nmax_len = 30\nthreads = 1\n\n\
          [sample]\nsize = 50\n\n[enumerate]\nmax_size = 5\ninverse_size = 2\n\n[enumerate.loops]\nloop_body = 3\nloop2_body = 3\nloop2_pair = 4\ninit_max = 2\npair_init_max = 1\nnth_expr = 3\n\n[loop]\niterations = 1\n",
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("stages/train")

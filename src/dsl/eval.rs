@@ -54,6 +54,19 @@ impl Limits {
         }
         Ok(())
     }
+
+    /// These limits on `#0 = [1..n]`: the step budget scaled by ⌈(n/L)²⌉, so a program whose
+    /// cost grows quadratically with the input (a fold inside a map) keeps the headroom it had
+    /// on [1..L]. The all-known-terms check evaluates with these.
+    pub fn for_input_len(&self, n: usize) -> Limits {
+        let l = self.input_len.max(1) as u64;
+        let ratio = (n.max(1) as u64).div_ceil(l);
+        Limits {
+            input_len: n,
+            max_steps: self.max_steps.saturating_mul(ratio * ratio),
+            max_abs_exp: self.max_abs_exp,
+        }
+    }
 }
 
 impl Default for Limits {

@@ -41,6 +41,9 @@ pub struct LoopsSettings {
     pub quasi_period: u32,
     /// Largest degree of their polynomials.
     pub quasi_degree: u32,
+    /// Most decimal digits of the denominator q of the fitted fractions p/q whose decimal digits
+    /// the terms are (0: no `digits` family).
+    pub decimal_digits: u32,
 }
 
 impl Default for LoopsSettings {
@@ -57,17 +60,20 @@ impl Default for LoopsSettings {
             precur_degree: 3,
             quasi_period: 12,
             quasi_degree: 4,
+            decimal_digits: 40,
         }
     }
 }
 
 impl LoopsSettings {
-    /// Whether a fitted family (`linrec`, `hyper`, `precur`, `quasi`) runs: they read every known term.
+    /// Whether a fitted family (`linrec`, `hyper`, `precur`, `quasi`, `digits`) runs: they read
+    /// every known term.
     pub fn fits(&self) -> bool {
         self.linrec_order > 0
             || self.hyper_degree > 0
             || self.precur_degree > 0
             || self.quasi_period > 0
+            || self.decimal_digits > 0
     }
 }
 

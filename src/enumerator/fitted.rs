@@ -140,7 +140,7 @@ pub fn constant(v: &BigInt) -> String {
 }
 
 /// Σ coef·var + c as an expression: the positive terms summed, the negative ones subtracted.
-pub(super) fn linear(terms: &[(&BigInt, String)], c: &BigInt) -> String {
+pub fn linear(terms: &[(&BigInt, String)], c: &BigInt) -> String {
     let mut pos: Vec<String> = Vec::new();
     let mut neg: Vec<String> = Vec::new();
     let times = |k: &BigInt, x: &str| {

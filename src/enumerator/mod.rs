@@ -28,9 +28,10 @@
 //! started, and one that passes it while running is discarded.
 
 pub mod body;
+pub mod digits;
 pub mod expr;
 pub mod family;
-mod fitted;
+pub mod fitted;
 pub mod hyper;
 mod inverse;
 mod levels;
@@ -671,7 +672,7 @@ fn run(
         type Family =
             fn(&family::LoopsSettings, &family::Common) -> (Vec<Hit>, family::FamilyFigures);
         // (on, the family, fitted: its matches come beside the kept candidates)
-        let all: [(bool, Family, bool); 7] = [
+        let all: [(bool, Family, bool); 8] = [
             (ls.loop_body > 0, recurrence::loop_family, false),
             (ls.loop2_body > 0, recurrence::loop2_family, false),
             (ls.nth_expr > 0, nth::nth_family, false),
@@ -679,6 +680,7 @@ fn run(
             (ls.hyper_degree > 0, hyper::hyper_family, true),
             (ls.precur_degree > 0, precur::precur_family, true),
             (ls.quasi_period > 0, quasi::quasi_family, true),
+            (ls.decimal_digits > 0, digits::digits_family, true),
         ];
         for (on, run_family, fitted) in all {
             if !on {

@@ -552,6 +552,7 @@ fn the_loops_families_find_recurrences_at_their_sizes() {
         precur_degree: 0,
         quasi_period: 0,
         quasi_degree: 0,
+        decimal_digits: 0,
     });
     let targets: Vec<(&str, Vec<Num>)> = vec![
         // Fibonacci from F(1): loop2 with the shift

@@ -34,6 +34,8 @@ pub struct Config {
     pub buffer: BufferConfig,
     #[serde(default)]
     pub sample: SampleConfig,
+    #[serde(default)]
+    pub mutate: MutateConfig,
     #[serde(default, rename = "loop")]
     pub meta: LoopConfig,
     #[serde(default)]
@@ -396,7 +398,7 @@ impl Default for SearchConfig {
             samples: 32,
             temperature: 1.0,
             seed: 0,
-            skip_enumerated: false,
+            skip_enumerated: true,
         }
     }
 }
@@ -515,6 +517,9 @@ pub struct SampleConfig {
     pub size: usize,
     pub mode: SampleMode,
     pub seed: u64,
+    /// Programs longer than this many tokens are not drawn (0: no limit): what the search
+    /// cannot propose (`search.max_len`) only slows training down.
+    pub max_len: usize,
 }
 
 impl Default for SampleConfig {
@@ -523,6 +528,81 @@ impl Default for SampleConfig {
             size: 10_000,
             mode: SampleMode::Prioritized,
             seed: 0,
+            max_len: 48,
+        }
+    }
+}
+
+/// How `mutate` draws its parents from the buffer.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ParentDraw {
+    /// Proportional to the buffer's priorities.
+    Prioritized,
+    /// Every buffered program alike (the control).
+    Uniform,
+}
+
+/// The `mutate` stage: neighbours of the buffer's programs, matched up to transforms
+/// (`crate::mutation`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MutateConfig {
+    /// Rounds per meta-iteration (0: no mutate stage).
+    pub rounds: usize,
+    pub parents: usize,
+    pub per_parent: usize,
+    pub parent_draw: ParentDraw,
+    pub max_coef: i64,
+    pub max_offset: i64,
+    pub max_shift: u8,
+    pub max_steps: u64,
+    pub max_len: usize,
+    pub per_target: usize,
+    pub seed: u64,
+    /// Library items (0: none), their largest size in nodes, and where they come from.
+    pub library: usize,
+    pub library_max_size: usize,
+    pub library_from: LibraryFrom,
+    /// Compose the library's items (op ( A B ), A[#1 := B]) before the rounds.
+    pub compose: bool,
+    /// Also match first differences and partial sums of pointwise programs.
+    pub derive: bool,
+    /// The held-out check: parents and library only from what was found for targets up to
+    /// this A-number (0: all).
+    pub learn_up_to: u64,
+}
+
+/// Where `mutate`'s library comes from.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LibraryFrom {
+    /// The most frequent fragments of the programs that solve targets on all known terms.
+    Solutions,
+    /// Fragments of the same sizes drawn at random from all the buffer's programs (the control).
+    Random,
+}
+
+impl Default for MutateConfig {
+    fn default() -> Self {
+        MutateConfig {
+            rounds: 3,
+            parents: 2000,
+            per_parent: 100,
+            parent_draw: ParentDraw::Uniform,
+            max_coef: 1000,
+            max_offset: 1_000_000,
+            max_shift: 2,
+            max_steps: 100_000,
+            max_len: 96,
+            per_target: 2,
+            seed: 0,
+            library: 0,
+            library_max_size: 12,
+            library_from: LibraryFrom::Solutions,
+            compose: true,
+            derive: true,
+            learn_up_to: 0,
         }
     }
 }
@@ -535,7 +615,7 @@ pub struct LoopConfig {
 
 impl Default for LoopConfig {
     fn default() -> Self {
-        LoopConfig { iterations: 2 }
+        LoopConfig { iterations: 5 }
     }
 }
 

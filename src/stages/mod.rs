@@ -7,6 +7,7 @@ pub use crate::pipeline::stage::{check_all, shards_of, Ctx, Export, Stage};
 pub mod buffer;
 pub mod enumerate;
 pub mod ingest;
+pub mod mutate;
 pub mod report;
 pub mod sample;
 pub mod search;
@@ -22,6 +23,7 @@ pub fn registry() -> Vec<Box<dyn Stage>> {
         Box::new(train::Train),
         Box::new(search::Search),
         Box::new(enumerate::Enumerate),
+        Box::new(mutate::Mutate),
         Box::new(verify::Verify),
         Box::new(buffer::Buffer),
         Box::new(sample::Sample),
@@ -29,13 +31,15 @@ pub fn registry() -> Vec<Box<dyn Stage>> {
     ]
 }
 
-/// Every stage of DESIGN.md, built or not, in pipeline order.
-pub const ALL_STAGE_NAMES: [&str; 9] = [
+/// Every stage of DESIGN.md (and `mutate`, the learning loop's mutation of what was found),
+/// built or not, in pipeline order.
+pub const ALL_STAGE_NAMES: [&str; 10] = [
     "ingest",
     "synth",
     "train",
     "search",
     "enumerate",
+    "mutate",
     "verify",
     "buffer",
     "sample",
@@ -105,8 +109,13 @@ mod tests {
             "{:?}",
             changed("random-init")
         );
-        assert_eq!(changed("baseline"), ["sample@1", "sample@2"]);
-        assert_eq!(changed("uniform"), ["sample@1", "sample@2"]);
-        assert_eq!(changed("no-hindsight"), ["buffer@1", "buffer@2"]);
+        let each = |stage: &str| -> Vec<String> {
+            (1..=full.config.meta.iterations)
+                .map(|k| format!("{stage}@{k}"))
+                .collect()
+        };
+        assert_eq!(changed("baseline"), each("sample"));
+        assert_eq!(changed("uniform"), each("sample"));
+        assert_eq!(changed("no-hindsight"), each("buffer"));
     }
 }

@@ -45,6 +45,9 @@ impl Stage for Sample {
     fn params(&self, loaded: &Loaded, node: &Node) -> serde_json::Value {
         let s = &loaded.config.sample;
         let mut p = json!({"size": s.size, "mode": s.mode, "seed": s.seed, "iteration": node.iter});
+        if s.mode != SampleMode::Fresh && s.max_len != 0 {
+            p["max_len"] = json!(s.max_len);
+        }
         if s.mode == SampleMode::Fresh {
             // what `fresh` reads of the synth settings: it sets the count, the split, the seed
             // and the flavour itself, and `max_draws_factor` never changes what is drawn
@@ -73,19 +76,41 @@ impl Stage for Sample {
         let mut programs = Vec::new();
         let mut terms = Vec::new();
         let mut priority = Vec::new();
+        let mut too_long = 0usize;
         for b in ctx.input(&format!("buffer@{k}"))?.read_table("programs")? {
             let p = column::<StringArray>(&b, "program")?;
             let t = column::<ListArray>(&b, "terms")?;
             let w = column::<Float64Array>(&b, "priority")?;
             for i in 0..b.num_rows() {
+                if cfg.max_len != 0 {
+                    let len = Program::parse(p.value(i))
+                        .with_context(|| format!("buffer@{k} program {:?}", p.value(i)))?
+                        .len();
+                    if len > cfg.max_len {
+                        too_long += 1;
+                        continue;
+                    }
+                }
                 programs.push(p.value(i).to_string());
                 terms.push(list_strings(t, i).join(","));
                 priority.push(w.value(i));
             }
         }
         if programs.is_empty() {
-            bail!("buffer@{k} is empty: no candidate of verify@{k} had an output to learn from");
+            bail!(
+                "buffer@{k} has no program to draw: no candidate of verify@{k} had an output to \
+                 learn from{}",
+                if too_long > 0 {
+                    format!(
+                        " of at most sample.max_len = {} tokens ({too_long} longer)",
+                        cfg.max_len
+                    )
+                } else {
+                    String::new()
+                }
+            );
         }
+        ctx.count("longer_than_max_len", too_long);
         let positive = priority.iter().filter(|&&p| p > 0.0).count();
         let uniform = cfg.mode == SampleMode::Uniform || positive == 0;
         if cfg.mode == SampleMode::Prioritized && positive == 0 {

@@ -28,6 +28,13 @@ use serde_json::json;
 
 pub struct Search;
 
+/// Whether the search leaves out the targets the enumerator solves: `search.skip_enumerated`,
+/// in a loop that verifies the enumerator's candidates (`verify.enumerate`; without them there
+/// is no enumerator in the loop to defer to).
+pub fn skips_enumerated(loaded: &Loaded) -> bool {
+    loaded.config.search.skip_enumerated && loaded.config.verify.enumerate
+}
+
 impl Stage for Search {
     fn name(&self) -> &'static str {
         "search"
@@ -94,7 +101,7 @@ impl Stage for Search {
             "input_terms": loaded.config.train.input_terms,
             "provider": crate::model::onnx::expected_provider(s.device),
         });
-        if s.skip_enumerated {
+        if skips_enumerated(loaded) {
             p["skip_enumerated"] = json!(true);
             p["dsl.limits"] = loaded.config.dsl.limits_key();
             p["window"] = json!(crate::stages::verify::window(loaded));
@@ -111,7 +118,7 @@ impl Stage for Search {
     fn inputs(&self, loaded: &Loaded, node: &Node) -> Vec<Node> {
         let k = node.iter.unwrap_or(1).max(1);
         let mut v = vec![Node::new("ingest", None), Node::new("train", Some(k - 1))];
-        if loaded.config.search.skip_enumerated {
+        if skips_enumerated(loaded) {
             v.push(Node::new("enumerate", None));
         }
         v
@@ -160,7 +167,7 @@ impl Stage for Search {
         let model_dir = ctx.input(&format!("train@{}", k - 1))?.dir.clone();
         let all = read_targets(ctx.input("ingest")?)?;
         // the targets the enumerator already solves by the paper's rule are left out
-        let skip = match cfg.skip_enumerated {
+        let skip = match skips_enumerated(ctx.loaded) {
             true => Some(crate::stages::verify::solved_directly(
                 ctx.loaded,
                 &all,

@@ -76,6 +76,9 @@ impl Stage for Verify {
         if loaded.config.verify.enumerate {
             v.push(Node::new("enumerate", None));
         }
+        if k >= 2 && super::mutate::enabled(loaded) {
+            v.push(Node::new("mutate", Some(k)));
+        }
         v
     }
     fn shardable(&self, _: &Loaded) -> bool {
@@ -167,6 +170,13 @@ impl Gathered {
                 read_candidates(ctx.input("enumerate")?)?
                     .into_iter()
                     .map(|c| (c, SOURCE_ENUMERATE)),
+            );
+        }
+        if k >= 2 && super::mutate::enabled(ctx.loaded) {
+            cands.extend(
+                read_candidates(ctx.input(&format!("mutate@{k}"))?)?
+                    .into_iter()
+                    .map(|c| (c, SOURCE_MUTATE)),
             );
         }
         Ok(Gathered {
@@ -369,20 +379,13 @@ fn read_outcomes(a: &Artifact, into: &mut HashMap<String, Outcome>) -> Result<()
     Ok(())
 }
 
-pub use crate::tables::executions::{SOURCE_ENUMERATE, SOURCE_SEARCH};
+pub use crate::tables::executions::{SOURCE_ENUMERATE, SOURCE_MUTATE, SOURCE_SEARCH};
 
 /// The limits of the all-known-terms check on `#0 = [1..n]`: the configured ones with the input
 /// length n and the step budget scaled by ⌈(n/L)²⌉ (L = `dsl.input_len`), so a program whose cost
 /// grows quadratically with the input (a fold inside a map) keeps the headroom it had on [1..L].
 pub fn all_terms_limits(base: &crate::dsl::Limits, n: usize) -> crate::dsl::Limits {
-    let l = base.input_len.max(1) as u64;
-    let n64 = n.max(1) as u64;
-    let ratio = n64.div_ceil(l);
-    crate::dsl::Limits {
-        input_len: n,
-        max_steps: base.max_steps.saturating_mul(ratio * ratio),
-        max_abs_exp: base.max_abs_exp,
-    }
+    base.for_input_len(n)
 }
 
 /// Solve counts by one rule.

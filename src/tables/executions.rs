@@ -24,6 +24,8 @@ pub const COLUMNS: &[Col] = &[
 pub const SOURCE_SEARCH: &str = "search";
 /// `source` of candidates from `enumerate` (with `verify.enumerate = true`).
 pub const SOURCE_ENUMERATE: &str = "enumerate";
+/// `source` of candidates from `mutate@k` (k >= 2, with `mutate.rounds > 0`).
+pub const SOURCE_MUTATE: &str = "mutate";
 
 pub fn schema() -> arrow_schema::Schema {
     super::arrow_schema(COLUMNS)

@@ -202,10 +202,12 @@ pub const CATALOGUE: [TableDef; 11] = [
     },
     TableDef {
         name: "candidates",
-        about: "one program proposed for a target: by search@k (source = search, iteration = k) \
-                or by the enumerator (source = enumerate, iteration null)",
+        about: "one program proposed for a target: by search@k (source = search, iteration = k), \
+                by mutate@k (source = mutate) or by the enumerator (source = enumerate, \
+                iteration null)",
         parts: &[
             tagged("search", "candidates", "source", "search"),
+            tagged("mutate", "candidates", "source", "mutate"),
             tagged("enumerate", "candidates", "source", "enumerate"),
         ],
         columns: candidates::COLUMNS,

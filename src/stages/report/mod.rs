@@ -47,8 +47,8 @@ impl Stage for Report {
         "report"
     }
     fn version(&self) -> u32 {
-        // 6: the summary names the DSL dialect and its step budget
-        6
+        // 7: the curve counts what mutate@k solves
+        7
     }
     fn iterated(&self, _: &Loaded) -> bool {
         false
@@ -83,6 +83,9 @@ impl Stage for Report {
         // cumulative targets solved by programs of the search, by each rule
         let mut by_search: BTreeSet<String> = BTreeSet::new();
         let mut by_search_strict: BTreeSet<String> = BTreeSet::new();
+        // cumulative targets solved by programs only mutate@k proposed, by each rule
+        let mut by_mutate: BTreeSet<String> = BTreeSet::new();
+        let mut by_mutate_strict: BTreeSet<String> = BTreeSet::new();
         let enumeration = ctx.loaded.config.verify.enumerate;
         // targets some program of the enumerator solves, by each rule (the same every iteration)
         let mut enumerated: BTreeSet<String> = BTreeSet::new();
@@ -94,6 +97,13 @@ impl Stage for Report {
             let by = |strict: bool| solved_ids_where(&solved, strict, |s| s.by_search);
             by_search.extend(by(false).into_iter().map(str::to_string));
             by_search_strict.extend(by(true).into_iter().map(str::to_string));
+            let mutated = |strict: bool| {
+                solved_ids_where(&solved, strict, |s| {
+                    s.source == crate::stages::verify::SOURCE_MUTATE
+                })
+            };
+            by_mutate.extend(mutated(false).into_iter().map(str::to_string));
+            by_mutate_strict.extend(mutated(true).into_iter().map(str::to_string));
             // the enumerator's candidates are the same in every iteration
             let (beyond_enumeration, beyond_enumeration_all_terms) = if enumeration {
                 let e = solved_ids_where(&solved, false, |s| s.by_enumerate);
@@ -162,6 +172,16 @@ impl Stage for Report {
                 beyond_enumeration,
                 beyond_enumeration_all_terms,
                 distinct_programs,
+                mutate_solved: by_mutate.len(),
+                mutate_solved_all_terms: by_mutate_strict.len(),
+                mutate_beyond_enumeration: by_mutate
+                    .iter()
+                    .filter(|id| !enumerated.contains(*id))
+                    .count(),
+                mutate_beyond_enumeration_all_terms: by_mutate_strict
+                    .iter()
+                    .filter(|id| !enumerated_strict.contains(*id))
+                    .count(),
             });
         }
         let last = curve.rows.last().cloned().unwrap_or_default();
@@ -184,6 +204,13 @@ impl Stage for Report {
             last.rate(last.cumulative_searched_all_terms, true),
         );
         ctx.count("search_solved", last.search_solved);
+        ctx.count("mutate_solved", last.mutate_solved);
+        ctx.count("mutate_solved_all_terms", last.mutate_solved_all_terms);
+        ctx.count("mutate_beyond_enumeration", last.mutate_beyond_enumeration);
+        ctx.count(
+            "mutate_beyond_enumeration_all_terms",
+            last.mutate_beyond_enumeration_all_terms,
+        );
         ctx.count("search_solved_all_terms", last.search_solved_all_terms);
         ctx.count("beyond_enumeration", last.beyond_enumeration);
         ctx.count(
@@ -302,6 +329,12 @@ struct Row {
     beyond_enumeration_all_terms: Option<usize>,
     /// Distinct programs that `search@k` proposed.
     distinct_programs: usize,
+    /// Targets solved (cumulative) by programs that only `mutate` proposed (source = mutate),
+    /// by each rule, and those of them no program of `enumerate` solves by the same rule.
+    mutate_solved: usize,
+    mutate_solved_all_terms: usize,
+    mutate_beyond_enumeration: usize,
+    mutate_beyond_enumeration_all_terms: usize,
 }
 
 impl Row {
@@ -316,7 +349,7 @@ impl Row {
 }
 
 /// The columns of the curve, in order: (name, value of a row). Counts first, then the four rates.
-const CURVE_COUNTS: [&str; 16] = [
+const CURVE_COUNTS: [&str; 20] = [
     "iteration",
     "targets",
     "searched",
@@ -333,6 +366,10 @@ const CURVE_COUNTS: [&str; 16] = [
     "beyond_enumeration",
     "beyond_enumeration_all_terms",
     "distinct_programs",
+    "mutate_solved",
+    "mutate_solved_all_terms",
+    "mutate_beyond_enumeration",
+    "mutate_beyond_enumeration_all_terms",
 ];
 const CURVE_RATES: [&str; 4] = [
     "rate",
@@ -353,7 +390,7 @@ impl Curve {
     }
 
     /// The count columns of a row (None: not measured in this run).
-    fn counts(r: &Row) -> [Option<u32>; 16] {
+    fn counts(r: &Row) -> [Option<u32>; 20] {
         let c = |v: usize| Some(v as u32);
         [
             Some(r.iteration),
@@ -372,6 +409,10 @@ impl Curve {
             r.beyond_enumeration.map(|v| v as u32),
             r.beyond_enumeration_all_terms.map(|v| v as u32),
             c(r.distinct_programs),
+            c(r.mutate_solved),
+            c(r.mutate_solved_all_terms),
+            c(r.mutate_beyond_enumeration),
+            c(r.mutate_beyond_enumeration_all_terms),
         ]
     }
 
@@ -606,6 +647,10 @@ mod tests {
             beyond_enumeration: Some(1),
             beyond_enumeration_all_terms: Some(0),
             distinct_programs: 30,
+            mutate_solved: 3,
+            mutate_solved_all_terms: 2,
+            mutate_beyond_enumeration: 1,
+            mutate_beyond_enumeration_all_terms: 1,
             ..row(2, 100, 5, 4, 4, 2)
         });
         assert_eq!(
@@ -613,9 +658,11 @@ mod tests {
             "iteration,targets,searched,solved,solved_all_terms,new,new_all_terms,cumulative,\
              cumulative_all_terms,cumulative_searched,cumulative_searched_all_terms,\
              search_solved,search_solved_all_terms,beyond_enumeration,beyond_enumeration_all_terms,\
-             distinct_programs,rate,rate_all_terms,searched_rate,searched_rate_all_terms\n\
-             1,200,100,3,2,1,1,3,2,3,1,2,1,,,40,0.015000,0.010000,0.030000,0.010000\n\
-             2,200,100,5,4,1,1,5,4,4,2,4,3,1,0,30,0.025000,0.020000,0.040000,0.020000\n"
+             distinct_programs,mutate_solved,mutate_solved_all_terms,mutate_beyond_enumeration,\
+             mutate_beyond_enumeration_all_terms,rate,rate_all_terms,searched_rate,\
+             searched_rate_all_terms\n\
+             1,200,100,3,2,1,1,3,2,3,1,2,1,,,40,0,0,0,0,0.015000,0.010000,0.030000,0.010000\n\
+             2,200,100,5,4,1,1,5,4,4,2,4,3,1,0,30,3,2,1,1,0.025000,0.020000,0.040000,0.020000\n"
         );
         assert_eq!(csv_field("a, \"b\""), "\"a, \"\"b\"\"\"");
         let b = c.batch().unwrap();
