@@ -689,18 +689,31 @@ pub fn run(
             .collect();
     }
     let mut out = Vec::new();
-    for (_, mut v) in found {
-        v.sort();
+    for (_, v) in found {
+        let v = keep(v, s.per_target);
         if v.first().is_some_and(|f| f.all_terms) {
             fig.all_terms += 1;
-            v.truncate(1);
         } else {
             fig.prefix_only += 1;
-            v.truncate(s.per_target);
         }
         out.extend(v);
     }
     (out, fig)
+}
+
+/// What a target keeps of its confirmed programs: the shortest that holds on all known terms,
+/// or else the `per_target` shortest that hold on the first L terms.
+fn keep(mut v: Vec<Found>, per_target: usize) -> Vec<Found> {
+    v.sort_by(|a, b| {
+        (!a.all_terms, a.tokens, &a.program).cmp(&(!b.all_terms, b.tokens, &b.program))
+    });
+    let n = if v.first().is_some_and(|f| f.all_terms) {
+        1
+    } else {
+        per_target
+    };
+    v.truncate(n);
+    v
 }
 
 /// Confirms the hits (in order; at most a few per open target and round), records what holds,
@@ -921,5 +934,25 @@ mod tests {
         assert!(solved(&found).contains(&4), "{fig:?}");
         assert_eq!(fig.by_compose, 1, "{fig:?}");
         assert!(!solved(&found).contains(&5));
+    }
+
+    /// A target keeps its all-terms program over shorter ones right on the first L terms only.
+    #[test]
+    fn a_target_keeps_its_all_terms_program_first() {
+        let f = |all_terms, tokens, program: &str| Found {
+            target: 0,
+            all_terms,
+            tokens,
+            program: program.to_string(),
+        };
+        let v = vec![
+            f(false, 10, "a"),
+            f(true, 30, "c"),
+            f(false, 12, "b"),
+            f(true, 20, "d"),
+        ];
+        assert_eq!(keep(v, 2), [f(true, 20, "d")]);
+        let v = vec![f(false, 12, "b"), f(false, 10, "a"), f(false, 30, "c")];
+        assert_eq!(keep(v, 2), [f(false, 10, "a"), f(false, 12, "b")]);
     }
 }

@@ -34,7 +34,7 @@ impl Stage for Mutate {
         "mutate"
     }
     fn version(&self) -> u32 {
-        3
+        4
     }
     fn check(&self, loaded: &Loaded) -> Result<()> {
         let m = &loaded.config.mutate;
