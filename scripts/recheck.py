@@ -77,6 +77,9 @@ def main():
     known = read_stripped(oeis)
     rows = list(csv.DictReader(open(sol)))
     agree = {"paper": 0, "all_terms": 0}
+    # targets with a program re-checked here to hold on all known terms (the row's or its
+    # program_all_terms): the report's headline count
+    headline = 0
     bad = []
     for r in rows:
         target = known[r["id"]]
@@ -88,6 +91,7 @@ def main():
         strict = isinstance(out_n, list) and out_n == target[:n]
         agree["paper"] += paper
         agree["all_terms"] += strict == (r["all_terms"] == "true")
+        holds = strict
         if not paper or strict != (r["all_terms"] == "true"):
             bad.append((r["id"], r["program"], paper, strict, r["all_terms"]))
         # the headline's program, when a later iteration found one that holds on all terms
@@ -96,11 +100,16 @@ def main():
             out_o = run_program(seqsynth, other, n, steps * scale, exp)
             if not (isinstance(out_o, list) and out_o == target[:n]):
                 bad.append((r["id"], other, "program_all_terms", False, "true"))
+            else:
+                holds = True
+        headline += holds
     n_rows = len(rows)
     n_strict = sum(r["all_terms"] == "true" for r in rows)
     print(f"{n_rows} solutions re-checked in Python: the paper's rule holds for {agree['paper']}; "
           f"the all-known-terms verdict agrees for {agree['all_terms']} "
-          f"({n_strict} hold on all known terms, {n_rows - n_strict} only on terms 26..35)")
+          f"({n_strict} hold on all known terms, {n_rows - n_strict} only on terms 26..35); "
+          f"{headline} targets have a program that holds on all known terms (the row's, or the "
+          f"later program_all_terms)")
     for b in bad:
         print("DISAGREES:", *b)
     return 1 if bad else 0

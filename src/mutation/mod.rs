@@ -400,19 +400,7 @@ fn compose(
     s: &Settings,
     fig: &mut Figures,
 ) -> Vec<Vec<Hit>> {
-    let wrap = |e: &Expr| Program {
-        body: Expr::App(
-            Prim::Map,
-            vec![
-                Expr::Lambda {
-                    first: 1,
-                    params: 1,
-                    body: Box::new(e.clone()),
-                },
-                Expr::Var(0),
-            ],
-        ),
-    };
+    let wrap = |e: &Expr| ops::map_program(e.clone());
     let mut leaves: Vec<(Expr, Vec<Num>)> = Vec::new();
     let mut seen: HashSet<Vec<Num>> = HashSet::new();
     let basic = [Expr::Var(1), Expr::Const(2), Expr::Const(3)];
@@ -846,6 +834,10 @@ mod tests {
         )]
     }
 
+    fn run_on_targets(s: &Settings) -> (Vec<Found>, Figures) {
+        run(&parents(), &[], &targets(), s, &Limits::default(), 60)
+    }
+
     fn solved(found: &[Found]) -> Vec<u32> {
         found
             .iter()
@@ -857,14 +849,7 @@ mod tests {
     /// The parent itself, through the transforms: affine, shift, partial sums, differences.
     #[test]
     fn the_transforms_of_a_parent_solve_their_targets() {
-        let (found, fig) = run(
-            &parents(),
-            &[],
-            &targets(),
-            &settings(0, 0),
-            &Limits::default(),
-            60,
-        );
+        let (found, fig) = run_on_targets(&settings(0, 0));
         assert_eq!(solved(&found), [0, 1, 2, 3], "{found:#?}");
         assert_eq!((fig.by_parent, fig.mutants), (4, 0));
         assert!(
@@ -882,24 +867,10 @@ mod tests {
     /// Mutation reaches n³ (then n³ + 7 by the transform); the unrelated target stays open.
     #[test]
     fn mutants_reach_what_the_parent_does_not() {
-        let (found, fig) = run(
-            &parents(),
-            &[],
-            &targets(),
-            &settings(2, 3000),
-            &Limits::default(),
-            60,
-        );
+        let (found, fig) = run_on_targets(&settings(2, 3000));
         assert_eq!(solved(&found), [0, 1, 2, 3, 4], "{fig:?}");
         assert!(fig.mutants >= 3000 && fig.evaluated > 1000, "{fig:?}");
-        let again = run(
-            &parents(),
-            &[],
-            &targets(),
-            &settings(2, 3000),
-            &Limits::default(),
-            60,
-        );
+        let again = run_on_targets(&settings(2, 3000));
         assert_eq!(again.0, found, "the same inputs give the same programs");
     }
 
@@ -930,7 +901,7 @@ mod tests {
             compose: true,
             ..settings(0, 0)
         };
-        let (found, fig) = run(&parents(), &[], &targets(), &s, &Limits::default(), 60);
+        let (found, fig) = run_on_targets(&s);
         assert!(solved(&found).contains(&4), "{fig:?}");
         assert_eq!(fig.by_compose, 1, "{fig:?}");
         assert!(!solved(&found).contains(&5));

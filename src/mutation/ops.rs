@@ -15,7 +15,7 @@
 //!   X → L[#1 := X] (the item as a function with a hole), when a library is given.
 
 use crate::dsl::types::{signature, Type};
-use crate::dsl::{Expr, Prim};
+use crate::dsl::{Expr, Prim, Program};
 use rand::Rng;
 
 /// A mutable position: the path from the body (argument indices, 0 for a lambda's body), its
@@ -329,23 +329,27 @@ pub fn fragments(e: &Expr, min: usize, max: usize) -> Vec<Expr> {
 /// Replaces every `#1` of `e` by `#1 + s` (s ≠ 0; `- ( #1 |s| )` when negative): the index
 /// shift t(n) = p(n + s) of a pointwise `map` body (no lambda below rebinds `#1`).
 pub fn shift_index(e: &Expr, s: i8) -> Expr {
-    match e {
-        Expr::Var(1) => {
-            let k = Expr::Const(s.unsigned_abs());
-            let p = if s > 0 { Prim::Add } else { Prim::Sub };
-            Expr::App(p, vec![Expr::Var(1), k])
-        }
-        Expr::App(p, args) => Expr::App(*p, args.iter().map(|a| shift_index(a, s)).collect()),
-        Expr::Lambda {
-            first,
-            params,
-            body,
-        } => Expr::Lambda {
-            first: *first,
-            params: *params,
-            body: Box::new(shift_index(body, s)),
-        },
-        other => other.clone(),
+    let p = if s > 0 { Prim::Add } else { Prim::Sub };
+    substitute(
+        e,
+        &Expr::App(p, vec![Expr::Var(1), Expr::Const(s.unsigned_abs())]),
+    )
+}
+
+/// The program `map ( lambda [ #1 ] ( e ) #0 )`.
+pub fn map_program(e: Expr) -> Program {
+    Program {
+        body: Expr::App(
+            Prim::Map,
+            vec![
+                Expr::Lambda {
+                    first: 1,
+                    params: 1,
+                    body: Box::new(e),
+                },
+                Expr::Var(0),
+            ],
+        ),
     }
 }
 
@@ -364,7 +368,7 @@ pub fn reads_input(e: &Expr) -> bool {
 mod tests {
     use super::*;
     use crate::dsl::types::check_in;
-    use crate::dsl::{Dialect, Program};
+    use crate::dsl::Dialect;
 
     const PARENTS: [&str; 4] = [
         "lambda [ #0 ] ( map ( lambda [ #1 ] ( + ( * ( #1 #1 ) 3 ) ) #0 ) )",
@@ -417,19 +421,7 @@ mod tests {
             panic!()
         };
         assert!(!reads_input(body));
-        let shifted = Program {
-            body: Expr::App(
-                Prim::Map,
-                vec![
-                    Expr::Lambda {
-                        first: 1,
-                        params: 1,
-                        body: Box::new(shift_index(body, 2)),
-                    },
-                    Expr::Var(0),
-                ],
-            ),
-        };
+        let shifted = map_program(shift_index(body, 2));
         let a = eval(&p, &Limits::default()).unwrap();
         let b = eval(&shifted, &Limits::default()).unwrap();
         assert_eq!(&a[2..], &b[..b.len() - 2]);
