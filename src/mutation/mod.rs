@@ -24,7 +24,8 @@ use crate::dsl::{Dialect, Evaluator, Expr, Limits, Num, Prim, Program};
 use rand::distributions::{Distribution, WeightedIndex};
 use rand::Rng;
 use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use transform::{affine, normal, Affine, Normal};
 
 /// What one run does.
@@ -50,7 +51,8 @@ pub struct Settings {
     pub per_target: usize,
     pub seed: u64,
     pub dialect: Dialect,
-    /// Compose the library's items with each other (`compose`).
+    /// Before the rounds, compose the pointwise parents with `#1`, 2 and 3, and the library's
+    /// items with each other (`compose`).
     pub compose: bool,
     /// Also match first differences and partial sums (pointwise programs).
     pub derive: bool,
@@ -262,12 +264,16 @@ fn pointwise(body: &Expr) -> Option<&Expr> {
     }
 }
 
+/// What of an output a lookup reads: the values themselves, and their derived forms.
+type Derived<'a> = Vec<(Derive, Cow<'a, [Num]>)>;
+
 /// What one evaluated program proposes: every (target, transform, shift) its output matches.
 fn lookups(body: &Expr, out: &[Num], targets: &Targets, s: &Settings, mut hit: impl FnMut(Hit)) {
     let (len, skip) = (targets.len, targets.skip);
     let full = len + 2 * skip + 1;
-    let (shifts, derives): (Vec<i8>, Vec<(Derive, Vec<Num>)>) =
-        if out.len() >= full && pointwise(body).is_some() {
+    let (shifts, derives): (Vec<i8>, Derived) = if out.len() >= full && pointwise(body).is_some() {
+        let mut derives = vec![(Derive::Same, Cow::Borrowed(out))];
+        if s.derive {
             let diff: Vec<Num> = out.windows(2).map(|w| w[1].sub(&w[0])).collect();
             let mut acc = Num::from(0i64);
             let sum: Vec<Num> = out
@@ -277,19 +283,19 @@ fn lookups(body: &Expr, out: &[Num], targets: &Targets, s: &Settings, mut hit: i
                     acc.clone()
                 })
                 .collect();
-            let mut derives = vec![(Derive::Same, out.to_vec())];
-            if s.derive {
-                derives.extend([(Derive::Diff, diff), (Derive::Sum, sum)]);
-            }
-            (
-                (-(s.max_shift as i8)..=s.max_shift as i8).collect(),
-                derives,
-            )
-        } else if out.len() >= len {
-            (vec![0], vec![(Derive::Same, out.to_vec())])
-        } else {
-            return;
-        };
+            derives.extend([(Derive::Diff, diff.into()), (Derive::Sum, sum.into())]);
+        }
+        (
+            (-(s.max_shift as i8)..=s.max_shift as i8).collect(),
+            derives,
+        )
+    } else if out.len() >= len {
+        (vec![0], vec![(Derive::Same, Cow::Borrowed(out))])
+    } else {
+        return;
+    };
+    // max_coef = 0: the identity only (|u| = m = 1, c = 0)
+    let (coef, offset) = (s.max_coef.max(1) as i128, s.max_offset as i128);
     for (derive, vals) in &derives {
         for &sh in &shifts {
             // t(n) = q(n + sh): the target's window t[skip..len] against q[skip+sh..len+sh]
@@ -304,8 +310,6 @@ fn lookups(body: &Expr, out: &[Num], targets: &Targets, s: &Settings, mut hit: i
                 continue;
             };
             for &(t, tn) in ts {
-                // max_coef = 0: the identity only (|u| = m = 1, c = 0)
-                let (coef, offset) = (s.max_coef.max(1) as i128, s.max_offset as i128);
                 let Some(f) = affine(&pn, &tn, coef, offset) else {
                     continue;
                 };
@@ -507,9 +511,15 @@ pub fn run(
         max_abs_exp: base.max_abs_exp,
     });
     // per target: confirmed programs (all terms first, then shortest)
+    let check = Check {
+        targets,
+        s,
+        base,
+        max_terms,
+    };
     let mut found: BTreeMap<u32, Vec<Found>> = BTreeMap::new();
     let mut closed: HashSet<u32> = HashSet::new();
-    let mut seen: HashSet<String> = HashSet::new();
+    let mut seen: HashSet<Program> = HashSet::new();
 
     let short = Evaluator::new(Limits {
         input_len: len,
@@ -537,21 +547,9 @@ pub fn run(
         })
         .collect();
     fig.evaluated += parents.len() as u64;
-    let before = confirm(
-        outs,
-        targets,
-        s,
-        base,
-        max_terms,
-        &mut found,
-        &mut closed,
-        &mut fig,
-    );
+    let before = confirm(outs, &check, &mut found, &mut closed, &mut fig);
     fig.by_parent = closed.len();
-    let mut queue: Vec<Program> = before
-        .into_iter()
-        .filter_map(|f| Program::parse(&f.program).ok())
-        .collect();
+    let mut queue: Vec<Program> = before;
 
     // the library as the leaves of a small enumeration: op ( A B ) and A[#1 := B]
     if s.compose {
@@ -561,21 +559,9 @@ pub fn run(
             .filter_map(|(p, _)| pointwise(&p.body).cloned())
             .collect();
         let hits = compose(library, &extra, &ev, targets, s, &mut fig);
-        let new = confirm(
-            hits,
-            targets,
-            s,
-            base,
-            max_terms,
-            &mut found,
-            &mut closed,
-            &mut fig,
-        );
+        let new = confirm(hits, &check, &mut found, &mut closed, &mut fig);
         fig.by_compose = closed.len() - before;
-        queue.extend(
-            new.into_iter()
-                .filter_map(|f| Program::parse(&f.program).ok()),
-        );
+        queue.extend(new);
     }
 
     let weights: Vec<f64> = parents
@@ -660,21 +646,8 @@ pub fn run(
             fig.library_mutants += c[5];
             batches.push(hits);
         }
-        let new = confirm(
-            batches,
-            targets,
-            s,
-            base,
-            max_terms,
-            &mut found,
-            &mut closed,
-            &mut fig,
-        );
-        queue = new
-            .into_iter()
-            .filter(|f| seen.insert(f.program.clone()))
-            .filter_map(|f| Program::parse(&f.program).ok())
-            .collect();
+        let new = confirm(batches, &check, &mut found, &mut closed, &mut fig);
+        queue = new.into_iter().filter(|p| seen.insert(p.clone())).collect();
     }
     let mut out = Vec::new();
     for (_, v) in found {
@@ -704,19 +677,30 @@ fn keep(mut v: Vec<Found>, per_target: usize) -> Vec<Found> {
     v
 }
 
+/// What [`confirm`] checks the hits against: the targets, the settings, the DSL limits and the
+/// all-known-terms check's cap.
+struct Check<'a> {
+    targets: &'a Targets,
+    s: &'a Settings,
+    base: &'a Limits,
+    max_terms: usize,
+}
+
 /// Confirms the hits (in order; at most a few per open target and round), records what holds,
-/// and returns the newly confirmed programs.
-#[allow(clippy::too_many_arguments)]
+/// and returns the newly confirmed programs (the next round's first parents).
 fn confirm(
     batches: Vec<Vec<Hit>>,
-    targets: &Targets,
-    s: &Settings,
-    base: &Limits,
-    max_terms: usize,
+    check: &Check,
     found: &mut BTreeMap<u32, Vec<Found>>,
     closed: &mut HashSet<u32>,
     fig: &mut Figures,
-) -> Vec<Found> {
+) -> Vec<Program> {
+    let &Check {
+        targets,
+        s,
+        base,
+        max_terms,
+    } = check;
     const PER_ROUND: usize = 4;
     let mut tried: HashMap<u32, usize> = HashMap::new();
     let mut todo: Vec<(Hit, Program)> = Vec::new();
@@ -731,13 +715,12 @@ fn confirm(
             continue;
         }
         let Some(p) = spell(&h) else { continue };
-        if p.len() > s.max_len.max(base.input_len) * 4 || !spelled.insert((h.target, p.to_string()))
-        {
-            continue;
-        }
-        if found
-            .get(&h.target)
-            .is_some_and(|v| v.iter().any(|f| f.program == p.to_string()))
+        let text = p.to_string();
+        if p.len() > s.max_len.max(base.input_len) * 4
+            || found
+                .get(&h.target)
+                .is_some_and(|v| v.iter().any(|f| f.program == text))
+            || !spelled.insert((h.target, text))
         {
             continue;
         }
@@ -749,6 +732,16 @@ fn confirm(
         input_len: len,
         ..base.clone()
     });
+    // the all-known-terms check, one evaluator per number of known terms (as verify does)
+    let known = |t: u32| targets.terms[t as usize].len().min(max_terms);
+    let long: HashMap<usize, Evaluator> = todo
+        .iter()
+        .map(|(h, _)| known(h.target))
+        .filter(|&n| n > len)
+        .collect::<BTreeSet<usize>>()
+        .into_iter()
+        .map(|n| (n, Evaluator::new(base.for_input_len(n))))
+        .collect();
     let checked: Vec<Option<Found>> = todo
         .par_iter()
         .map(|(h, p)| {
@@ -757,11 +750,11 @@ fn confirm(
             if first.len() < len || first[..len] != t[..len] {
                 return None;
             }
-            let n = t.len().min(max_terms);
-            let all_terms = n <= len || {
-                let ev = Evaluator::new(base.for_input_len(n));
-                ev.eval(p).is_ok_and(|v| v.len() >= n && v[..n] == t[..n])
-            };
+            let n = known(h.target);
+            let all_terms = n <= len
+                || long[&n]
+                    .eval(p)
+                    .is_ok_and(|v| v.len() >= n && v[..n] == t[..n]);
             Some(Found {
                 target: h.target,
                 all_terms,
@@ -771,7 +764,7 @@ fn confirm(
         })
         .collect();
     let mut new = Vec::new();
-    for (f, (h, _)) in checked.into_iter().zip(&todo) {
+    for (f, (h, p)) in checked.into_iter().zip(todo) {
         let Some(f) = f else { continue };
         fig.confirmed += 1;
         if f.all_terms && closed.insert(f.target) {
@@ -781,8 +774,8 @@ fn confirm(
             fig.by_sum += (h.derive == Derive::Sum) as usize;
             fig.by_library += h.library as usize;
         }
-        found.entry(f.target).or_default().push(f.clone());
-        new.push(f);
+        found.entry(f.target).or_default().push(f);
+        new.push(p);
     }
     new
 }

@@ -75,6 +75,18 @@ fn collect(e: &Expr, scope: u8, path: &mut Vec<u8>, out: &mut Vec<Site>) {
     }
 }
 
+/// The node at `path` (read only).
+pub fn at<'a>(e: &'a Expr, path: &[u8]) -> &'a Expr {
+    match path.split_first() {
+        None => e,
+        Some((&i, rest)) => match e {
+            Expr::App(_, args) => at(&args[i as usize], rest),
+            Expr::Lambda { body, .. } => at(body, rest),
+            _ => unreachable!("a site path runs through applications and lambdas"),
+        },
+    }
+}
+
 /// The node at `path`.
 pub fn at_mut<'a>(e: &'a mut Expr, path: &[u8]) -> &'a mut Expr {
     match path.split_first() {
@@ -259,12 +271,11 @@ fn mutate_inner<R: Rng>(
                 return false;
             }
             let s = &cands[rng.gen_range(0..cands.len())];
-            let mut d = d.clone();
-            let sub = at_mut(&mut d, &s.path).clone();
-            if !transplantable(&sub, scope) {
+            let sub = at(d, &s.path);
+            if !transplantable(sub, scope) {
                 return false;
             }
-            *node = sub;
+            *node = sub.clone();
             true
         }
     }
@@ -316,11 +327,10 @@ pub fn fragments(e: &Expr, min: usize, max: usize) -> Vec<Expr> {
         if s.scope != 2 || s.ty != Type::Int {
             continue;
         }
-        let mut copy = e.clone();
-        let sub = at_mut(&mut copy, &s.path).clone();
-        let n = size(&sub);
-        if n >= min && n <= max && reads_index(&sub) {
-            out.push(sub);
+        let sub = at(e, &s.path);
+        let n = size(sub);
+        if n >= min && n <= max && reads_index(sub) {
+            out.push(sub.clone());
         }
     }
     out

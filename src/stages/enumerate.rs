@@ -158,13 +158,7 @@ fn enumerate(ctx: &mut Ctx, part: Part) -> Result<()> {
     };
     let terms: Vec<Vec<Num>> = targets
         .iter()
-        .map(|t| {
-            t.terms
-                .iter()
-                .take(known)
-                .map(|s| s.parse::<Num>())
-                .collect::<Result<Vec<Num>, _>>()
-        })
+        .map(|t| t.terms.nums(known))
         .collect::<Result<_, _>>()
         .context("a target term is not an integer")?;
     let ev = Evaluator::new(limits);

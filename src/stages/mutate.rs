@@ -98,14 +98,10 @@ impl Stage for Mutate {
             .iter()
             .map(|t| {
                 t.terms
-                    .iter()
-                    .take(c.verify.max_terms)
-                    .map(|x| x.parse::<Num>())
-                    .collect::<Result<Vec<Num>, _>>()
+                    .nums(c.verify.max_terms)
                     .map_err(|e| anyhow::anyhow!("target A{:06}: {e:?}", t.number))
             })
             .collect::<Result<_>>()?;
-        // open: not yet solved on all known terms
         // the held-out check: learn only from what was found for targets up to A(learn_up_to)
         let learns = |id: &str| {
             m.learn_up_to == 0 || id[1..].parse::<u64>().is_ok_and(|n| n <= m.learn_up_to)
@@ -122,6 +118,7 @@ impl Stage for Mutate {
                 }
             }
         }
+        // open: not yet solved on all known terms
         let open: Vec<bool> = ids.iter().map(|id| !solved.contains(id)).collect();
         let targets = Targets::new(terms, open, c.dsl.input_len, m.max_shift);
 

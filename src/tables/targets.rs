@@ -61,6 +61,10 @@ impl Terms {
     pub fn to_vec(&self) -> Vec<String> {
         self.iter().map(str::to_string).collect()
     }
+    /// The first `n` terms (all, when there are fewer) as exact integers.
+    pub fn nums(&self, n: usize) -> Result<Vec<crate::dsl::Num>, num_bigint::ParseBigIntError> {
+        self.iter().take(n).map(str::parse).collect()
+    }
 }
 
 impl<S: AsRef<str>> FromIterator<S> for Terms {
