@@ -133,8 +133,10 @@ pub struct Figures {
     pub by_compose: usize,
     pub compose_items: usize,
     pub compose_pairs: usize,
-    /// ... and by a parent itself, before any mutation.
+    /// ... and by a parent itself, before any mutation; by one of the proposals (the policy's
+    /// candidates), after the parents.
     pub by_parent: usize,
+    pub by_proposal: usize,
 }
 
 /// The most lookup hits one parent's mutants keep (a bound on memory when a common shape matches
@@ -494,6 +496,7 @@ fn compose(
 /// insert; `base`: the DSL limits (L, bound); `max_terms`: the all-known-terms check's cap.
 pub fn run(
     parents: &[(Program, f64)],
+    proposals: &[Program],
     library: &[Expr],
     targets: &Targets,
     s: &Settings,
@@ -535,21 +538,32 @@ pub fn run(
         }
     };
     // the parents themselves, before any mutation
-    let outs: Vec<Vec<Hit>> = parents
-        .par_iter()
-        .map(|(p, _)| {
-            let mut hits = Vec::new();
-            if let Ok(out) = output(p) {
-                lookups(&p.body, &out, targets, s, |h| hits.push(h));
-            }
-            hits.truncate(MAX_HITS);
-            hits
-        })
-        .collect();
+    let matched = |ps: Vec<&Program>| -> Vec<Vec<Hit>> {
+        ps.par_iter()
+            .map(|p| {
+                let mut hits = Vec::new();
+                if let Ok(out) = output(p) {
+                    lookups(&p.body, &out, targets, s, |h| hits.push(h));
+                }
+                hits.truncate(MAX_HITS);
+                hits
+            })
+            .collect()
+    };
+    let outs = matched(parents.iter().map(|(p, _)| p).collect());
     fig.evaluated += parents.len() as u64;
     let before = confirm(outs, &check, &mut found, &mut closed, &mut fig);
     fig.by_parent = closed.len();
     let mut queue: Vec<Program> = before;
+
+    // the proposals (the policy's candidates), the same way
+    if !proposals.is_empty() {
+        let before = closed.len();
+        let outs = matched(proposals.iter().collect());
+        fig.evaluated += proposals.len() as u64;
+        queue.extend(confirm(outs, &check, &mut found, &mut closed, &mut fig));
+        fig.by_proposal = closed.len() - before;
+    }
 
     // the library as the leaves of a small enumeration: op ( A B ) and A[#1 := B]
     if s.compose {
@@ -828,7 +842,7 @@ mod tests {
     }
 
     fn run_on_targets(s: &Settings) -> (Vec<Found>, Figures) {
-        run(&parents(), &[], &targets(), s, &Limits::default(), 60)
+        run(&parents(), &[], &[], &targets(), s, &Limits::default(), 60)
     }
 
     fn solved(found: &[Found]) -> Vec<u32> {
@@ -837,6 +851,29 @@ mod tests {
             .filter(|f| f.all_terms)
             .map(|f| f.target)
             .collect()
+    }
+
+    /// A proposal (the policy's candidate) goes through the same transforms as a parent, and
+    /// what it confirms is credited to it, not to the parents.
+    #[test]
+    fn a_proposal_is_matched_up_to_the_transforms() {
+        let cube =
+            Program::parse("lambda [ #0 ] ( map ( lambda [ #1 ] ( * ( #1 * ( #1 #1 ) ) ) #0 ) )")
+                .unwrap();
+        let s = settings(0, 0);
+        let (found, fig) = run(
+            &parents(),
+            &[cube],
+            &[],
+            &targets(),
+            &s,
+            &Limits::default(),
+            60,
+        );
+        assert_eq!(solved(&found), [0, 1, 2, 3, 4], "{found:#?}");
+        assert_eq!((fig.by_parent, fig.by_proposal), (4, 1), "{fig:?}");
+        let (_, without) = run_on_targets(&s);
+        assert_eq!(without.by_proposal, 0);
     }
 
     /// The parent itself, through the transforms: affine, shift, partial sums, differences.
@@ -883,7 +920,7 @@ mod tests {
             compose: false,
             ..settings(0, 0)
         };
-        let (found, _) = run(&parents(), &[], &targets, &s, &Limits::default(), 60);
+        let (found, _) = run(&parents(), &[], &[], &targets, &s, &Limits::default(), 60);
         assert_eq!(solved(&found), [0], "{found:#?}");
     }
 

@@ -372,6 +372,10 @@ pub struct SearchConfig {
     pub seed: u64,
     /// Leave out the targets that the enumerator's candidates solve by the paper's rule.
     pub skip_enumerated: bool,
+    /// The control of the policy as a proposer: every searched target is given another searched
+    /// target's terms (a seeded permutation without fixed points). If solves do not drop, the
+    /// policy is not reading its input.
+    pub shuffle_inputs: bool,
 }
 
 /// How `search` draws candidates from the policy.
@@ -399,6 +403,7 @@ impl Default for SearchConfig {
             temperature: 1.0,
             seed: 0,
             skip_enumerated: true,
+            shuffle_inputs: false,
         }
     }
 }
@@ -571,6 +576,9 @@ pub struct MutateConfig {
     /// The held-out check: parents and library only from what was found for targets up to
     /// this A-number (0: all).
     pub learn_up_to: u64,
+    /// Also match the candidates of `search@k` (the policy's proposals) up to the transforms,
+    /// beside the parents; what they confirm is mutated in the first round.
+    pub search: bool,
 }
 
 /// Where `mutate`'s library comes from.
@@ -603,6 +611,7 @@ impl Default for MutateConfig {
             compose: true,
             derive: true,
             learn_up_to: 0,
+            search: true,
         }
     }
 }

@@ -34,7 +34,8 @@ impl Stage for Mutate {
         "mutate"
     }
     fn version(&self) -> u32 {
-        4
+        // 5: the policy's proposals (mutate.search)
+        5
     }
     fn check(&self, loaded: &Loaded) -> Result<()> {
         let m = &loaded.config.mutate;
@@ -78,10 +79,13 @@ impl Stage for Mutate {
             "verify.max_terms": c.verify.max_terms,
         })
     }
-    fn inputs(&self, _: &Loaded, node: &Node) -> Vec<Node> {
+    fn inputs(&self, loaded: &Loaded, node: &Node) -> Vec<Node> {
         let k = node.iter.unwrap_or(2).max(2);
         let mut v = vec![Node::new("ingest", None), Node::new("buffer", Some(k - 1))];
         v.extend((1..k).map(|j| Node::new("verify", Some(j))));
+        if loaded.config.mutate.search {
+            v.push(Node::new("search", Some(k)));
+        }
         v
     }
     fn run(&self, ctx: &mut Ctx) -> Result<()> {
@@ -150,6 +154,16 @@ impl Stage for Mutate {
                 parents.push((prog, w.value(i)));
             }
         }
+        // the policy's proposals: search@k's distinct programs, matched like the parents
+        let mut proposals: Vec<Program> = Vec::new();
+        if m.search {
+            let cands = crate::stages::verify::read_candidates(ctx.input(&format!("search@{k}"))?)?;
+            let distinct: BTreeSet<&str> = cands.iter().map(|c| c.program.as_str()).collect();
+            for p in distinct {
+                proposals
+                    .push(Program::parse(p).with_context(|| format!("search@{k} program {p:?}"))?);
+            }
+        }
         let settings = Settings {
             rounds: m.rounds,
             parents: m.parents,
@@ -177,6 +191,7 @@ impl Stage for Mutate {
         }
         let (found, fig) = mutation::run(
             &parents,
+            &proposals,
             &library,
             &targets,
             &settings,
@@ -214,6 +229,8 @@ impl Stage for Mutate {
         ctx.count("all_terms_by_transform", fig.by_affine);
         ctx.count("all_terms_by_shift", fig.by_shift);
         ctx.count("all_terms_by_parent", fig.by_parent);
+        ctx.count("proposals", proposals.len());
+        ctx.count("all_terms_by_proposal", fig.by_proposal);
         ctx.count("all_terms_by_differences", fig.by_diff);
         ctx.count("all_terms_by_partial_sums", fig.by_sum);
         ctx.count("library_items", library.len());
@@ -227,7 +244,7 @@ impl Stage for Mutate {
         eprintln!(
             "mutate@{k}: {} open targets; {} parents, {} mutants ({} evaluated, {} errors); \
              {} targets on all known terms ({} by a transform, {} by a shift, {} of differences, \
-             {} of partial sums, {} by a parent itself, {} by composing the library, {} with one \
+             {} of partial sums, {} by a parent itself, {} by one of {} policy proposals, {} by composing the library, {} with one \
              of {} library items), {} on the first {} terms only; {secs:.1} s",
             targets.open_count(),
             fig.parents,
@@ -240,6 +257,8 @@ impl Stage for Mutate {
             fig.by_diff,
             fig.by_sum,
             fig.by_parent,
+            fig.by_proposal,
+            proposals.len(),
             fig.by_compose,
             fig.by_library,
             library.len(),

@@ -113,6 +113,10 @@ impl Stage for Search {
             p["temperature"] = json!(s.temperature);
             p["seed"] = json!(s.seed);
         }
+        if s.shuffle_inputs {
+            p["shuffle_inputs"] = json!(true);
+            p["seed"] = json!(s.seed);
+        }
         p
     }
     fn inputs(&self, loaded: &Loaded, node: &Node) -> Vec<Node> {
@@ -184,14 +188,31 @@ impl Stage for Search {
             targets.retain(|t| !solved.contains(&format!("A{:06}", t.number)));
             ctx.count("skipped_enumerated", before - targets.len());
         }
+        // what the policy reads for each target: its own first terms, or under
+        // `search.shuffle_inputs` (the control) another searched target's
+        let mut feeds: Vec<Vec<String>> = targets
+            .iter()
+            .map(|t| {
+                t.terms
+                    .iter()
+                    .take(input_terms)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .collect();
+        if cfg.shuffle_inputs {
+            feeds = derange(&targets, feeds, cfg.seed);
+        }
         // a shard searches its part of the targets, cut at whole batches, so that its batches
         // (and so every score, bit for bit) are the unsharded run's
         if let Some(sh) = ctx.node.shard {
             let r = sh.range(targets.len(), cfg.batch);
             ctx.count("shard", sh.to_string());
             ctx.count("shard_targets", format!("{}..{}", r.start, r.end));
-            let part: Vec<_> = targets.drain(r).collect();
+            let part: Vec<_> = targets.drain(r.clone()).collect();
             targets = part;
+            let part: Vec<_> = feeds.drain(r).collect();
+            feeds = part;
         }
         let vocab = Vocab::load(&model_dir.join("tokenizer.json"))?;
         let threads = match cfg.threads {
@@ -204,6 +225,7 @@ impl Stage for Search {
         // put back in batch order, so the output does not depend on the number of workers.
         let (policy, provider) = Policy::load_on(&model_dir, 1, cfg.device)?;
         let chunks: Vec<&[_]> = targets.chunks(cfg.batch).collect();
+        let feed_chunks: Vec<&[Vec<String>]> = feeds.chunks(cfg.batch).collect();
         let workers = if provider == "cuda" { 1 } else { threads }
             .min(chunks.len())
             .max(1);
@@ -265,10 +287,10 @@ impl Stage for Search {
                 let Some(chunk) = chunks.get(i) else {
                     return Ok(());
                 };
-                let inputs = chunk
+                let inputs = feed_chunks[i]
                     .iter()
-                    .map(|t| {
-                        let head: Vec<&str> = t.terms.iter().take(input_terms).collect();
+                    .map(|head| {
+                        let head: Vec<&str> = head.iter().map(String::as_str).collect();
                         vocab.encode_terms(&head)
                     })
                     .collect::<Result<Vec<_>>>()?;
@@ -332,4 +354,66 @@ impl Stage for Search {
     }
 }
 
+/// The control's inputs: the targets in a seeded order (by a hash of the seed and the A-number),
+/// each given the feed of the next one in that order, the last the first's. No target keeps its
+/// own (with at least two targets), and the permutation does not depend on sharding.
+fn derange<T: HasNumber>(targets: &[T], feeds: Vec<Vec<String>>, seed: u64) -> Vec<Vec<String>> {
+    let n = targets.len();
+    if n < 2 {
+        return feeds;
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| {
+        let h = blake3::hash(format!("{seed}:{}", targets[i].number()).as_bytes());
+        (
+            u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes")),
+            i,
+        )
+    });
+    let mut out = vec![Vec::new(); n];
+    for (j, &i) in order.iter().enumerate() {
+        out[i] = feeds[order[(j + 1) % n]].clone();
+    }
+    out
+}
+
+/// What [`derange`] needs of a target.
+trait HasNumber {
+    fn number(&self) -> u64;
+}
+
+impl HasNumber for crate::tables::targets::Record {
+    fn number(&self) -> u64 {
+        self.number as u64
+    }
+}
+
 pub use crate::tables::candidates::Candidates;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    impl HasNumber for u64 {
+        fn number(&self) -> u64 {
+            *self
+        }
+    }
+
+    #[test]
+    fn the_control_gives_every_target_another_ones_terms() {
+        let targets: Vec<u64> = (1..=50).collect();
+        let feeds: Vec<Vec<String>> = targets.iter().map(|t| vec![t.to_string()]).collect();
+        let out = derange(&targets, feeds.clone(), 0);
+        let mut seen: Vec<&Vec<String>> = out.iter().collect();
+        for (i, f) in out.iter().enumerate() {
+            assert_ne!(f, &feeds[i], "target {} kept its own terms", targets[i]);
+        }
+        seen.sort();
+        let mut all: Vec<&Vec<String>> = feeds.iter().collect();
+        all.sort();
+        assert_eq!(seen, all, "a permutation of the feeds");
+        assert_ne!(out, derange(&targets, feeds.clone(), 1), "the seed matters");
+        assert_eq!(out, derange(&targets, feeds, 0), "and only the seed");
+    }
+}
