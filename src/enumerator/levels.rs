@@ -127,14 +127,20 @@ pub(super) fn jobs(
             .collect()
     };
     for &p in OPS.iter().filter(|p| s.ops.contains(p)) {
+        // the children's levels sum to size - cost(p)
+        let cost = s.costs[kind(p) as usize];
+        if cost >= size {
+            continue;
+        }
+        let rest = size - cost;
         if p == Prim::Sqrt {
-            for c in chunks(arena.level(size - 1), 1) {
+            for c in chunks(arena.level(rest), 1) {
                 jobs.push(Job::Unary(p, c));
             }
             continue;
         }
-        for i in 1..size - 1 {
-            let j = size - 1 - i;
+        for i in 1..rest {
+            let j = rest - i;
             if commutative(p) && i > j {
                 continue;
             }

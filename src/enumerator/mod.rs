@@ -103,7 +103,18 @@ pub struct Settings {
     /// the matched positions but not later is kept too, and an all-terms match must agree on
     /// the longer vector as far as the target's terms go.
     pub match_len: usize,
+    /// The cost of each primitive of [`OPS`], in its order (all 1: size in AST nodes, the
+    /// default). A level is then a cost: `p ( a b )` is on level cost(p) + level(a) + level(b)
+    /// (Probe's cost-ordered enumeration; learned costs are `mutation::costs`).
+    pub costs: [u32; 9],
+    /// When memory stops storing at level S below `max_size`: go on matching the levels
+    /// S+1..=max_size built from the stored levels alone (the combinations of stored
+    /// children), as far as `max_seconds` allows. Off: the enumeration ends at S (unsharded only).
+    pub deep: bool,
 }
+
+/// Uniform costs: levels are sizes in AST nodes.
+pub const UNIFORM: [u32; 9] = [1; 9];
 
 /// Why the enumeration ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -224,6 +235,9 @@ pub fn validate(s: &Settings, input_len: usize, split: usize) -> Result<(), Stri
     }
     if s.per_target == 0 {
         return Err("enumerate.per_target must be at least 1".into());
+    }
+    if let Some(c) = s.costs.iter().find(|&&c| c == 0 || c > 8) {
+        return Err(format!("a primitive's cost must be in 1..=8, not {c}"));
     }
     if s.fold_size == 0 && !s.folds.is_empty() {
         return Err("enumerate.fold_size must be at least 1".into());
@@ -497,11 +511,17 @@ fn run(
                 .ok()
                 .and_then(|e| Instant::now().checked_add(e));
             if done.is_none_or(|t| t > d) {
-                stop = Stop::Time;
-                reason = format!(
+                let why = format!(
                     "size {size} would compute {work} expressions, about {eta:.0} s, past enumerate.max_seconds = {}",
                     settings.max_seconds
                 );
+                if size > match_only_from {
+                    // the deep levels end here; what came before them is whole
+                    reason = format!("{reason}; {why}");
+                } else {
+                    stop = Stop::Time;
+                    reason = why;
+                }
                 break;
             }
         }
@@ -553,11 +573,16 @@ fn run(
         let (hits, counts) = match result {
             LevelResult::Done(hits, counts) => (hits, counts),
             LevelResult::TimeUp => {
-                stop = Stop::Time;
-                reason = format!(
+                let why = format!(
                     "size {size} passed enumerate.max_seconds = {} while running; it is discarded",
                     settings.max_seconds
                 );
+                if size > match_only_from {
+                    reason = format!("{reason}; {why}");
+                } else {
+                    stop = Stop::Time;
+                    reason = why;
+                }
                 break;
             }
             LevelResult::OutOfMemory => unreachable!("a matched level stores nothing"),
@@ -618,6 +643,21 @@ fn run(
                     "storing size {size} would pass enumerate.max_bytes = {}; it was matched only",
                     settings.max_bytes
                 );
+                if settings.deep {
+                    if !matches!(part, Part::Whole) {
+                        return Err(format!(
+                            "enumerate: matching past the stored levels (enumerate.deep) is not sharded; storing size {size} would pass enumerate.max_bytes = {}: run unsharded or set enumerate.max_size = {size}",
+                            settings.max_bytes
+                        ));
+                    }
+                    // the next levels, matched from the stored ones
+                    reason = format!(
+                        "{reason}, and the sizes after it from the stored sizes 1..{} alone",
+                        match_only_from - 1
+                    );
+                    size += 1;
+                    continue;
+                }
             }
             break;
         }

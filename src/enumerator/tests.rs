@@ -16,6 +16,8 @@ fn settings(max_size: u32) -> Settings {
         inverse_size: 0,
         loops: None,
         match_len: 0,
+        costs: UNIFORM,
+        deep: false,
     }
 }
 
@@ -751,4 +753,114 @@ fn the_linrec_family_solves_recurrences_the_small_families_cannot() {
         "{:?}",
         out.candidates[2]
     );
+}
+
+/// The cost of an enumerated expression, computed from its text: leaves 1, a primitive its cost
+/// plus its arguments' (no folds).
+fn cost_of(e: &crate::dsl::Expr, costs: &[u32; 9]) -> u32 {
+    use crate::dsl::Expr;
+    match e {
+        Expr::Const(_) | Expr::Var(_) => 1,
+        Expr::App(p, args) => {
+            let i = OPS
+                .iter()
+                .position(|o| o == p)
+                .expect("an enumerated primitive");
+            costs[i] + args.iter().map(|a| cost_of(a, costs)).sum::<u32>()
+        }
+        other => panic!("not an enumerated expression: {other:?}"),
+    }
+}
+
+/// The body `E` of `map ( lambda [ #1 ] ( E ) #0 )`.
+fn map_body(p: &Program) -> &crate::dsl::Expr {
+    use crate::dsl::Expr;
+    let Expr::App(_, args) = &p.body else {
+        panic!("not a map: {p}")
+    };
+    match &args[0] {
+        Expr::Lambda { body, .. } => body,
+        other => panic!("not a lambda: {other:?}"),
+    }
+}
+
+#[test]
+fn a_level_is_a_cost_under_costs() {
+    let ev = evaluator(12);
+    let mut s = settings(7);
+    s.folds.clear();
+    // `+` and `*` cheap, the others dear (Probe's costs)
+    s.costs = [1, 2, 1, 3, 3, 4, 3, 3, 2];
+    let all = distinct(&s, &ev, 6).unwrap();
+    assert!(all.len() > 1000, "{}", all.len());
+    let mut dear = 0;
+    for (level, text, _) in &all {
+        let p = Program::parse(text).unwrap();
+        assert_eq!(cost_of(map_body(&p), &s.costs), *level, "{text}");
+        dear += text.contains("**") as usize;
+    }
+    // uniform costs: the level is the size in nodes, and the two differ
+    let uniform = distinct(&settings(7), &ev, 6).unwrap();
+    let of = |v: &[(u32, String, Vec<Num>)], n: u32| v.iter().filter(|x| x.0 == n).count();
+    assert_ne!(of(&all, 5), of(&uniform, 5));
+    assert!(
+        dear > 0,
+        "a dear primitive still appears at the higher levels"
+    );
+    // a cost of 0 is refused
+    s.costs[0] = 0;
+    assert!(distinct(&s, &ev, 6).unwrap_err().contains("cost"));
+}
+
+#[test]
+fn deep_levels_match_past_the_memory_bound() {
+    let len = 20;
+    let ev = evaluator(len);
+    let ts = many_targets(len);
+    let mut s = settings(10);
+    s.max_bytes = 2_000_000;
+    let bound = enumerate(&s, &ev, 14, ts.clone(), &|_| {}).unwrap();
+    assert_eq!(bound.stop, Stop::Memory, "{}", bound.reason);
+    let last = bound.completed;
+    assert!(last < 9, "{}", bound.reason);
+    s.deep = true;
+    let deep = enumerate(&s, &ev, 14, ts.clone(), &|_| {}).unwrap();
+    let modes: Vec<&str> = deep.levels.iter().map(|l| l.mode).collect();
+    assert_eq!(deep.levels.len(), 10, "{modes:?} {}", deep.reason);
+    assert!(
+        modes[last as usize..].iter().all(|&m| m == "matched"),
+        "{modes:?}"
+    );
+    assert!(deep.reason.contains("stored sizes"), "{}", deep.reason);
+    for l in &deep.levels {
+        assert!(l.store_bytes <= s.max_bytes, "{l:?}");
+    }
+    // everything the bounded run found, and more, from the deeper levels
+    let solved = |o: &Outcome| -> Vec<bool> {
+        o.candidates
+            .iter()
+            .map(|c| c.iter().any(|c| c.category == Category::All))
+            .collect()
+    };
+    let (a, b) = (solved(&bound), solved(&deep));
+    assert!(a.iter().zip(&b).all(|(x, y)| !x || *y));
+    assert!(b.iter().filter(|&&x| x).count() > a.iter().filter(|&&x| x).count());
+    assert!(deep
+        .candidates
+        .iter()
+        .flatten()
+        .any(|c| c.size > last && c.category == Category::All));
+    // each is right: the program reproduces its target
+    for (t, cs) in deep.candidates.iter().enumerate() {
+        for c in cs.iter().filter(|c| c.category == Category::All) {
+            let out = ev.eval(&Program::parse(&c.program).unwrap()).unwrap();
+            assert_eq!(out, ts[t], "{}", c.program);
+        }
+    }
+    // a shard refuses to go deep
+    let part = enumerate_part(&s, &ev, 14, ts, &|_| {}, Part::Shard { index: 0, count: 2 });
+    let Err(e) = part else {
+        panic!("a shard went deep")
+    };
+    assert!(e.contains("enumerate.deep"), "{e}");
 }

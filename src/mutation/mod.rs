@@ -56,6 +56,13 @@ pub struct Settings {
     pub compose: bool,
     /// Also match first differences and partial sums (pointwise programs).
     pub derive: bool,
+    /// Also match the further forms of pointwise programs ([`Derive::MORE`]: second differences,
+    /// double partial sums, p², n·p, divisor sums, the binomial transform and its inverse), and
+    /// the bisections p(2n), p(2n - 1) of the found programs (the parents, the proposals and what
+    /// a round confirms).
+    pub more: bool,
+    /// Join two found sequences ([`pairs`]): at most this many of the found programs (0: off).
+    pub pairs: usize,
 }
 
 /// The targets, with the normal forms of their windows (terms `skip+1 ..= L`).
@@ -126,6 +133,8 @@ pub struct Figures {
     /// ... of the first differences, of the partial sums.
     pub by_diff: usize,
     pub by_sum: usize,
+    /// ... of each further form (`Settings::more`), by name.
+    pub by_form: BTreeMap<&'static str, usize>,
     /// ... by a mutant that used a library item; and the evaluated mutants that did.
     pub by_library: usize,
     pub library_mutants: u64,
@@ -133,6 +142,8 @@ pub struct Figures {
     pub by_compose: usize,
     pub compose_items: usize,
     pub compose_pairs: usize,
+    /// Targets two found sequences joined solved (all known terms).
+    pub by_pairs: usize,
     /// ... and by a parent itself, before any mutation; by one of the proposals (the policy's
     /// candidates), after the parents.
     pub by_parent: usize,
@@ -152,6 +163,124 @@ pub enum Derive {
     Diff,
     /// p(1) + ... + p(n).
     Sum,
+    // The further forms (`Settings::more`):
+    /// The second differences.
+    Diff2,
+    /// The partial sums of the partial sums.
+    Sum2,
+    /// p(n)².
+    Square,
+    /// n · p(n).
+    Times,
+    /// Σ_{d | n} p(d) (the inverse Möbius transform).
+    DivSum,
+    /// Σ_{k=1..n} C(n-1, k-1) p(k) (the binomial transform).
+    Binomial,
+    /// Σ_{k=1..n} (-1)^(n-k) C(n-1, k-1) p(k) (the inverse binomial transform).
+    InvBinomial,
+    /// p(2n) (a bisection; found programs only, which are evaluated on twice the terms).
+    Even,
+    /// p(2n - 1).
+    Odd,
+}
+
+impl Derive {
+    /// The further forms computed from the first terms alone (every mutant's).
+    const MORE: [Derive; 7] = [
+        Derive::Diff2,
+        Derive::Sum2,
+        Derive::Square,
+        Derive::Times,
+        Derive::DivSum,
+        Derive::Binomial,
+        Derive::InvBinomial,
+    ];
+
+    /// The name of a further form (None for p itself, its differences and partial sums).
+    pub fn further(self) -> Option<&'static str> {
+        Some(match self {
+            Derive::Same | Derive::Diff | Derive::Sum => return None,
+            Derive::Diff2 => "second_differences",
+            Derive::Sum2 => "double_partial_sums",
+            Derive::Square => "square",
+            Derive::Times => "times_n",
+            Derive::DivSum => "divisor_sums",
+            Derive::Binomial => "binomial",
+            Derive::InvBinomial => "inverse_binomial",
+            Derive::Even => "bisection_even",
+            Derive::Odd => "bisection_odd",
+        })
+    }
+
+    /// The derived values from p's values (1-based: `p[0]` is p(1)), as far as they stay in
+    /// 128 bits; None for the forms a caller computes itself.
+    fn values(self, p: &[Num]) -> Option<Vec<Num>> {
+        let v: Vec<i128> = p.iter().map_while(|x| x.as_i64().map(i128::from)).collect();
+        let out: Vec<i128> = match self {
+            Derive::Diff2 => v
+                .windows(3)
+                .map_while(|w| w[2].checked_sub(w[1].checked_mul(2)?)?.checked_add(w[0]))
+                .collect(),
+            Derive::Sum2 => {
+                let (mut a, mut b) = (0i128, 0i128);
+                v.iter()
+                    .map_while(|&x| {
+                        a = a.checked_add(x)?;
+                        b = b.checked_add(a)?;
+                        Some(b)
+                    })
+                    .collect()
+            }
+            Derive::Square => v.iter().map_while(|&x| x.checked_mul(x)).collect(),
+            Derive::Times => (1i128..)
+                .zip(&v)
+                .map_while(|(n, &x)| x.checked_mul(n))
+                .collect(),
+            Derive::DivSum => (1..=v.len())
+                .map_while(|n| {
+                    (1..=n)
+                        .filter(|d| n % d == 0)
+                        .try_fold(0i128, |acc, d| acc.checked_add(v[d - 1]))
+                })
+                .collect(),
+            Derive::Binomial | Derive::InvBinomial => {
+                // row n - 1 of Pascal's triangle, built as n grows
+                let mut row: Vec<i128> = Vec::with_capacity(v.len());
+                let mut out = Vec::with_capacity(v.len());
+                'n: for n in 1..=v.len() {
+                    let mut next = vec![1i128; n];
+                    for k in 1..n - 1 {
+                        match row[k - 1].checked_add(row[k]) {
+                            Some(c) => next[k] = c,
+                            None => break 'n,
+                        }
+                    }
+                    row = next;
+                    let mut acc = 0i128;
+                    for k in 1..=n {
+                        let sign = if self == Derive::InvBinomial && (n - k) % 2 == 1 {
+                            -1
+                        } else {
+                            1
+                        };
+                        let Some(a) = row[k - 1]
+                            .checked_mul(v[k - 1])
+                            .and_then(|t| acc.checked_add(sign * t))
+                        else {
+                            break 'n;
+                        };
+                        acc = a;
+                    }
+                    out.push(acc);
+                }
+                out
+            }
+            Derive::Even => v.iter().skip(1).step_by(2).copied().collect(),
+            Derive::Odd => v.iter().step_by(2).copied().collect(),
+            Derive::Same | Derive::Diff | Derive::Sum => return None,
+        };
+        Some(out.into_iter().map(Num::from).collect())
+    }
 }
 
 /// A lookup hit: target, the transform, the shift, what of the output, the program body.
@@ -193,25 +322,119 @@ fn rebind_for_loop(e: &Expr) -> Option<Expr> {
     })
 }
 
+/// `loop ( lambda [ #2 #3 ] ( body ) #1 0 )`: a sum over k = 1..n, the state `#2`, k `#3`.
+fn sum_loop(body: Expr) -> Expr {
+    Expr::App(
+        Prim::Loop,
+        vec![
+            Expr::Lambda {
+                first: 2,
+                params: 2,
+                body: Box::new(body),
+            },
+            Expr::Var(1),
+            Expr::Const(0),
+        ],
+    )
+}
+
+/// C(n-1, k-1) inside [`sum_loop`] (n `#1`, k `#3`): y_i = y_(i-1) · (n - k + i) / i for
+/// i = 1..k-1 from y_0 = 1, every division exact (y_i = C(n - k + i, i)).
+fn binomial_coefficient() -> Expr {
+    use Expr::{App, Const, Var};
+    App(
+        Prim::Loop,
+        vec![
+            Expr::Lambda {
+                first: 4,
+                params: 2,
+                body: Box::new(App(
+                    Prim::Div,
+                    vec![
+                        App(
+                            Prim::Mul,
+                            vec![
+                                Var(4),
+                                App(
+                                    Prim::Add,
+                                    vec![App(Prim::Sub, vec![Var(1), Var(3)]), Var(5)],
+                                ),
+                            ],
+                        ),
+                        Var(5),
+                    ],
+                )),
+            },
+            App(Prim::Sub, vec![Var(3), Const(1)]),
+            Const(1),
+        ],
+    )
+}
+
 /// The pointwise body of what `d` derives from E.
 fn derived(e: &Expr, d: Derive) -> Option<Expr> {
+    use Expr::{App, Const, Var};
     Some(match d {
         Derive::Same => e.clone(),
-        Derive::Diff => Expr::App(Prim::Sub, vec![ops::shift_index(e, 1), e.clone()]),
-        Derive::Sum => Expr::App(
-            Prim::Loop,
+        Derive::Diff => App(Prim::Sub, vec![ops::shift_index(e, 1), e.clone()]),
+        Derive::Sum => sum_loop(App(Prim::Add, vec![Var(2), rebind_for_loop(e)?])),
+        Derive::Diff2 => derived(&derived(e, Derive::Diff)?, Derive::Diff)?,
+        Derive::Sum2 => derived(&derived(e, Derive::Sum)?, Derive::Sum)?,
+        Derive::Square => App(Prim::Mul, vec![e.clone(), e.clone()]),
+        Derive::Times => App(Prim::Mul, vec![Var(1), e.clone()]),
+        Derive::DivSum => sum_loop(App(
+            Prim::Add,
             vec![
-                Expr::Lambda {
-                    first: 2,
-                    params: 2,
-                    body: Box::new(Expr::App(
-                        Prim::Add,
-                        vec![Expr::Var(2), rebind_for_loop(e)?],
-                    )),
-                },
-                Expr::Var(1),
-                Expr::Const(0),
+                Var(2),
+                App(
+                    Prim::If,
+                    vec![
+                        App(
+                            Prim::Eq,
+                            vec![App(Prim::Mod, vec![Var(1), Var(3)]), Const(0)],
+                        ),
+                        rebind_for_loop(e)?,
+                        Const(0),
+                    ],
+                ),
             ],
+        )),
+        Derive::Binomial => sum_loop(App(
+            Prim::Add,
+            vec![
+                Var(2),
+                App(Prim::Mul, vec![binomial_coefficient(), rebind_for_loop(e)?]),
+            ],
+        )),
+        Derive::InvBinomial => {
+            let term = App(Prim::Mul, vec![binomial_coefficient(), rebind_for_loop(e)?]);
+            // (-1)^(n-k): + when n + k is even
+            let even = App(
+                Prim::Eq,
+                vec![
+                    App(
+                        Prim::Mod,
+                        vec![App(Prim::Add, vec![Var(1), Var(3)]), Const(2)],
+                    ),
+                    Const(0),
+                ],
+            );
+            sum_loop(App(
+                Prim::If,
+                vec![
+                    even,
+                    App(Prim::Add, vec![Var(2), term.clone()]),
+                    App(Prim::Sub, vec![Var(2), term]),
+                ],
+            ))
+        }
+        Derive::Even => ops::substitute(e, &App(Prim::Mul, vec![Const(2), Var(1)])),
+        Derive::Odd => ops::substitute(
+            e,
+            &App(
+                Prim::Sub,
+                vec![App(Prim::Mul, vec![Const(2), Var(1)]), Const(1)],
+            ),
         ),
     })
 }
@@ -270,11 +493,29 @@ fn pointwise(body: &Expr) -> Option<&Expr> {
 type Derived<'a> = Vec<(Derive, Cow<'a, [Num]>)>;
 
 /// What one evaluated program proposes: every (target, transform, shift) its output matches.
-fn lookups(body: &Expr, out: &[Num], targets: &Targets, s: &Settings, mut hit: impl FnMut(Hit)) {
+/// `long`: a pointwise program's values on twice the terms, for its bisections.
+fn lookups(
+    body: &Expr,
+    out: &[Num],
+    long: Option<&[Num]>,
+    targets: &Targets,
+    s: &Settings,
+    mut hit: impl FnMut(Hit),
+) {
     let (len, skip) = (targets.len, targets.skip);
     let full = len + 2 * skip + 1;
     let (shifts, derives): (Vec<i8>, Derived) = if out.len() >= full && pointwise(body).is_some() {
         let mut derives = vec![(Derive::Same, Cow::Borrowed(out))];
+        if s.more {
+            for d in Derive::MORE {
+                derives.extend(d.values(out).map(|v| (d, v.into())));
+            }
+            if let Some(long) = long {
+                for d in [Derive::Even, Derive::Odd] {
+                    derives.extend(d.values(long).map(|v| (d, v.into())));
+                }
+            }
+        }
         if s.derive {
             let diff: Vec<Num> = out.windows(2).map(|w| w[1].sub(&w[0])).collect();
             let mut acc = Num::from(0i64);
@@ -475,7 +716,7 @@ fn compose(
                     if !mine.insert(n.key) {
                         continue;
                     }
-                    lookups(&p.body, &v, targets, s, |mut h| {
+                    lookups(&p.body, &v, None, targets, s, |mut h| {
                         h.library = lib;
                         hits.push(h)
                     });
@@ -492,11 +733,108 @@ fn compose(
     outs
 }
 
+/// The operators [`pairs`] joins two found sequences with (`-` covers `B - A` too: the two
+/// share a normal form).
+const PAIR_OPS: [Prim; 3] = [Prim::Add, Prim::Sub, Prim::Mul];
+
+/// Two found sequences at once: for every two pointwise programs A, B of `found` (distinct
+/// values, at most `s.pairs` of them), `A + B`, `A - B`, `A · B`, and `A[#1 := B]` where B's
+/// values index A's, are looked up with the affine transform (no shift, no derived forms: one
+/// hash a vector). The values come from A's and B's with the DSL's arithmetic; nothing is
+/// evaluated but the items themselves.
+fn pairs(found: &[Program], ev: &Evaluator, targets: &Targets, s: &Settings) -> Vec<Vec<Hit>> {
+    let (len, skip) = (targets.len, targets.skip);
+    let mut seen: HashSet<Vec<Num>> = HashSet::new();
+    let bodies: Vec<&Expr> = found.iter().filter_map(|p| pointwise(&p.body)).collect();
+    let vals: Vec<Option<Vec<Num>>> = bodies
+        .par_iter()
+        .map(|e| ev.eval(&ops::map_program((*e).clone())).ok())
+        .collect();
+    let mut items: Vec<(&Expr, Vec<Num>)> = Vec::new();
+    for (e, v) in bodies.into_iter().zip(vals) {
+        let Some(v) = v else { continue };
+        if v.len() >= len && normal(&v[skip..len]).is_some() && seen.insert(v.clone()) {
+            items.push((e, v));
+        }
+        if items.len() >= s.pairs {
+            break;
+        }
+    }
+    let (coef, offset) = (s.max_coef.max(1) as i128, s.max_offset as i128);
+    let look = |v: &[Num], body: &dyn Fn() -> Expr, hits: &mut Vec<Hit>| {
+        let Some(pn) = normal(&v[skip..len]) else {
+            return;
+        };
+        let Some(ts) = targets.by_key.get(&pn.key) else {
+            return;
+        };
+        for &(t, tn) in ts {
+            let Some(f) = affine(&pn, &tn, coef, offset) else {
+                continue;
+            };
+            if s.max_coef == 0 && !f.is_identity() {
+                continue;
+            }
+            hits.push(Hit {
+                target: t,
+                f,
+                shift: 0,
+                derive: Derive::Same,
+                body: ops::map_program(body()).body,
+                library: false,
+            });
+        }
+    };
+    (0..items.len())
+        .into_par_iter()
+        .map(|a| {
+            let mut hits = Vec::new();
+            let (ea, va) = &items[a];
+            for (b, (eb, vb)) in items.iter().enumerate() {
+                if b > a {
+                    for p in PAIR_OPS {
+                        let v: Option<Vec<Num>> = va[..len]
+                            .iter()
+                            .zip(&vb[..len])
+                            .map(|(x, y)| ev.apply(p, x, y).ok())
+                            .collect();
+                        if let Some(v) = v {
+                            let body = || Expr::App(p, vec![(*ea).clone(), (*eb).clone()]);
+                            look(&v, &body, &mut hits);
+                        }
+                    }
+                }
+                // A(B(n)), where B's values index A's
+                if a != b {
+                    let v: Option<Vec<Num>> = vb[..len]
+                        .iter()
+                        .map(|i| {
+                            let i = i.as_i64()?;
+                            (1..=va.len() as i64)
+                                .contains(&i)
+                                .then(|| va[i as usize - 1].clone())
+                        })
+                        .collect();
+                    if let Some(v) = v {
+                        let body = || ops::substitute(ea, eb);
+                        look(&v, &body, &mut hits);
+                    }
+                }
+                if hits.len() > MAX_HITS * 4 {
+                    break;
+                }
+            }
+            hits
+        })
+        .collect()
+}
+
 /// Runs the mutation rounds. `parents`: (program, weight); `library`: items mutation may
 /// insert; `base`: the DSL limits (L, bound); `max_terms`: the all-known-terms check's cap.
 pub fn run(
     parents: &[(Program, f64)],
     proposals: &[Program],
+    found_programs: &[Program],
     library: &[Expr],
     targets: &Targets,
     s: &Settings,
@@ -537,13 +875,21 @@ pub fn run(
             short.eval(p)
         }
     };
+    // the bisections read a found program's values on twice the terms
+    let twice = Evaluator::new(Limits {
+        input_len: 2 * ev.limits().input_len,
+        ..ev.limits().clone()
+    });
     // the parents themselves, before any mutation
     let matched = |ps: Vec<&Program>| -> Vec<Vec<Hit>> {
         ps.par_iter()
             .map(|p| {
                 let mut hits = Vec::new();
                 if let Ok(out) = output(p) {
-                    lookups(&p.body, &out, targets, s, |h| hits.push(h));
+                    let long = (s.more && pointwise(&p.body).is_some())
+                        .then(|| twice.eval(p).ok())
+                        .flatten();
+                    lookups(&p.body, &out, long.as_deref(), targets, s, |h| hits.push(h));
                 }
                 hits.truncate(MAX_HITS);
                 hits
@@ -575,6 +921,15 @@ pub fn run(
         let hits = compose(library, &extra, &ev, targets, s, &mut fig);
         let new = confirm(hits, &check, &mut found, &mut closed, &mut fig);
         fig.by_compose = closed.len() - before;
+        queue.extend(new);
+    }
+
+    // two found sequences joined
+    if s.pairs > 0 {
+        let before = closed.len();
+        let hits = pairs(found_programs, &ev, targets, s);
+        let new = confirm(hits, &check, &mut found, &mut closed, &mut fig);
+        fig.by_pairs = closed.len() - before;
         queue.extend(new);
     }
 
@@ -637,7 +992,7 @@ pub fn run(
                     match output(&m) {
                         Ok(out) => {
                             if hits.len() < MAX_HITS {
-                                lookups(&m.body, &out, targets, s, |mut h| {
+                                lookups(&m.body, &out, None, targets, s, |mut h| {
                                     h.library = lib;
                                     hits.push(h)
                                 })
@@ -660,7 +1015,14 @@ pub fn run(
             fig.library_mutants += c[5];
             batches.push(hits);
         }
-        let new = confirm(batches, &check, &mut found, &mut closed, &mut fig);
+        let mut new = confirm(batches, &check, &mut found, &mut closed, &mut fig);
+        if s.more {
+            // what a round confirms is a found program: its own forms, the bisections too
+            let outs = matched(new.iter().collect());
+            fig.evaluated += new.len() as u64;
+            let more = confirm(outs, &check, &mut found, &mut closed, &mut fig);
+            new.extend(more);
+        }
         queue = new.into_iter().filter(|p| seen.insert(p.clone())).collect();
     }
     let mut out = Vec::new();
@@ -786,6 +1148,9 @@ fn confirm(
             fig.by_shift += (h.shift != 0) as usize;
             fig.by_diff += (h.derive == Derive::Diff) as usize;
             fig.by_sum += (h.derive == Derive::Sum) as usize;
+            if let Some(name) = h.derive.further() {
+                *fig.by_form.entry(name).or_default() += 1;
+            }
             fig.by_library += h.library as usize;
         }
         found.entry(f.target).or_default().push(f);
@@ -818,6 +1183,8 @@ mod tests {
             dialect: Dialect::Loops,
             compose: false,
             derive: true,
+            more: false,
+            pairs: 0,
         }
     }
 
@@ -842,7 +1209,16 @@ mod tests {
     }
 
     fn run_on_targets(s: &Settings) -> (Vec<Found>, Figures) {
-        run(&parents(), &[], &[], &targets(), s, &Limits::default(), 60)
+        run(
+            &parents(),
+            &[],
+            &[],
+            &[],
+            &targets(),
+            s,
+            &Limits::default(),
+            60,
+        )
     }
 
     fn solved(found: &[Found]) -> Vec<u32> {
@@ -864,6 +1240,7 @@ mod tests {
         let (found, fig) = run(
             &parents(),
             &[cube],
+            &[],
             &[],
             &targets(),
             &s,
@@ -920,7 +1297,16 @@ mod tests {
             compose: false,
             ..settings(0, 0)
         };
-        let (found, _) = run(&parents(), &[], &[], &targets, &s, &Limits::default(), 60);
+        let (found, _) = run(
+            &parents(),
+            &[],
+            &[],
+            &[],
+            &targets,
+            &s,
+            &Limits::default(),
+            60,
+        );
         assert_eq!(solved(&found), [0], "{found:#?}");
     }
 
@@ -935,6 +1321,157 @@ mod tests {
         assert!(solved(&found).contains(&4), "{fig:?}");
         assert_eq!(fig.by_compose, 1, "{fig:?}");
         assert!(!solved(&found).contains(&5));
+    }
+
+    /// Every further form's spelling evaluates to the values it is matched by, for bodies with
+    /// and without their own lambdas (the loops rebind them).
+    #[test]
+    fn each_further_form_is_spelled_as_its_values() {
+        let bodies = [
+            "+ ( * ( #1 #1 ) 3 )",
+            "loop ( lambda [ #2 #3 ] ( + ( * ( 2 #2 ) #3 ) ) #1 1 )",
+            "% ( * ( #1 7 ) 5 )",
+            "- ( 4 * ( #1 #1 ) )",
+        ];
+        let n = 24;
+        let ev = Evaluator::new(Limits::default().for_input_len(n));
+        let twice = Evaluator::new(Limits::default().for_input_len(2 * n));
+        let all = Derive::MORE.iter().chain(&[Derive::Even, Derive::Odd]);
+        for b in bodies {
+            let p = Program::parse(&format!(
+                "lambda [ #0 ] ( map ( lambda [ #1 ] ( {b} ) #0 ) )"
+            ))
+            .unwrap();
+            let e = pointwise(&p.body).unwrap();
+            for &d in all.clone() {
+                let src = if matches!(d, Derive::Even | Derive::Odd) {
+                    twice.eval(&p).unwrap()
+                } else {
+                    ev.eval(&p).unwrap()
+                };
+                let want = d.values(&src).unwrap();
+                assert!(want.len() >= n - 2, "{d:?} {b}: {}", want.len());
+                let spelled = ops::map_program(derived(e, d).unwrap());
+                check_in(&spelled, Dialect::Loops).unwrap_or_else(|err| panic!("{d:?} {b}: {err}"));
+                let got = ev
+                    .eval(&spelled)
+                    .unwrap_or_else(|err| panic!("{d:?} {spelled}: {err:?}"));
+                let k = want.len().min(n);
+                assert_eq!(got[..k], want[..k], "{d:?}: {spelled}");
+            }
+        }
+        // hand-checked values: the binomial transform of 1, 1, 1, ... is 1, 2, 4, 8, ...
+        let ones = vec![Num::from(1i64); 6];
+        let pow: Vec<Num> = [1i64, 2, 4, 8, 16, 32].map(Num::from).to_vec();
+        assert_eq!(Derive::Binomial.values(&ones).unwrap(), pow);
+        assert_eq!(Derive::InvBinomial.values(&pow).unwrap(), ones);
+        // the divisor sums of n are sigma(n)
+        let id: Vec<Num> = (1..=6i64).map(Num::from).collect();
+        let sigma: Vec<Num> = [1i64, 3, 4, 7, 6, 12].map(Num::from).to_vec();
+        assert_eq!(Derive::DivSum.values(&id).unwrap(), sigma);
+    }
+
+    /// The further forms solve what the basic transforms do not: sigma(n) and the binomial
+    /// transform of n² from the parent n², a bisection from a parent's values at 2n - 1; with
+    /// `more` off they stay open.
+    #[test]
+    fn the_further_forms_reach_targets_the_basic_ones_do_not() {
+        let sq = |n: i64| n * n;
+        let seq =
+            |f: &dyn Fn(i64) -> i64| -> Vec<Num> { (1..=40).map(|n| Num::from(f(n))).collect() };
+        let t = vec![
+            seq(&|n| (1..=n).filter(|d| n % d == 0).map(sq).sum::<i64>() + 5), // divisor sums, + 5
+            seq(&|n| {
+                // Σ C(n-1, k-1) k²
+                let mut c = 1i64;
+                let mut acc = 0;
+                for k in 1..=n {
+                    acc += c * k * k;
+                    c = c * (n - k) / k;
+                }
+                acc
+            }),
+            seq(&|n| 3 * (2 * n - 1) * (2 * n - 1)), // 3 p(2n - 1)
+            seq(&|n| if n % 7 == 3 { 1 } else { n }), // nothing of these
+        ];
+        let targets = Targets::new(t, vec![true; 4], 35, 2);
+        let on = Settings {
+            more: true,
+            ..settings(0, 0)
+        };
+        let (found, fig) = run(
+            &parents(),
+            &[],
+            &[],
+            &[],
+            &targets,
+            &on,
+            &Limits::default(),
+            40,
+        );
+        assert_eq!(solved(&found), [0, 1, 2], "{fig:?}");
+        assert_eq!(fig.by_form.values().sum::<usize>(), 3, "{fig:?}");
+        let ev = Evaluator::new(Limits::default().for_input_len(40));
+        for f in &found {
+            let out = ev.eval(&Program::parse(&f.program).unwrap()).unwrap();
+            assert_eq!(out, targets.terms[f.target as usize], "{}", f.program);
+        }
+        let (found, _) = run(
+            &parents(),
+            &[],
+            &[],
+            &[],
+            &targets,
+            &settings(0, 0),
+            &Limits::default(),
+            40,
+        );
+        assert!(solved(&found).is_empty(), "{found:#?}");
+    }
+
+    /// Two found sequences joined: a sum (with an affine correction), a product, and A(B(n));
+    /// with `pairs` off they stay open.
+    #[test]
+    fn two_found_sequences_joined_solve_their_targets() {
+        let found: Vec<Program> = ["* ( #1 #1 )", "+ ( % ( #1 3 ) 1 )", "* ( #1 * ( #1 #1 ) )"]
+            .iter()
+            .map(|b| {
+                Program::parse(&format!(
+                    "lambda [ #0 ] ( map ( lambda [ #1 ] ( {b} ) #0 ) )"
+                ))
+                .unwrap()
+            })
+            .collect();
+        let t = vec![
+            seq(|n| 2 * (n * n + n * n * n) + 4),
+            seq(|n| n * n * n * n * n),
+            seq(|n| (n % 3 + 1) * (n % 3 + 1) * (n % 3 + 1)),
+            seq(|n| if n % 7 == 3 { 1 } else { n }),
+        ];
+        let targets = Targets::new(t, vec![true; 4], 35, 2);
+        let on = Settings {
+            pairs: 10,
+            ..settings(0, 0)
+        };
+        let (got, fig) = run(&[], &[], &found, &[], &targets, &on, &Limits::default(), 60);
+        assert_eq!(solved(&got), [0, 1, 2], "{got:#?}");
+        assert_eq!(fig.by_pairs, 3, "{fig:?}");
+        let ev = Evaluator::new(Limits::default().for_input_len(60));
+        for f in &got {
+            let out = ev.eval(&Program::parse(&f.program).unwrap()).unwrap();
+            assert_eq!(out, targets.terms[f.target as usize], "{}", f.program);
+        }
+        let (got, _) = run(
+            &[],
+            &[],
+            &found,
+            &[],
+            &targets,
+            &settings(0, 0),
+            &Limits::default(),
+            60,
+        );
+        assert!(solved(&got).is_empty(), "{got:#?}");
     }
 
     /// A target keeps its all-terms program over shorter ones right on the first L terms only.

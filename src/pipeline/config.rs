@@ -455,6 +455,9 @@ pub struct EnumerateConfig {
     /// The inverse step: for expressions a of at most this size, the b with t = a + b, a - b,
     /// b - a or a * b is looked up among the stored vectors (0: off).
     pub inverse_size: u32,
+    /// Where memory stops storing before `max_size`, go on matching the next levels from the
+    /// stored ones (their combinations of stored children) within `max_seconds`.
+    pub deep: bool,
     /// The loops dialect's families (`[enumerate.loops]`; not read, and not in the key, in the
     /// paper dialect).
     pub loops: crate::enumerator::family::LoopsSettings,
@@ -477,6 +480,7 @@ impl Default for EnumerateConfig {
             folds: ["prefix", "before", "divisors"].map(String::from).to_vec(),
             per_target: 3,
             inverse_size: 5,
+            deep: false,
             loops: crate::enumerator::family::LoopsSettings::default(),
             equivalence_len: 0,
         }
@@ -573,6 +577,12 @@ pub struct MutateConfig {
     pub compose: bool,
     /// Also match first differences and partial sums of pointwise programs.
     pub derive: bool,
+    /// Also match the further forms (second differences, double partial sums, p², n·p, divisor
+    /// sums, binomial transform and its inverse; bisections of the found programs).
+    pub derive_more: bool,
+    /// Join two found sequences (A + B, A - B, A·B, A(B(n))): at most this many of the
+    /// programs that solve targets on all known terms, the shortest first (0: off).
+    pub pairs: usize,
     /// The held-out check: parents and library only from what was found for targets up to
     /// this A-number (0: all).
     pub learn_up_to: u64,
@@ -610,6 +620,8 @@ impl Default for MutateConfig {
             library_from: LibraryFrom::Solutions,
             compose: true,
             derive: true,
+            derive_more: true,
+            pairs: 3000,
             learn_up_to: 0,
             search: true,
         }

@@ -84,6 +84,10 @@ impl Stage for Enumerate {
             if c.enumerate.equivalence_len == 0 {
                 m.remove("equivalence_len");
             }
+            // off (the default) is what the enumerator did before the setting existed
+            if !c.enumerate.deep {
+                m.remove("deep");
+            }
         }
         let mut p = json!({
             "enumerate": section,
@@ -380,6 +384,8 @@ pub fn settings(c: &EnumerateConfig, dialect: crate::dsl::Dialect) -> Result<Set
         per_target: c.per_target,
         inverse_size: c.inverse_size,
         match_len: 0,
+        costs: enumerator::UNIFORM,
+        deep: c.deep,
         loops: (dialect == crate::dsl::Dialect::Loops).then(|| c.loops.clone()),
     })
 }

@@ -34,8 +34,9 @@ impl Stage for Mutate {
         "mutate"
     }
     fn version(&self) -> u32 {
-        // 5: the policy's proposals (mutate.search)
-        5
+        // 5: the policy's proposals (mutate.search); 6: the further forms (mutate.derive_more)
+        // and the matching of what a round confirms
+        6
     }
     fn check(&self, loaded: &Loaded) -> Result<()> {
         let m = &loaded.config.mutate;
@@ -179,6 +180,8 @@ impl Stage for Mutate {
             dialect: c.dsl.dialect,
             compose: m.compose,
             derive: m.derive,
+            more: m.derive_more,
+            pairs: m.pairs,
         };
         let solutions: Vec<Program> = solutions
             .iter()
@@ -189,9 +192,13 @@ impl Stage for Mutate {
             let all: Vec<Program> = parents.iter().map(|(p, _)| p.clone()).collect();
             library = mutation::random_library(&all, &library, m.seed, m.library_max_size);
         }
+        // the found programs two at a time: the shortest first
+        let mut joined: Vec<Program> = solutions.clone();
+        joined.sort_by_cached_key(|p| (p.len(), p.to_string()));
         let (found, fig) = mutation::run(
             &parents,
             &proposals,
+            &joined,
             &library,
             &targets,
             &settings,
@@ -233,18 +240,26 @@ impl Stage for Mutate {
         ctx.count("all_terms_by_proposal", fig.by_proposal);
         ctx.count("all_terms_by_differences", fig.by_diff);
         ctx.count("all_terms_by_partial_sums", fig.by_sum);
+        for (form, n) in &fig.by_form {
+            ctx.count(&format!("all_terms_by_{form}"), *n);
+        }
+        ctx.count(
+            "all_terms_by_further_forms",
+            fig.by_form.values().sum::<usize>(),
+        );
         ctx.count("library_items", library.len());
         ctx.count("library_mutants", fig.library_mutants);
         ctx.count("all_terms_by_library", fig.by_library);
         ctx.count("all_terms_by_composition", fig.by_compose);
         ctx.count("composition_leaves", fig.compose_items);
         ctx.count("composition_pairs", fig.compose_pairs);
+        ctx.count("all_terms_by_two_found", fig.by_pairs);
         ctx.count("candidates", out.len());
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
             "mutate@{k}: {} open targets; {} parents, {} mutants ({} evaluated, {} errors); \
              {} targets on all known terms ({} by a transform, {} by a shift, {} of differences, \
-             {} of partial sums, {} by a parent itself, {} by one of {} policy proposals, {} by composing the library, {} with one \
+             {} of partial sums, {} by a further form {:?}, {} by a parent itself, {} by one of {} policy proposals, {} by composing the library, {} by two found sequences, {} with one \
              of {} library items), {} on the first {} terms only; {secs:.1} s",
             targets.open_count(),
             fig.parents,
@@ -256,10 +271,13 @@ impl Stage for Mutate {
             fig.by_shift,
             fig.by_diff,
             fig.by_sum,
+            fig.by_form.values().sum::<usize>(),
+            fig.by_form,
             fig.by_parent,
             fig.by_proposal,
             proposals.len(),
             fig.by_compose,
+            fig.by_pairs,
             fig.by_library,
             library.len(),
             fig.prefix_only,
