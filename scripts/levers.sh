@@ -24,9 +24,12 @@ variants=(
   "no composition|mutate.compose=false"
   "exact matches only (no transforms)|mutate.max_coef=0 mutate.max_shift=0 mutate.derive=false"
   "no mutation rounds (the parents and the composition only)|mutate.rounds=0"
+  "no further forms (p² , n·p, divisor sums, binomial, bisections, ...)|mutate.derive_more=false"
+  "no two found sequences joined|mutate.pairs=0"
+  "neither (the transforms of the last session)|mutate.derive_more=false mutate.pairs=0"
 )
-printf '| variant | all known terms | first 35 terms only | by a parent | by composition | with a library item | seconds |\n'
-printf '|---|---|---|---|---|---|---|\n'
+printf '| variant | all known terms | first 35 terms only | by a parent | by composition | with a library item | by a further form | by two found sequences | seconds |\n'
+printf '|---|---|---|---|---|---|---|---|---|\n'
 for v in "${variants[@]}"; do
   label="${v%%|*}"
   # shellcheck disable=SC2206
@@ -40,6 +43,7 @@ secs = m.get("wall_secs")
 secs = f"{secs:.1f}" if isinstance(secs, (int, float)) else "?"
 print(f"| {sys.argv[2]} | {c['targets_all_terms']} | {c['targets_prefix_only']} | "
       f"{c['all_terms_by_parent']} | {c['all_terms_by_composition']} | "
-      f"{c['all_terms_by_library']} | {secs} |")
+      f"{c['all_terms_by_library']} | {c.get('all_terms_by_further_forms', 0)} | "
+      f"{c.get('all_terms_by_two_found', 0)} | {secs} |")
 EOF
 done

@@ -26,7 +26,7 @@ use rand::Rng;
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use transform::{affine, normal, Affine, Normal};
+use transform::{affine, normal, normal_i64, Affine, Normal};
 
 /// What one run does.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,6 +63,8 @@ pub struct Settings {
     pub more: bool,
     /// Join two found sequences ([`pairs`]): at most this many of the found programs (0: off).
     pub pairs: usize,
+    /// ... and convolve every two of the first this many of them ([`convolutions`]).
+    pub convolve: usize,
 }
 
 /// The targets, with the normal forms of their windows (terms `skip+1 ..= L`).
@@ -324,6 +326,11 @@ fn rebind_for_loop(e: &Expr) -> Option<Expr> {
 
 /// `loop ( lambda [ #2 #3 ] ( body ) #1 0 )`: a sum over k = 1..n, the state `#2`, k `#3`.
 fn sum_loop(body: Expr) -> Expr {
+    sum_loop_to(body, Expr::Var(1))
+}
+
+/// [`sum_loop`] over k = 1..upto.
+fn sum_loop_to(body: Expr, upto: Expr) -> Expr {
     Expr::App(
         Prim::Loop,
         vec![
@@ -332,7 +339,7 @@ fn sum_loop(body: Expr) -> Expr {
                 params: 2,
                 body: Box::new(body),
             },
-            Expr::Var(1),
+            upto,
             Expr::Const(0),
         ],
     )
@@ -742,7 +749,13 @@ const PAIR_OPS: [Prim; 3] = [Prim::Add, Prim::Sub, Prim::Mul];
 /// values index A's, are looked up with the affine transform (no shift, no derived forms: one
 /// hash a vector). The values come from A's and B's with the DSL's arithmetic; nothing is
 /// evaluated but the items themselves.
-fn pairs(found: &[Program], ev: &Evaluator, targets: &Targets, s: &Settings) -> Vec<Vec<Hit>> {
+fn pairs(
+    found: &[Program],
+    ev: &Evaluator,
+    targets: &Targets,
+    s: &Settings,
+    closed: &HashSet<u32>,
+) -> Vec<Vec<Hit>> {
     let (len, skip) = (targets.len, targets.skip);
     let mut seen: HashSet<Vec<Num>> = HashSet::new();
     let bodies: Vec<&Expr> = found.iter().filter_map(|p| pointwise(&p.body)).collect();
@@ -750,25 +763,42 @@ fn pairs(found: &[Program], ev: &Evaluator, targets: &Targets, s: &Settings) -> 
         .par_iter()
         .map(|e| ev.eval(&ops::map_program((*e).clone())).ok())
         .collect();
-    let mut items: Vec<(&Expr, Vec<Num>)> = Vec::new();
+    // (body, values, the first L values in i64 where they all are)
+    type Item<'a> = (&'a Expr, Vec<Num>, Option<Vec<i64>>);
+    let mut items: Vec<Item> = Vec::new();
     for (e, v) in bodies.into_iter().zip(vals) {
         let Some(v) = v else { continue };
         if v.len() >= len && normal(&v[skip..len]).is_some() && seen.insert(v.clone()) {
-            items.push((e, v));
+            let small: Option<Vec<i64>> = v[..len].iter().map(Num::as_i64).collect();
+            items.push((e, v, small));
         }
         if items.len() >= s.pairs {
             break;
         }
     }
+    // the items whose first L values can index another's (all in 1..=its length)
+    let index: Vec<bool> = items
+        .iter()
+        .map(|(_, v, _)| {
+            v[..len].iter().all(|i| {
+                i.as_i64()
+                    .is_some_and(|i| (1..=ev.limits().input_len as i64).contains(&i))
+            })
+        })
+        .collect();
     let (coef, offset) = (s.max_coef.max(1) as i128, s.max_offset as i128);
-    let look = |v: &[Num], body: &dyn Fn() -> Expr, hits: &mut Vec<Hit>| {
-        let Some(pn) = normal(&v[skip..len]) else {
+    // a target this run has solved already is not looked at again
+    let look = |pn: Option<Normal>, body: &dyn Fn() -> Expr, hits: &mut Vec<Hit>| {
+        let Some(pn) = pn else {
             return;
         };
         let Some(ts) = targets.by_key.get(&pn.key) else {
             return;
         };
         for &(t, tn) in ts {
+            if closed.contains(&t) {
+                continue;
+            }
             let Some(f) = affine(&pn, &tn, coef, offset) else {
                 continue;
             };
@@ -789,35 +819,38 @@ fn pairs(found: &[Program], ev: &Evaluator, targets: &Targets, s: &Settings) -> 
         .into_par_iter()
         .map(|a| {
             let mut hits = Vec::new();
-            let (ea, va) = &items[a];
-            for (b, (eb, vb)) in items.iter().enumerate() {
-                if b > a {
+            let (ea, va, sa) = &items[a];
+            let mut buf: Vec<i64> = vec![0; len];
+            for (b, (eb, vb, sb)) in items.iter().enumerate() {
+                // A op B, in i64: a value past it cannot be matched (normal forms are of i64s)
+                if let (true, Some(x), Some(y)) = (b > a, sa, sb) {
                     for p in PAIR_OPS {
-                        let v: Option<Vec<Num>> = va[..len]
-                            .iter()
-                            .zip(&vb[..len])
-                            .map(|(x, y)| ev.apply(p, x, y).ok())
-                            .collect();
-                        if let Some(v) = v {
+                        let f = match p {
+                            Prim::Add => i64::checked_add,
+                            Prim::Sub => i64::checked_sub,
+                            _ => i64::checked_mul,
+                        };
+                        let ok = (0..len).all(|i| f(x[i], y[i]).map(|v| buf[i] = v).is_some());
+                        if ok {
                             let body = || Expr::App(p, vec![(*ea).clone(), (*eb).clone()]);
-                            look(&v, &body, &mut hits);
+                            look(normal_i64(&buf[skip..len]), &body, &mut hits);
                         }
                     }
                 }
                 // A(B(n)), where B's values index A's
-                if a != b {
-                    let v: Option<Vec<Num>> = vb[..len]
+                if a != b && index[b] {
+                    let v: Vec<Num> = vb[..len]
                         .iter()
-                        .map(|i| {
-                            let i = i.as_i64()?;
-                            (1..=va.len() as i64)
-                                .contains(&i)
-                                .then(|| va[i as usize - 1].clone())
-                        })
+                        .map(|i| va[i.as_i64().unwrap_or(1) as usize - 1].clone())
                         .collect();
-                    if let Some(v) = v {
-                        let body = || ops::substitute(ea, eb);
-                        look(&v, &body, &mut hits);
+                    let body = || ops::substitute(ea, eb);
+                    look(normal(&v[skip..len]), &body, &mut hits);
+                }
+                // the convolutions, of the first `s.convolve` items
+                if a < s.convolve && b < s.convolve {
+                    for (kind, sa, sb, v) in convolutions(va, vb, len) {
+                        let body = || convolution(ea, eb, kind, sa, sb);
+                        look(normal(&v[skip..len]), &body, &mut hits);
                     }
                 }
                 if hits.len() > MAX_HITS * 4 {
@@ -827,6 +860,124 @@ fn pairs(found: &[Program], ev: &Evaluator, targets: &Targets, s: &Settings) -> 
             hits
         })
         .collect()
+}
+
+/// How far a convolution of two sequences runs: k = 1..K(n).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Upto {
+    /// K = n: the whole convolution.
+    All,
+    /// K = floor((n + 1) / 2) (Kimberling's half convolutions).
+    HalfUp,
+    /// K = floor(n / 2).
+    HalfDown,
+}
+
+impl Upto {
+    fn at(self, n: usize) -> usize {
+        match self {
+            Upto::All => n,
+            Upto::HalfUp => (n + 1) / 2,
+            Upto::HalfDown => n / 2,
+        }
+    }
+}
+
+/// c(n) = Σ_{k=1..K(n)} A(k + sa) · B(n + 1 - k + sb) for n = 1..len, for every K of [`Upto`]
+/// and every sa, sb in {0, 1} (the sources' own offsets), from A's and B's values (1-based);
+/// the ones that stay in 128 bits and use values that are there.
+fn convolutions(va: &[Num], vb: &[Num], len: usize) -> Vec<(Upto, u8, u8, Vec<Num>)> {
+    let ia: Vec<i128> = va
+        .iter()
+        .map_while(|x| x.as_i64().map(i128::from))
+        .collect();
+    let ib: Vec<i128> = vb
+        .iter()
+        .map_while(|x| x.as_i64().map(i128::from))
+        .collect();
+    let mut out = Vec::new();
+    for kind in [Upto::All, Upto::HalfUp, Upto::HalfDown] {
+        for sa in 0..2u8 {
+            for sb in 0..2u8 {
+                let v: Option<Vec<Num>> = (1..=len)
+                    .map(|n| {
+                        (1..=kind.at(n)).try_fold(0i128, |acc, k| {
+                            let x = *ia.get(k - 1 + sa as usize)?;
+                            let y = *ib.get(n - k + sb as usize)?;
+                            acc.checked_add(x.checked_mul(y)?)
+                        })
+                    })
+                    .map(|c| c.map(Num::from))
+                    .collect();
+                if let Some(v) = v {
+                    out.push((kind, sa, sb, v));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `e` with the variable `#v` replaced by `x` (`x` itself is not rewritten).
+fn substitute_var(e: &Expr, v: u8, x: &Expr) -> Expr {
+    match e {
+        Expr::Var(w) if *w == v => x.clone(),
+        Expr::App(p, args) => Expr::App(*p, args.iter().map(|a| substitute_var(a, v, x)).collect()),
+        Expr::Lambda {
+            first,
+            params,
+            body,
+        } => Expr::Lambda {
+            first: *first,
+            params: *params,
+            body: Box::new(substitute_var(body, v, x)),
+        },
+        other => other.clone(),
+    }
+}
+
+/// The pointwise body of a convolution of A and B (see [`convolutions`]):
+/// `loop ( lambda [ #2 #3 ] ( + ( #2 * ( A(#3 + sa) B(#1 + 1 + sb - #3) ) ) ) K 0 )`.
+fn convolution(a: &Expr, b: &Expr, kind: Upto, sa: u8, sb: u8) -> Expr {
+    use Expr::{App, Const, Var};
+    let ak = match rebind_for_loop(a) {
+        Some(e) if sa == 0 => e,
+        Some(e) => substitute_var(&e, 3, &App(Prim::Add, vec![Var(3), Const(sa)])),
+        None => return Expr::Const(0),
+    };
+    let Some(bk) = rebind_for_loop(b) else {
+        return Expr::Const(0);
+    };
+    let bk = substitute_var(
+        &bk,
+        3,
+        &App(
+            Prim::Sub,
+            vec![App(Prim::Add, vec![Var(1), Const(1 + sb)]), Var(3)],
+        ),
+    );
+    // floor(m / 2) = (m - m % 2) / 2: the DSL's `/` rounds to nearest
+    let half = |m: Expr| {
+        App(
+            Prim::Div,
+            vec![
+                App(
+                    Prim::Sub,
+                    vec![m.clone(), App(Prim::Mod, vec![m, Const(2)])],
+                ),
+                Const(2),
+            ],
+        )
+    };
+    let upto = match kind {
+        Upto::All => Var(1),
+        Upto::HalfUp => half(App(Prim::Add, vec![Var(1), Const(1)])),
+        Upto::HalfDown => half(Var(1)),
+    };
+    sum_loop_to(
+        App(Prim::Add, vec![Var(2), App(Prim::Mul, vec![ak, bk])]),
+        upto,
+    )
 }
 
 /// Runs the mutation rounds. `parents`: (program, weight); `library`: items mutation may
@@ -927,7 +1078,7 @@ pub fn run(
     // two found sequences joined
     if s.pairs > 0 {
         let before = closed.len();
-        let hits = pairs(found_programs, &ev, targets, s);
+        let hits = pairs(found_programs, &ev, targets, s, &closed);
         let new = confirm(hits, &check, &mut found, &mut closed, &mut fig);
         fig.by_pairs = closed.len() - before;
         queue.extend(new);
@@ -1185,6 +1336,7 @@ mod tests {
             derive: true,
             more: false,
             pairs: 0,
+            convolve: 0,
         }
     }
 
@@ -1470,6 +1622,86 @@ mod tests {
             &settings(0, 0),
             &Limits::default(),
             60,
+        );
+        assert!(solved(&got).is_empty(), "{got:#?}");
+    }
+
+    /// Convolutions of two found sequences, whole and halved, with the sources' offsets: each
+    /// spelling evaluates to its values, and they solve their targets.
+    #[test]
+    fn convolutions_of_found_sequences_are_spelled_and_solve() {
+        let bodies = [
+            "#1",
+            "+ ( * ( 2 #1 ) 1 )",
+            "loop2 ( + lambda [ #2 #3 ] ( #2 ) #1 0 1 )",
+        ];
+        let found: Vec<Program> = bodies
+            .iter()
+            .map(|b| {
+                Program::parse(&format!(
+                    "lambda [ #0 ] ( map ( lambda [ #1 ] ( {b} ) #0 ) )"
+                ))
+                .unwrap()
+            })
+            .collect();
+        let ev = Evaluator::new(Limits::default().for_input_len(40));
+        let vals: Vec<Vec<Num>> = found.iter().map(|p| ev.eval(p).unwrap()).collect();
+        for (i, a) in found.iter().enumerate() {
+            for (j, b) in found.iter().enumerate() {
+                let cs = convolutions(&vals[i], &vals[j], 35);
+                assert_eq!(cs.len(), 12);
+                for (kind, sa, sb, v) in cs {
+                    let e = convolution(
+                        pointwise(&a.body).unwrap(),
+                        pointwise(&b.body).unwrap(),
+                        kind,
+                        sa,
+                        sb,
+                    );
+                    let p = ops::map_program(e);
+                    check_in(&p, Dialect::Loops).unwrap();
+                    let got = ev.eval(&p).unwrap();
+                    assert_eq!(got[..35], v[..], "{kind:?} {sa} {sb}: {p}");
+                }
+            }
+        }
+        // n * (odd numbers), halved up: Σ_{k ≤ (n+1)/2} k (2 (n + 1 - k) + 1); the whole
+        // convolution of the Fibonacci numbers with the naturals from 2
+        let fib = |m: i64| {
+            let (mut x, mut y) = (0i64, 1i64);
+            for _ in 0..m {
+                (x, y) = (y, x + y);
+            }
+            x
+        };
+        let t = vec![
+            seq(|n| (1..=(n + 1) / 2).map(|k| k * (2 * (n + 1 - k) + 1)).sum()),
+            seq(|n| (1..=n).map(|k| fib(k) * (n + 2 - k)).sum::<i64>() * 3 - 1),
+        ];
+        let t: Vec<Vec<Num>> = t.into_iter().map(|v| v[..40].to_vec()).collect();
+        let targets = Targets::new(t, vec![true; 2], 35, 2);
+        let on = Settings {
+            pairs: 10,
+            convolve: 10,
+            ..settings(0, 0)
+        };
+        let (got, fig) = run(&[], &[], &found, &[], &targets, &on, &Limits::default(), 40);
+        assert_eq!(solved(&got), [0, 1], "{got:#?}");
+        assert_eq!(fig.by_pairs, 2);
+        for f in &got {
+            let out = ev.eval(&Program::parse(&f.program).unwrap()).unwrap();
+            assert_eq!(out, targets.terms[f.target as usize], "{}", f.program);
+        }
+        let off = Settings { convolve: 0, ..on };
+        let (got, _) = run(
+            &[],
+            &[],
+            &found,
+            &[],
+            &targets,
+            &off,
+            &Limits::default(),
+            40,
         );
         assert!(solved(&got).is_empty(), "{got:#?}");
     }

@@ -31,23 +31,39 @@ fn mix(h: u64, x: u64) -> u64 {
 /// The normal form of `v`: None when a value does not fit `i64` or `v` is constant (a constant
 /// matches every constant, which the transforms have no business proposing).
 pub fn normal(v: &[Num]) -> Option<Normal> {
-    let base = v.first()?.as_i64()? as i128;
+    normal_by(v.len(), |i| v[i].as_i64())
+}
+
+/// [`normal`] of values already in `i64`.
+pub fn normal_i64(v: &[i64]) -> Option<Normal> {
+    normal_by(v.len(), |i| Some(v[i]))
+}
+
+/// The normal form of the `n` values `get(0..n)` (None: one is not an `i64`).
+#[inline]
+fn normal_by(n: usize, get: impl Fn(usize) -> Option<i64>) -> Option<Normal> {
+    let base = get(0)? as i128;
     let mut g: u128 = 0;
     let mut sign = 0i128;
-    for x in v {
-        let d = x.as_i64()? as i128 - base;
+    for i in 0..n {
+        let d = get(i)? as i128 - base;
         if sign == 0 && d != 0 {
             sign = d.signum();
         }
-        g = g.gcd(&d.unsigned_abs());
+        // once 1, the gcd stays 1 (most vectors: skip the rest of the divisions)
+        if g != 1 {
+            g = g.gcd(&d.unsigned_abs());
+        }
     }
     if g == 0 {
         return None;
     }
     let scale = sign * g as i128;
     let (mut h1, mut h2) = (0x5EED_0001u64, 0x5EED_0002u64);
-    for x in v {
-        let r = (x.as_i64()? as i128 - base) / scale;
+    for i in 0..n {
+        let d = get(i)? as i128 - base;
+        // a 128-bit division is slow: most vectors have a gcd of 1
+        let r = if g == 1 { d * sign } else { d / scale };
         h1 = mix(h1, r as u64);
         h2 = mix(h2, (r >> 64) as u64 ^ (r as u64).rotate_left(31));
     }

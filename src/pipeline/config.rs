@@ -583,6 +583,9 @@ pub struct MutateConfig {
     /// Join two found sequences (A + B, A - B, A·B, A(B(n))): at most this many of the
     /// programs that solve targets on all known terms, the shortest first (0: off).
     pub pairs: usize,
+    /// ... and convolve every two of the first this many (whole, and halved as in Kimberling's
+    /// sequences), with the sources' offsets 0 and 1 (0: off).
+    pub convolve: usize,
     /// The held-out check: parents and library only from what was found for targets up to
     /// this A-number (0: all).
     pub learn_up_to: u64,
@@ -604,7 +607,7 @@ pub enum LibraryFrom {
 impl Default for MutateConfig {
     fn default() -> Self {
         MutateConfig {
-            rounds: 3,
+            rounds: 2,
             parents: 2000,
             per_parent: 100,
             parent_draw: ParentDraw::Uniform,
@@ -622,6 +625,7 @@ impl Default for MutateConfig {
             derive: true,
             derive_more: true,
             pairs: 3000,
+            convolve: 0,
             learn_up_to: 0,
             search: true,
         }

@@ -35,7 +35,8 @@ impl Stage for Mutate {
     }
     fn version(&self) -> u32 {
         // 5: the policy's proposals (mutate.search); 6: the further forms (mutate.derive_more)
-        // and the matching of what a round confirms
+        // and the matching of what a round confirms, two found sequences joined (mutate.pairs,
+        // mutate.convolve)
         6
     }
     fn check(&self, loaded: &Loaded) -> Result<()> {
@@ -182,6 +183,7 @@ impl Stage for Mutate {
             derive: m.derive,
             more: m.derive_more,
             pairs: m.pairs,
+            convolve: m.convolve,
         };
         let solutions: Vec<Program> = solutions
             .iter()
