@@ -877,7 +877,7 @@ impl Upto {
     fn at(self, n: usize) -> usize {
         match self {
             Upto::All => n,
-            Upto::HalfUp => (n + 1) / 2,
+            Upto::HalfUp => n.div_ceil(2),
             Upto::HalfDown => n / 2,
         }
     }
@@ -982,16 +982,28 @@ fn convolution(a: &Expr, b: &Expr, kind: Upto, sa: u8, sb: u8) -> Expr {
 
 /// Runs the mutation rounds. `parents`: (program, weight); `library`: items mutation may
 /// insert; `base`: the DSL limits (L, bound); `max_terms`: the all-known-terms check's cap.
+/// What a run starts from: the parents (program, weight), the policy's proposals, the programs
+/// that solve targets on all known terms (joined two at a time), the library's items.
+pub struct Sources<'a> {
+    pub parents: &'a [(Program, f64)],
+    pub proposals: &'a [Program],
+    pub found: &'a [Program],
+    pub library: &'a [Expr],
+}
+
 pub fn run(
-    parents: &[(Program, f64)],
-    proposals: &[Program],
-    found_programs: &[Program],
-    library: &[Expr],
+    sources: &Sources,
     targets: &Targets,
     s: &Settings,
     base: &Limits,
     max_terms: usize,
 ) -> (Vec<Found>, Figures) {
+    let &Sources {
+        parents,
+        proposals,
+        found: found_programs,
+        library,
+    } = sources;
     let mut fig = Figures {
         parents: parents.len(),
         ..Figures::default()
@@ -1313,6 +1325,27 @@ fn confirm(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`super::run`] with its sources spelled out.
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        parents: &[(Program, f64)],
+        proposals: &[Program],
+        found: &[Program],
+        library: &[Expr],
+        targets: &Targets,
+        s: &Settings,
+        base: &Limits,
+        max_terms: usize,
+    ) -> (Vec<Found>, Figures) {
+        let sources = Sources {
+            parents,
+            proposals,
+            found,
+            library,
+        };
+        super::run(&sources, targets, s, base, max_terms)
+    }
 
     fn seq(f: impl Fn(i64) -> i64) -> Vec<Num> {
         (1..=60).map(|n| Num::from(f(n))).collect()

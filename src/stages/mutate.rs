@@ -197,11 +197,14 @@ impl Stage for Mutate {
         // the found programs two at a time: the shortest first
         let mut joined: Vec<Program> = solutions.clone();
         joined.sort_by_cached_key(|p| (p.len(), p.to_string()));
+        let sources = mutation::Sources {
+            parents: &parents,
+            proposals: &proposals,
+            found: &joined,
+            library: &library,
+        };
         let (found, fig) = mutation::run(
-            &parents,
-            &proposals,
-            &joined,
-            &library,
+            &sources,
             &targets,
             &settings,
             &c.dsl.limits(),
