@@ -747,8 +747,10 @@ const PAIR_OPS: [Prim; 3] = [Prim::Add, Prim::Sub, Prim::Mul];
 /// Two found sequences at once: for every two pointwise programs A, B of `found` (distinct
 /// values, at most `s.pairs` of them), `A + B`, `A - B`, `A · B`, and `A[#1 := B]` where B's
 /// values index A's, are looked up with the affine transform (no shift, no derived forms: one
-/// hash a vector). The values come from A's and B's with the DSL's arithmetic; nothing is
-/// evaluated but the items themselves.
+/// hash a vector), and, for the first `s.convolve` items, their [`convolutions`]. The values
+/// come from A's and B's (sums and products in `i64`, exact where they fit: a value past `i64`
+/// has no normal form to match); nothing is evaluated but the items themselves. Targets
+/// `closed` by this run already are not looked at.
 fn pairs(
     found: &[Program],
     ev: &Evaluator,
