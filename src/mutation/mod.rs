@@ -920,37 +920,19 @@ fn convolutions(va: &[Num], vb: &[Num], len: usize) -> Vec<(Upto, u8, u8, Vec<Nu
     out
 }
 
-/// `e` with the variable `#v` replaced by `x` (`x` itself is not rewritten).
-fn substitute_var(e: &Expr, v: u8, x: &Expr) -> Expr {
-    match e {
-        Expr::Var(w) if *w == v => x.clone(),
-        Expr::App(p, args) => Expr::App(*p, args.iter().map(|a| substitute_var(a, v, x)).collect()),
-        Expr::Lambda {
-            first,
-            params,
-            body,
-        } => Expr::Lambda {
-            first: *first,
-            params: *params,
-            body: Box::new(substitute_var(body, v, x)),
-        },
-        other => other.clone(),
-    }
-}
-
 /// The pointwise body of a convolution of A and B (see [`convolutions`]):
 /// `loop ( lambda [ #2 #3 ] ( + ( #2 * ( A(#3 + sa) B(#1 + 1 + sb - #3) ) ) ) K 0 )`.
 fn convolution(a: &Expr, b: &Expr, kind: Upto, sa: u8, sb: u8) -> Expr {
     use Expr::{App, Const, Var};
     let ak = match rebind_for_loop(a) {
         Some(e) if sa == 0 => e,
-        Some(e) => substitute_var(&e, 3, &App(Prim::Add, vec![Var(3), Const(sa)])),
+        Some(e) => ops::substitute_var(&e, 3, &App(Prim::Add, vec![Var(3), Const(sa)])),
         None => return Expr::Const(0),
     };
     let Some(bk) = rebind_for_loop(b) else {
         return Expr::Const(0);
     };
-    let bk = substitute_var(
+    let bk = ops::substitute_var(
         &bk,
         3,
         &App(
@@ -1349,6 +1331,33 @@ mod tests {
         super::run(&sources, targets, s, base, max_terms)
     }
 
+    /// [`run`] from found programs alone (no parents, proposals or library).
+    fn join(found: &[Program], targets: &Targets, s: &Settings, n: usize) -> (Vec<Found>, Figures) {
+        run(&[], &[], found, &[], targets, s, &Limits::default(), n)
+    }
+
+    /// Every found program gives its target's known terms when evaluated again on `n` terms.
+    fn assert_right(found: &[Found], targets: &Targets, n: usize) {
+        let ev = Evaluator::new(Limits::default().for_input_len(n));
+        for f in found {
+            let out = ev.eval(&Program::parse(&f.program).unwrap()).unwrap();
+            assert_eq!(out, targets.terms[f.target as usize], "{}", f.program);
+        }
+    }
+
+    /// `map ( lambda [ #1 ] ( b ) #0 )` for each body b.
+    fn pointwise_programs(bodies: &[&str]) -> Vec<Program> {
+        bodies
+            .iter()
+            .map(|b| {
+                Program::parse(&format!(
+                    "lambda [ #0 ] ( map ( lambda [ #1 ] ( {b} ) #0 ) )"
+                ))
+                .unwrap()
+            })
+            .collect()
+    }
+
     fn seq(f: impl Fn(i64) -> i64) -> Vec<Num> {
         (1..=60).map(|n| Num::from(f(n))).collect()
     }
@@ -1598,11 +1607,7 @@ mod tests {
         );
         assert_eq!(solved(&found), [0, 1, 2], "{fig:?}");
         assert_eq!(fig.by_form.values().sum::<usize>(), 3, "{fig:?}");
-        let ev = Evaluator::new(Limits::default().for_input_len(40));
-        for f in &found {
-            let out = ev.eval(&Program::parse(&f.program).unwrap()).unwrap();
-            assert_eq!(out, targets.terms[f.target as usize], "{}", f.program);
-        }
+        assert_right(&found, &targets, 40);
         let (found, _) = run(
             &parents(),
             &[],
@@ -1620,15 +1625,8 @@ mod tests {
     /// with `pairs` off they stay open.
     #[test]
     fn two_found_sequences_joined_solve_their_targets() {
-        let found: Vec<Program> = ["* ( #1 #1 )", "+ ( % ( #1 3 ) 1 )", "* ( #1 * ( #1 #1 ) )"]
-            .iter()
-            .map(|b| {
-                Program::parse(&format!(
-                    "lambda [ #0 ] ( map ( lambda [ #1 ] ( {b} ) #0 ) )"
-                ))
-                .unwrap()
-            })
-            .collect();
+        let found =
+            pointwise_programs(&["* ( #1 #1 )", "+ ( % ( #1 3 ) 1 )", "* ( #1 * ( #1 #1 ) )"]);
         let t = vec![
             seq(|n| 2 * (n * n + n * n * n) + 4),
             seq(|n| n * n * n * n * n),
@@ -1640,24 +1638,11 @@ mod tests {
             pairs: 10,
             ..settings(0, 0)
         };
-        let (got, fig) = run(&[], &[], &found, &[], &targets, &on, &Limits::default(), 60);
+        let (got, fig) = join(&found, &targets, &on, 60);
         assert_eq!(solved(&got), [0, 1, 2], "{got:#?}");
         assert_eq!(fig.by_pairs, 3, "{fig:?}");
-        let ev = Evaluator::new(Limits::default().for_input_len(60));
-        for f in &got {
-            let out = ev.eval(&Program::parse(&f.program).unwrap()).unwrap();
-            assert_eq!(out, targets.terms[f.target as usize], "{}", f.program);
-        }
-        let (got, _) = run(
-            &[],
-            &[],
-            &found,
-            &[],
-            &targets,
-            &settings(0, 0),
-            &Limits::default(),
-            60,
-        );
+        assert_right(&got, &targets, 60);
+        let (got, _) = join(&found, &targets, &settings(0, 0), 60);
         assert!(solved(&got).is_empty(), "{got:#?}");
     }
 
@@ -1670,15 +1655,7 @@ mod tests {
             "+ ( * ( 2 #1 ) 1 )",
             "loop2 ( + lambda [ #2 #3 ] ( #2 ) #1 0 1 )",
         ];
-        let found: Vec<Program> = bodies
-            .iter()
-            .map(|b| {
-                Program::parse(&format!(
-                    "lambda [ #0 ] ( map ( lambda [ #1 ] ( {b} ) #0 ) )"
-                ))
-                .unwrap()
-            })
-            .collect();
+        let found = pointwise_programs(&bodies);
         let ev = Evaluator::new(Limits::default().for_input_len(40));
         let vals: Vec<Vec<Num>> = found.iter().map(|p| ev.eval(p).unwrap()).collect();
         for (i, a) in found.iter().enumerate() {
@@ -1720,7 +1697,7 @@ mod tests {
             convolve: 10,
             ..settings(0, 0)
         };
-        let (got, fig) = run(&[], &[], &found, &[], &targets, &on, &Limits::default(), 40);
+        let (got, fig) = join(&found, &targets, &on, 40);
         assert_eq!(solved(&got), [0, 1], "{got:#?}");
         assert_eq!(fig.by_pairs, 2);
         for f in &got {
@@ -1728,16 +1705,7 @@ mod tests {
             assert_eq!(out, targets.terms[f.target as usize], "{}", f.program);
         }
         let off = Settings { convolve: 0, ..on };
-        let (got, _) = run(
-            &[],
-            &[],
-            &found,
-            &[],
-            &targets,
-            &off,
-            &Limits::default(),
-            40,
-        );
+        let (got, _) = join(&found, &targets, &off, 40);
         assert!(solved(&got).is_empty(), "{got:#?}");
     }
 

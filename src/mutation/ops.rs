@@ -284,9 +284,14 @@ fn mutate_inner<R: Rng>(
 /// `e` with every `#1` replaced by `x` (x reads at most `#0` and `#1`, so no lambda of `e` can
 /// capture it).
 pub fn substitute(e: &Expr, x: &Expr) -> Expr {
+    substitute_var(e, 1, x)
+}
+
+/// `e` with the variable `#v` replaced by `x` (`x` itself is not rewritten).
+pub fn substitute_var(e: &Expr, v: u8, x: &Expr) -> Expr {
     match e {
-        Expr::Var(1) => x.clone(),
-        Expr::App(p, args) => Expr::App(*p, args.iter().map(|a| substitute(a, x)).collect()),
+        Expr::Var(w) if *w == v => x.clone(),
+        Expr::App(p, args) => Expr::App(*p, args.iter().map(|a| substitute_var(a, v, x)).collect()),
         Expr::Lambda {
             first,
             params,
@@ -294,7 +299,7 @@ pub fn substitute(e: &Expr, x: &Expr) -> Expr {
         } => Expr::Lambda {
             first: *first,
             params: *params,
-            body: Box::new(substitute(body, x)),
+            body: Box::new(substitute_var(body, v, x)),
         },
         other => other.clone(),
     }
