@@ -186,6 +186,11 @@ pub enum Derive {
     Odd,
 }
 
+/// The leading values of `p` that are `i64`s, widened: what [`Derive::values`] reads.
+fn ints(p: &[Num]) -> Vec<i128> {
+    p.iter().map_while(|x| x.as_i64().map(i128::from)).collect()
+}
+
 impl Derive {
     /// The further forms computed from the first terms alone (every mutant's).
     const MORE: [Derive; 7] = [
@@ -214,10 +219,10 @@ impl Derive {
         })
     }
 
-    /// The derived values from p's values (1-based: `p[0]` is p(1)), as far as they stay in
-    /// 128 bits; None for the forms a caller computes itself.
-    fn values(self, p: &[Num]) -> Option<Vec<Num>> {
-        let v: Vec<i128> = p.iter().map_while(|x| x.as_i64().map(i128::from)).collect();
+    /// The derived values from p's values `v` (1-based: `v[0]` is p(1); the leading ones that
+    /// are `i64`s, [`ints`]), as far as they stay in 128 bits; None for the forms a caller
+    /// computes itself.
+    fn values(self, v: &[i128]) -> Option<Vec<Num>> {
         let out: Vec<i128> = match self {
             Derive::Diff2 => v
                 .windows(3)
@@ -235,7 +240,7 @@ impl Derive {
             }
             Derive::Square => v.iter().map_while(|&x| x.checked_mul(x)).collect(),
             Derive::Times => (1i128..)
-                .zip(&v)
+                .zip(v)
                 .map_while(|(n, &x)| x.checked_mul(n))
                 .collect(),
             Derive::DivSum => (1..=v.len())
@@ -514,12 +519,14 @@ fn lookups(
     let (shifts, derives): (Vec<i8>, Derived) = if out.len() >= full && pointwise(body).is_some() {
         let mut derives = vec![(Derive::Same, Cow::Borrowed(out))];
         if s.more {
+            let v = ints(out);
             for d in Derive::MORE {
-                derives.extend(d.values(out).map(|v| (d, v.into())));
+                derives.extend(d.values(&v).map(|v| (d, v.into())));
             }
             if let Some(long) = long {
+                let v = ints(long);
                 for d in [Derive::Even, Derive::Odd] {
-                    derives.extend(d.values(long).map(|v| (d, v.into())));
+                    derives.extend(d.values(&v).map(|v| (d, v.into())));
                 }
             }
         }
@@ -544,8 +551,6 @@ fn lookups(
     } else {
         return;
     };
-    // max_coef = 0: the identity only (|u| = m = 1, c = 0)
-    let (coef, offset) = (s.max_coef.max(1) as i128, s.max_offset as i128);
     for (derive, vals) in &derives {
         for &sh in &shifts {
             // t(n) = q(n + sh): the target's window t[skip..len] against q[skip+sh..len+sh]
@@ -556,16 +561,7 @@ fn lookups(
             let Some(pn) = normal(&vals[a..a + (len - skip)]) else {
                 continue;
             };
-            let Some(ts) = targets.by_key.get(&pn.key) else {
-                continue;
-            };
-            for &(t, tn) in ts {
-                let Some(f) = affine(&pn, &tn, coef, offset) else {
-                    continue;
-                };
-                if s.max_coef == 0 && !f.is_identity() {
-                    continue;
-                }
+            matches(&pn, targets, s, |t, f| {
                 hit(Hit {
                     target: t,
                     f,
@@ -573,9 +569,27 @@ fn lookups(
                     derive: *derive,
                     body: body.clone(),
                     library: false,
-                });
-            }
+                })
+            });
         }
+    }
+}
+
+/// Every open target whose window has the normal form `pn`, with the affine map to it (within
+/// `max_coef` and `max_offset`; the identity only when `max_coef` is 0).
+fn matches(pn: &Normal, targets: &Targets, s: &Settings, mut each: impl FnMut(u32, Affine)) {
+    let Some(ts) = targets.by_key.get(&pn.key) else {
+        return;
+    };
+    let (coef, offset) = (s.max_coef.max(1) as i128, s.max_offset as i128);
+    for &(t, tn) in ts {
+        let Some(f) = affine(pn, &tn, coef, offset) else {
+            continue;
+        };
+        if s.max_coef == 0 && !f.is_identity() {
+            continue;
+        }
+        each(t, f);
     }
 }
 
@@ -788,34 +802,27 @@ fn pairs(
             })
         })
         .collect();
-    let (coef, offset) = (s.max_coef.max(1) as i128, s.max_offset as i128);
-    // a target this run has solved already is not looked at again
-    let look = |pn: Option<Normal>, body: &dyn Fn() -> Expr, hits: &mut Vec<Hit>| {
+    // a target this run has solved already is not looked at again; `body` is spelled on a hit
+    // only (None: it cannot be)
+    let look = |pn: Option<Normal>, body: &dyn Fn() -> Option<Expr>, hits: &mut Vec<Hit>| {
         let Some(pn) = pn else {
             return;
         };
-        let Some(ts) = targets.by_key.get(&pn.key) else {
-            return;
-        };
-        for &(t, tn) in ts {
+        matches(&pn, targets, s, |t, f| {
             if closed.contains(&t) {
-                continue;
+                return;
             }
-            let Some(f) = affine(&pn, &tn, coef, offset) else {
-                continue;
-            };
-            if s.max_coef == 0 && !f.is_identity() {
-                continue;
+            if let Some(e) = body() {
+                hits.push(Hit {
+                    target: t,
+                    f,
+                    shift: 0,
+                    derive: Derive::Same,
+                    body: ops::map_program(e).body,
+                    library: false,
+                });
             }
-            hits.push(Hit {
-                target: t,
-                f,
-                shift: 0,
-                derive: Derive::Same,
-                body: ops::map_program(body()).body,
-                library: false,
-            });
-        }
+        });
     };
     (0..items.len())
         .into_par_iter()
@@ -834,7 +841,7 @@ fn pairs(
                         };
                         let ok = (0..len).all(|i| f(x[i], y[i]).map(|v| buf[i] = v).is_some());
                         if ok {
-                            let body = || Expr::App(p, vec![(*ea).clone(), (*eb).clone()]);
+                            let body = || Some(Expr::App(p, vec![(*ea).clone(), (*eb).clone()]));
                             look(normal_i64(&buf[skip..len]), &body, &mut hits);
                         }
                     }
@@ -845,7 +852,7 @@ fn pairs(
                         .iter()
                         .map(|i| va[i.as_i64().unwrap_or(1) as usize - 1].clone())
                         .collect();
-                    let body = || ops::substitute(ea, eb);
+                    let body = || Some(ops::substitute(ea, eb));
                     look(normal(&v[skip..len]), &body, &mut hits);
                 }
                 // the convolutions, of the first `s.convolve` items
@@ -922,16 +929,16 @@ fn convolutions(va: &[Num], vb: &[Num], len: usize) -> Vec<(Upto, u8, u8, Vec<Nu
 
 /// The pointwise body of a convolution of A and B (see [`convolutions`]):
 /// `loop ( lambda [ #2 #3 ] ( + ( #2 * ( A(#3 + sa) B(#1 + 1 + sb - #3) ) ) ) K 0 )`.
-fn convolution(a: &Expr, b: &Expr, kind: Upto, sa: u8, sb: u8) -> Expr {
+/// None where A or B cannot be rebound (past the last variable).
+fn convolution(a: &Expr, b: &Expr, kind: Upto, sa: u8, sb: u8) -> Option<Expr> {
     use Expr::{App, Const, Var};
-    let ak = match rebind_for_loop(a) {
-        Some(e) if sa == 0 => e,
-        Some(e) => ops::substitute_var(&e, 3, &App(Prim::Add, vec![Var(3), Const(sa)])),
-        None => return Expr::Const(0),
+    let ak = rebind_for_loop(a)?;
+    let ak = if sa == 0 {
+        ak
+    } else {
+        ops::substitute_var(&ak, 3, &App(Prim::Add, vec![Var(3), Const(sa)]))
     };
-    let Some(bk) = rebind_for_loop(b) else {
-        return Expr::Const(0);
-    };
+    let bk = rebind_for_loop(b)?;
     let bk = ops::substitute_var(
         &bk,
         3,
@@ -958,16 +965,15 @@ fn convolution(a: &Expr, b: &Expr, kind: Upto, sa: u8, sb: u8) -> Expr {
         Upto::HalfUp => half(App(Prim::Add, vec![Var(1), Const(1)])),
         Upto::HalfDown => half(Var(1)),
     };
-    sum_loop_to(
+    Some(sum_loop_to(
         App(Prim::Add, vec![Var(2), App(Prim::Mul, vec![ak, bk])]),
         upto,
-    )
+    ))
 }
 
-/// Runs the mutation rounds. `parents`: (program, weight); `library`: items mutation may
-/// insert; `base`: the DSL limits (L, bound); `max_terms`: the all-known-terms check's cap.
 /// What a run starts from: the parents (program, weight), the policy's proposals, the programs
-/// that solve targets on all known terms (joined two at a time), the library's items.
+/// that solve targets on all known terms (joined two at a time), the library's items (what
+/// mutation may insert).
 pub struct Sources<'a> {
     pub parents: &'a [(Program, f64)],
     pub proposals: &'a [Program],
@@ -975,6 +981,8 @@ pub struct Sources<'a> {
     pub library: &'a [Expr],
 }
 
+/// Runs the mutation rounds from `sources`. `base`: the DSL limits (L, bound); `max_terms`:
+/// the all-known-terms check's cap.
 pub fn run(
     sources: &Sources,
     targets: &Targets,
@@ -1534,10 +1542,7 @@ mod tests {
         let twice = Evaluator::new(Limits::default().for_input_len(2 * n));
         let all = Derive::MORE.iter().chain(&[Derive::Even, Derive::Odd]);
         for b in bodies {
-            let p = Program::parse(&format!(
-                "lambda [ #0 ] ( map ( lambda [ #1 ] ( {b} ) #0 ) )"
-            ))
-            .unwrap();
+            let p = pointwise_programs(&[b]).remove(0);
             let e = pointwise(&p.body).unwrap();
             for &d in all.clone() {
                 let src = if matches!(d, Derive::Even | Derive::Odd) {
@@ -1545,7 +1550,7 @@ mod tests {
                 } else {
                     ev.eval(&p).unwrap()
                 };
-                let want = d.values(&src).unwrap();
+                let want = d.values(&ints(&src)).unwrap();
                 assert!(want.len() >= n - 2, "{d:?} {b}: {}", want.len());
                 let spelled = ops::map_program(derived(e, d).unwrap());
                 check_in(&spelled, Dialect::Loops).unwrap_or_else(|err| panic!("{d:?} {b}: {err}"));
@@ -1559,12 +1564,12 @@ mod tests {
         // hand-checked values: the binomial transform of 1, 1, 1, ... is 1, 2, 4, 8, ...
         let ones = vec![Num::from(1i64); 6];
         let pow: Vec<Num> = [1i64, 2, 4, 8, 16, 32].map(Num::from).to_vec();
-        assert_eq!(Derive::Binomial.values(&ones).unwrap(), pow);
-        assert_eq!(Derive::InvBinomial.values(&pow).unwrap(), ones);
+        assert_eq!(Derive::Binomial.values(&ints(&ones)).unwrap(), pow);
+        assert_eq!(Derive::InvBinomial.values(&ints(&pow)).unwrap(), ones);
         // the divisor sums of n are sigma(n)
         let id: Vec<Num> = (1..=6i64).map(Num::from).collect();
         let sigma: Vec<Num> = [1i64, 3, 4, 7, 6, 12].map(Num::from).to_vec();
-        assert_eq!(Derive::DivSum.values(&id).unwrap(), sigma);
+        assert_eq!(Derive::DivSum.values(&ints(&id)).unwrap(), sigma);
     }
 
     /// The further forms solve what the basic transforms do not: sigma(n) and the binomial
@@ -1669,7 +1674,8 @@ mod tests {
                         kind,
                         sa,
                         sb,
-                    );
+                    )
+                    .unwrap();
                     let p = ops::map_program(e);
                     check_in(&p, Dialect::Loops).unwrap();
                     let got = ev.eval(&p).unwrap();
