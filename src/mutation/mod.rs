@@ -1339,6 +1339,11 @@ mod tests {
         super::run(&sources, targets, s, base, max_terms)
     }
 
+    /// [`run`] from the [`parents`] alone (no proposals, found programs or library).
+    fn from_parents(targets: &Targets, s: &Settings, n: usize) -> (Vec<Found>, Figures) {
+        run(&parents(), &[], &[], &[], targets, s, &Limits::default(), n)
+    }
+
     /// [`run`] from found programs alone (no parents, proposals or library).
     fn join(found: &[Program], targets: &Targets, s: &Settings, n: usize) -> (Vec<Found>, Figures) {
         run(&[], &[], found, &[], targets, s, &Limits::default(), n)
@@ -1413,16 +1418,7 @@ mod tests {
     }
 
     fn run_on_targets(s: &Settings) -> (Vec<Found>, Figures) {
-        run(
-            &parents(),
-            &[],
-            &[],
-            &[],
-            &targets(),
-            s,
-            &Limits::default(),
-            60,
-        )
+        from_parents(&targets(), s, 60)
     }
 
     fn solved(found: &[Found]) -> Vec<u32> {
@@ -1501,16 +1497,7 @@ mod tests {
             compose: false,
             ..settings(0, 0)
         };
-        let (found, _) = run(
-            &parents(),
-            &[],
-            &[],
-            &[],
-            &targets,
-            &s,
-            &Limits::default(),
-            60,
-        );
+        let (found, _) = from_parents(&targets, &s, 60);
         assert_eq!(solved(&found), [0], "{found:#?}");
     }
 
@@ -1600,29 +1587,11 @@ mod tests {
             more: true,
             ..settings(0, 0)
         };
-        let (found, fig) = run(
-            &parents(),
-            &[],
-            &[],
-            &[],
-            &targets,
-            &on,
-            &Limits::default(),
-            40,
-        );
+        let (found, fig) = from_parents(&targets, &on, 40);
         assert_eq!(solved(&found), [0, 1, 2], "{fig:?}");
         assert_eq!(fig.by_form.values().sum::<usize>(), 3, "{fig:?}");
         assert_right(&found, &targets, 40);
-        let (found, _) = run(
-            &parents(),
-            &[],
-            &[],
-            &[],
-            &targets,
-            &settings(0, 0),
-            &Limits::default(),
-            40,
-        );
+        let (found, _) = from_parents(&targets, &settings(0, 0), 40);
         assert!(solved(&found).is_empty(), "{found:#?}");
     }
 
