@@ -336,6 +336,38 @@ pub fn check_files(sql: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether the SQL has an `x [NOT] IN (SELECT ...)`. Polars 0.55's streaming engine runs one by
+/// broadcasting the subquery's whole column, imploded into a list, to every row of the outer
+/// table before `is_in` (pola-rs/polars#27725, lowered to a semi/anti join only in later
+/// releases): `solved WHERE id NOT IN (SELECT id FROM solved ...)` asked for hundreds of GB and
+/// aborted the process, which no watchdog can catch. Its in-memory engine keeps the list a
+/// scalar, so [`stream`] runs such a query there (in 0.1 s and 70 MB on the same tables).
+pub fn has_in_subquery(sql: &str) -> bool {
+    use sqlparser::ast::{Expr, Visit, Visitor};
+    use sqlparser::dialect::GenericDialect;
+    use sqlparser::parser::{Parser, ParserOptions};
+    use std::ops::ControlFlow;
+
+    struct InSubquery;
+    impl Visitor for InSubquery {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            match e {
+                Expr::InSubquery { .. } => ControlFlow::Break(()),
+                _ => ControlFlow::Continue(()),
+            }
+        }
+    }
+    Parser::new(&GenericDialect {})
+        .with_options(ParserOptions {
+            trailing_commas: true,
+            ..Default::default()
+        })
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_statements())
+        .is_ok_and(|statements| statements.visit(&mut InSubquery).is_break())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bounds
 
@@ -776,10 +808,15 @@ fn stream(sources: &[Source], o: &Options, sink: Sink, kept: Option<&Path>) -> R
         Format::Parquet => NonZeroUsize::new(512 * 512),
         _ => None,
     };
+    // the streaming engine, except where it would broadcast an `IN (subquery)` (has_in_subquery)
+    let engine = match has_in_subquery(o.sql) {
+        true => Engine::InMemory,
+        false => Engine::Streaming,
+    };
     let result = match started {
         true => lf
             .sink_batches(callback, true, chunk)
-            .and_then(|lf| lf.collect_with_engine(Engine::Streaming))
+            .and_then(|lf| lf.collect_with_engine(engine))
             .map(|_| ()),
         false => Ok(()),
     };
@@ -1020,6 +1057,27 @@ impl Consumer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_subqueries_are_found_wherever_they_are() {
+        for sql in [
+            "SELECT * FROM solved WHERE id NOT IN (SELECT id FROM targets)",
+            "select * from solved where iteration = 1 and id in (select id from targets)",
+            "WITH s AS (SELECT id FROM solved WHERE id IN (SELECT id FROM targets)) SELECT * FROM s",
+            "SELECT id IN (SELECT id FROM targets) AS t FROM solved",
+        ] {
+            assert!(has_in_subquery(sql), "{sql}");
+        }
+        for sql in [
+            "SELECT * FROM solved WHERE id IN ('A000045', 'A000040')",
+            "SELECT * FROM solved WHERE id = (SELECT min(id) FROM targets)",
+            "SELECT * FROM targets ANTI JOIN solved ON targets.id = solved.id",
+            "SELECT 'x IN (SELECT y)' AS text",
+            "not sql at all (",
+        ] {
+            assert!(!has_in_subquery(sql), "{sql}");
+        }
+    }
 
     #[test]
     fn query_check_files_refuses_every_spelling_of_a_reader() {

@@ -653,6 +653,38 @@ fn query_bounds_stop_runaway_queries_with_status_2() {
     assert_eq!(back[0]["d"].as_u64(), Some(t));
 }
 
+/// `x [NOT] IN (SELECT ...)` over large tables: Polars 0.55's streaming engine broadcast the
+/// subquery's column to every outer row (here t^4 rows times (t-1)·t^3 keys for the t targets
+/// of the tiny store, t = 36: tens of TB, and the process aborted on the allocation); the query
+/// runs it in the in-memory engine instead.
+#[test]
+fn query_in_subquery_over_large_tables_answers() {
+    let p = tiny();
+    let t = query_json(&p, "SELECT count(*) AS n FROM targets", &[])[0]["n"]
+        .as_u64()
+        .unwrap();
+    assert!(t >= 30, "{t} targets");
+    let big = "WITH big AS (SELECT a.id AS a, a.id || b.id || c.id || d.id AS k \
+               FROM targets a, targets b, targets c, targets d), \
+               rest AS (SELECT k FROM big WHERE a NOT IN (SELECT min(id) AS id FROM targets))";
+    let not_in = query_json(
+        &p,
+        &format!("{big} SELECT count(*) AS n FROM big WHERE k NOT IN (SELECT k FROM rest)"),
+        &[],
+    );
+    assert_eq!(not_in[0]["n"].as_u64(), Some(t * t * t), "{not_in:?}");
+    let within = query_json(
+        &p,
+        &format!("{big} SELECT count(*) AS n FROM big WHERE k IN (SELECT k FROM rest)"),
+        &[],
+    );
+    assert_eq!(
+        within[0]["n"].as_u64(),
+        Some((t - 1) * t * t * t),
+        "{within:?}"
+    );
+}
+
 #[test]
 fn query_reads_only_the_store_unless_allow_files() {
     let p = tiny();

@@ -105,8 +105,7 @@ pub struct Settings {
     pub match_len: usize,
     /// The cost of each primitive of [`OPS`], in its order (all 1: size in AST nodes, the
     /// default). A level is then a cost: `p ( a b )` is on level cost(p) + level(a) + level(b)
-    /// (Probe's cost-ordered enumeration; the pipeline passes [`UNIFORM`]: costs fitted to
-    /// the buffer are not built yet).
+    /// (Probe's cost-ordered enumeration; `enumerate.costs`, uniform by default).
     pub costs: [u32; 9],
     /// When memory stops storing at level S below `max_size`: go on matching the levels
     /// S+1..=max_size built from the stored levels alone (the combinations of stored

@@ -458,6 +458,11 @@ pub struct EnumerateConfig {
     /// Where memory stops storing before `max_size`, go on matching the next levels from the
     /// stored ones (their combinations of stored children) within `max_seconds`.
     pub deep: bool,
+    /// The cost of each primitive of `ops`' full list (`+ - * / % ** min max sqrt`, in that
+    /// order; leaves cost 1): a level is then a cost, not a size in nodes (Probe's cost-ordered
+    /// enumeration). Empty (the default): every primitive costs 1. `scripts/fit-costs.py` fits
+    /// them to what a store's loop has solved (docs/results.md measures them against uniform).
+    pub costs: Vec<u32>,
     /// The loops dialect's families (`[enumerate.loops]`; not read, and not in the key, in the
     /// paper dialect).
     pub loops: crate::enumerator::family::LoopsSettings,
@@ -481,6 +486,7 @@ impl Default for EnumerateConfig {
             per_target: 3,
             inverse_size: 5,
             deep: false,
+            costs: Vec::new(),
             loops: crate::enumerator::family::LoopsSettings::default(),
             equivalence_len: 0,
         }

@@ -88,6 +88,10 @@ impl Stage for Enumerate {
             if !c.enumerate.deep {
                 m.remove("deep");
             }
+            // uniform (the default) is what the enumerator did before the setting existed
+            if c.enumerate.costs.is_empty() {
+                m.remove("costs");
+            }
         }
         let mut p = json!({
             "enumerate": section,
@@ -368,6 +372,20 @@ pub fn settings(c: &EnumerateConfig, dialect: crate::dsl::Dialect) -> Result<Set
             ),
         }
     }
+    let mut costs = enumerator::UNIFORM;
+    if !c.costs.is_empty() {
+        if c.costs.len() != costs.len() {
+            bail!(
+                "enumerate.costs: {} costs given; it takes one per primitive of {} (in that order), or none (all 1)",
+                c.costs.len(),
+                enumerator::OPS.map(|p| p.symbol()).join(" ")
+            );
+        }
+        if let Some(x) = c.costs.iter().find(|&&x| x == 0 || x > 8) {
+            bail!("enumerate.costs: a primitive's cost must be in 1..=8, not {x}");
+        }
+        costs.copy_from_slice(&c.costs);
+    }
     if !(c.max_seconds >= 0.0 && c.max_seconds.is_finite()) {
         bail!(
             "enumerate.max_seconds must be a number of seconds >= 0 (0: no limit), not {}",
@@ -384,7 +402,7 @@ pub fn settings(c: &EnumerateConfig, dialect: crate::dsl::Dialect) -> Result<Set
         per_target: c.per_target,
         inverse_size: c.inverse_size,
         match_len: 0,
-        costs: enumerator::UNIFORM,
+        costs,
         deep: c.deep,
         loops: (dialect == crate::dsl::Dialect::Loops).then(|| c.loops.clone()),
     })
@@ -465,5 +483,59 @@ impl LevelBar {
         if let Some(b) = self.bar.lock().expect("the progress bar").take() {
             b.finish();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsl::Dialect;
+
+    fn loaded(overrides: &[(&str, &str)]) -> Loaded {
+        let o: Vec<(String, String)> = overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        crate::pipeline::config::load(std::path::Path::new("/nonexistent.toml"), false, &o).unwrap()
+    }
+
+    #[test]
+    fn costs_are_checked_and_stay_out_of_the_key_when_uniform() {
+        let mut c = EnumerateConfig::default();
+        assert_eq!(
+            settings(&c, Dialect::Loops).unwrap().costs,
+            enumerator::UNIFORM
+        );
+        c.costs = vec![1, 2, 1, 2, 1, 2, 4, 3, 2];
+        assert_eq!(
+            settings(&c, Dialect::Loops).unwrap().costs,
+            [1, 2, 1, 2, 1, 2, 4, 3, 2]
+        );
+        c.costs = vec![1, 2];
+        let e = settings(&c, Dialect::Loops).unwrap_err().to_string();
+        assert!(
+            e.starts_with("enumerate.costs: 2 costs given") && e.contains("+ - * / % ** min"),
+            "{e}"
+        );
+        c.costs = vec![1, 1, 1, 1, 9, 1, 1, 1, 1];
+        let e = settings(&c, Dialect::Loops).unwrap_err().to_string();
+        assert!(e.contains("enumerate.costs") && e.contains("not 9"), "{e}");
+
+        // uniform costs leave the key as it was before the setting; others change it
+        let node = Node::new("enumerate", None);
+        let uniform = Enumerate.params(&loaded(&[]), &node);
+        assert!(uniform["enumerate"].get("costs").is_none(), "{uniform}");
+        let fitted = Enumerate.params(
+            &loaded(&[("enumerate.costs", "[1,2,1,2,1,2,4,3,2]")]),
+            &node,
+        );
+        assert_eq!(
+            fitted["enumerate"]["costs"],
+            json!([1, 2, 1, 2, 1, 2, 4, 3, 2])
+        );
+        // and the stage's check names the key
+        let bad = loaded(&[("enumerate.costs", "[1,2]")]);
+        let e = Enumerate.check(&bad).unwrap_err().to_string();
+        assert!(e.contains("enumerate.costs"), "{e}");
     }
 }
