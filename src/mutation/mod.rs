@@ -1030,17 +1030,35 @@ pub fn run(
             short.eval(p)
         }
     };
+    // the programs found so far (parents, proposals, the found ones joined) are read with the
+    // DSL's own step budget, as verify checks them: many solutions (the n-th k such that ...)
+    // take millions of steps, past the mutants' budget, and would never be matched otherwise
+    let full = Evaluator::new(Limits {
+        max_steps: base.max_steps,
+        ..ev.limits().clone()
+    });
+    let full_short = Evaluator::new(Limits {
+        input_len: len,
+        ..full.limits().clone()
+    });
+    let found_output = |p: &Program| {
+        if pointwise(&p.body).is_some() {
+            full.eval(p)
+        } else {
+            full_short.eval(p)
+        }
+    };
     // the bisections read a found program's values on twice the terms
     let twice = Evaluator::new(Limits {
         input_len: 2 * ev.limits().input_len,
-        ..ev.limits().clone()
+        ..full.limits().clone()
     });
     // the parents themselves, before any mutation
     let matched = |ps: Vec<&Program>| -> Vec<Vec<Hit>> {
         ps.par_iter()
             .map(|p| {
                 let mut hits = Vec::new();
-                if let Ok(out) = output(p) {
+                if let Ok(out) = found_output(p) {
                     let long = (s.more && pointwise(&p.body).is_some())
                         .then(|| twice.eval(p).ok())
                         .flatten();
@@ -1082,7 +1100,7 @@ pub fn run(
     // two found sequences joined
     if s.pairs > 0 {
         let before = closed.len();
-        let hits = pairs(found_programs, &ev, targets, s, &closed);
+        let hits = pairs(found_programs, &full, targets, s, &closed);
         let new = confirm(hits, &check, &mut found, &mut closed, &mut fig);
         fig.by_pairs = closed.len() - before;
         queue.extend(new);
@@ -1451,6 +1469,58 @@ mod tests {
         assert_eq!((fig.by_parent, fig.by_proposal), (4, 1), "{fig:?}");
         let (_, without) = run_on_targets(&s);
         assert_eq!(without.by_proposal, 0);
+    }
+
+    /// A found program past the mutants' step budget (`max_steps`) but within the DSL's is
+    /// still matched, as a parent and as one of two found sequences joined: many solutions (the
+    /// n-th k such that ...) take millions of steps.
+    #[test]
+    fn found_programs_are_read_with_the_dsl_budget_not_the_mutants() {
+        // 1000 n by a loop of 1000 n additions: about 1.4 million steps on 37 terms
+        let slow = Program::parse(
+            "lambda [ #0 ] ( map ( lambda [ #1 ] ( loop ( lambda [ #2 #3 ] ( + ( #2 1 ) ) * ( #1 * ( 9 * ( 9 9 ) ) ) 0 ) ) #0 ) )",
+        )
+        .unwrap();
+        let t = vec![seq(|n| 3 * 729 * n + 1), seq(|n| 729 * n + n * n)];
+        let targets = Targets::new(t, vec![true; 2], 35, 2);
+        let square = pointwise_programs(&["* ( #1 #1 )"]).remove(0);
+        let mut s = settings(0, 0);
+        s.pairs = 10;
+        let budget = |max_steps| Limits {
+            max_steps,
+            ..Limits::default()
+        };
+        let parents = vec![(slow.clone(), 1.0)];
+        let found = [slow.clone(), square.clone()];
+        let (hits, fig) = run(
+            &parents,
+            &[],
+            &found,
+            &[],
+            &targets,
+            &s,
+            &budget(2_000_000),
+            60,
+        );
+        assert_eq!(solved(&hits), [0, 1], "{hits:#?}");
+        assert_eq!((fig.by_parent, fig.by_pairs), (1, 1), "{fig:?}");
+        let ev = Evaluator::new(budget(2_000_000).for_input_len(60));
+        for f in &hits {
+            let out = ev.eval(&Program::parse(&f.program).unwrap()).unwrap();
+            assert_eq!(out, targets.terms[f.target as usize], "{}", f.program);
+        }
+        // within the mutants' budget only, neither is reached
+        let (hits, _) = run(
+            &parents,
+            &[],
+            &found,
+            &[],
+            &targets,
+            &s,
+            &budget(100_000),
+            60,
+        );
+        assert!(solved(&hits).is_empty(), "{hits:#?}");
     }
 
     /// The parent itself, through the transforms: affine, shift, partial sums, differences.

@@ -36,8 +36,9 @@ impl Stage for Mutate {
     fn version(&self) -> u32 {
         // 5: the policy's proposals (mutate.search); 6: the further forms (mutate.derive_more)
         // and the matching of what a round confirms, two found sequences joined (mutate.pairs,
-        // mutate.convolve)
-        6
+        // mutate.convolve); 7: the found programs (parents, proposals, those joined) read with
+        // dsl.max_steps, not mutate.max_steps
+        7
     }
     fn check(&self, loaded: &Loaded) -> Result<()> {
         let m = &loaded.config.mutate;
