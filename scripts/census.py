@@ -18,7 +18,7 @@ independently of the Rust code (plain Python integers, the OEIS terms as the sto
 A match on TERMS terms is a conjecture, not a solve: the census bounds what learning from the
 solved sequences can reach; it proves nothing is solved.
 
-Usage: scripts/census.py [--terms N] [--names K] [KEY=VALUE ...] (KEY=VALUE go to `seqsynth
+Usage: scripts/census.py [--terms N] [--names K] [--max-terms M] [--list] [KEY=VALUE ...] (KEY=VALUE go to `seqsynth
 query`, e.g. store.dir=...; SEQSYNTH names the binary). Prints a Markdown report.
 """
 
@@ -200,6 +200,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--terms", type=int, default=20, help="terms a match needs (default 20)")
     ap.add_argument("--names", type=int, default=25, help="name heads to list (default 25)")
+    ap.add_argument("--max-terms", type=int, default=100, help="source terms used (default 100)")
+    ap.add_argument("--list", action="store_true", help="list the targets matched on every term")
     ap.add_argument("overrides", nargs="*")
     a = ap.parse_intermixed_args()
     n = a.terms
@@ -223,15 +225,16 @@ def main():
             if len(v) == n:
                 key = normal(v)
                 if key is not None:
-                    index[key].add(i)
-    reach = {}
-    # the sources: the solved sequences, on all their terms (transforms shorten them)
+                    index[key].add((i, s))
+    # per open target: the first (kind, transform, source) found on n terms, and on every term
+    # the source's transform and the target both have
+    reach, whole = {}, {}
     for label, table in (("spelled", SPELLED), ("not spelled", NOT_SPELLED)):
         for name, f in table.items():
             for sid in sorted(solved):
-                src = terms[sid][:60]
+                src = terms[sid][: a.max_terms]
                 try:
-                    v = f(src, n + 2)
+                    v = f(src, len(src))
                 except (ValueError, ZeroDivisionError, OverflowError):
                     continue
                 for s in range(3):
@@ -241,18 +244,31 @@ def main():
                     key = normal(w)
                     if key is None:
                         continue
-                    for t in index.get(key, ()):
+                    for t, ts in index.get(key, ()):
                         reach.setdefault(t, (label, name, sid))
+                        common = min(len(v) - s, len(terms[t]) - ts)
+                        if normal(v[s : s + common]) == normal(terms[t][ts : ts + common]):
+                            whole.setdefault(t, (label, name, sid))
     print(f"# Census of the open targets ({len(open_ids)} of {len(terms)} open on all known terms)\n")
-    print(f"Within reach of a transform of one of the {len(solved)} solved sequences "
-          f"(a match on {n} terms up to an affine map and a shift of 0..2):\n")
+    print(f"Within reach of a transform of one of the {len(solved)} solved sequences: a match on "
+          f"{n} terms up to an affine map and a shift of 0..2, and of those, a match on every term "
+          f"the transform (of the source's known terms, at most {a.max_terms}) and the target both have:\n")
+    print(f"| transform | spelled by mutate today | on {n} terms | on every common term |")
+    print("|---|---|---|---|")
     by = collections.Counter((lab, nm) for lab, nm, _ in reach.values())
-    tot = collections.Counter(lab for lab, _, _ in reach.values())
-    print("| transform | spelled by mutate today | open targets |")
-    print("|---|---|---|")
+    by_whole = collections.Counter((lab, nm) for lab, nm, _ in whole.values())
     for (lab, nm), c in sorted(by.items(), key=lambda kv: (kv[0][0] != "spelled", -kv[1])):
-        print(f"| {nm} | {'yes' if lab == 'spelled' else 'no'} | {c} |")
-    print(f"| **all** | | **{len(reach)}** ({tot['spelled']} spelled, {tot['not spelled']} not) |\n")
+        print(f"| {nm} | {'yes' if lab == 'spelled' else 'no'} | {c} | {by_whole[(lab, nm)]} |")
+    for label, d in (("on n terms", reach), ("on every common term", whole)):
+        tot = collections.Counter(lab for lab, _, _ in d.values())
+        print(f"\n{label}: **{len(d)}** open targets ({tot['spelled']} by a spelled transform, "
+              f"{tot['not spelled']} by one mutate does not spell)", end="")
+    print("\n")
+    if a.list:
+        for t in sorted(whole):
+            lab, nm, sid = whole[t]
+            print(f"- {t} ({names[t][:60]}): {nm} of {sid} ({names[sid][:40]})")
+        print()
     heads = collections.Counter()
     for i in open_ids:
         words = names[i].replace(",", " ").replace(":", " ").split()

@@ -21,6 +21,7 @@ pub mod transform;
 use crate::dsl::sample::rng_for;
 use crate::dsl::types::check_in;
 use crate::dsl::{Dialect, Evaluator, Expr, Limits, Num, Prim, Program};
+use num_bigint::BigInt;
 use rand::distributions::{Distribution, WeightedIndex};
 use rand::Rng;
 use rayon::prelude::*;
@@ -150,6 +151,8 @@ pub struct Figures {
     /// candidates), after the parents.
     pub by_parent: usize,
     pub by_proposal: usize,
+    /// Targets solved (all known terms) by a program with its first terms patched.
+    pub patched: usize,
 }
 
 /// The most lookup hits one parent's mutants keep (a bound on memory when a common shape matches
@@ -480,6 +483,49 @@ fn spell(h: &Hit) -> Option<Program> {
         None => return None,
     };
     Program::parse(&text).ok()
+}
+
+/// A pointwise program `map ( lambda [ #1 ] ( E ) #0 )` that a lookup matched on the target's
+/// terms `skip+1..`, with its first terms patched to the target's: `if ( == ( #1 i ) t_i E )`
+/// for each position i <= skip where its value `first` differs from the target's, or, when it
+/// has no value there (`first` None: an error, e.g. p(0) of a shift), for each of them. The
+/// `if` is lazy, so E is not evaluated where it is patched. None: not pointwise, the paper
+/// dialect (no `if`), or a difference past the first `skip` terms.
+fn patched(
+    p: &Program,
+    t: &[Num],
+    first: Option<&[Num]>,
+    len: usize,
+    skip: usize,
+    dialect: Dialect,
+) -> Option<Program> {
+    if dialect != Dialect::Loops || skip == 0 || t.len() < len {
+        return None;
+    }
+    let e = pointwise(&p.body)?;
+    let at: Vec<usize> = match first {
+        Some(v) if v.len() >= len => {
+            let differ: Vec<usize> = (0..len).filter(|&i| v[i] != t[i]).collect();
+            if differ.is_empty() || differ.iter().any(|&i| i >= skip) {
+                return None;
+            }
+            differ
+        }
+        Some(_) => return None,
+        None => (0..skip).collect(),
+    };
+    let mut text = expr_text(e);
+    for &i in at.iter().rev() {
+        text = format!(
+            "if ( == ( #1 {} ) {} {text} )",
+            crate::enumerator::fitted::constant(&BigInt::from(i + 1)),
+            crate::enumerator::fitted::constant(&t[i].to_big()),
+        );
+    }
+    Program::parse(&format!(
+        "lambda [ #0 ] ( map ( lambda [ #1 ] ( {text} ) #0 ) )"
+    ))
+    .ok()
 }
 
 /// The canonical text of an expression (a body of the top scope or a `map` lambda's body).
@@ -1291,30 +1337,40 @@ fn confirm(
         .into_iter()
         .map(|n| (n, Evaluator::new(base.for_input_len(n))))
         .collect();
-    let checked: Vec<Option<Found>> = todo
+    let checked: Vec<Option<(Found, Program, bool)>> = todo
         .par_iter()
         .map(|(h, p)| {
             let t = &targets.terms[h.target as usize];
-            let first = short.eval(p).ok()?;
-            if first.len() < len || first[..len] != t[..len] {
-                return None;
-            }
+            let holds = |v: &[Num]| v.len() >= len && v[..len] == t[..len];
+            let (p, patch) = match short.eval(p) {
+                Ok(first) if holds(&first) => (p.clone(), false),
+                // the lookup matched terms skip+1..; the first ones may follow another rule
+                // (an OEIS offset convention, a(0) = 1): the program with them patched
+                other => {
+                    let q = patched(p, t, other.ok().as_deref(), len, targets.skip, s.dialect)?;
+                    if !short.eval(&q).is_ok_and(|v| holds(&v)) {
+                        return None;
+                    }
+                    (q, true)
+                }
+            };
             let n = known(h.target);
             let all_terms = n <= len
                 || long[&n]
-                    .eval(p)
+                    .eval(&p)
                     .is_ok_and(|v| v.len() >= n && v[..n] == t[..n]);
-            Some(Found {
+            let found = Found {
                 target: h.target,
                 all_terms,
                 tokens: p.len(),
                 program: p.to_string(),
-            })
+            };
+            Some((found, p, patch))
         })
         .collect();
     let mut new = Vec::new();
-    for (f, (h, p)) in checked.into_iter().zip(todo) {
-        let Some(f) = f else { continue };
+    for (f, (h, _)) in checked.into_iter().zip(todo) {
+        let Some((f, p, patch)) = f else { continue };
         fig.confirmed += 1;
         if f.all_terms && closed.insert(f.target) {
             fig.by_affine += (!h.f.is_identity()) as usize;
@@ -1325,6 +1381,7 @@ fn confirm(
                 *fig.by_form.entry(name).or_default() += 1;
             }
             fig.by_library += h.library as usize;
+            fig.patched += usize::from(patch);
         }
         found.entry(f.target).or_default().push(f);
         new.push(p);
@@ -1521,6 +1578,49 @@ mod tests {
             60,
         );
         assert!(solved(&hits).is_empty(), "{hits:#?}");
+    }
+
+    /// A match on the terms after the first `skip` whose first terms follow another rule (the
+    /// OEIS's a(0) = 1 conventions) is confirmed with those terms patched by a lazy `if`; not in
+    /// the paper dialect (no `if`), and never past the first `skip` terms.
+    #[test]
+    fn the_first_terms_of_a_match_are_patched_to_the_targets() {
+        let mut first_differs = seq(|n| 3 * n * n + 1);
+        first_differs[0] = Num::from(1i64);
+        let mut third_differs = seq(|n| 3 * n * n + 1);
+        third_differs[2] = Num::from(1i64);
+        let mut both_differ = seq(|n| 3 * n * n + 1);
+        both_differ[0] = Num::from(-12i64);
+        both_differ[1] = Num::from(0i64);
+        let t = vec![first_differs, third_differs, both_differ];
+        let targets = Targets::new(t, vec![true; 3], 35, 2);
+        let s = settings(0, 0);
+        let (found, fig) = from_parents(&targets, &s, 60);
+        assert_eq!(solved(&found), [0, 2], "{found:#?}");
+        assert_eq!(fig.patched, 2, "{fig:?}");
+        assert_right(&found, &targets, 60);
+        let patched = |t: u32| {
+            found
+                .iter()
+                .find(|f| f.target == t && f.all_terms)
+                .unwrap()
+                .program
+                .clone()
+        };
+        assert!(
+            patched(0).starts_with("lambda [ #0 ] ( map ( lambda [ #1 ] ( if ( == ( #1 1 ) 1 "),
+            "{}",
+            patched(0)
+        );
+        assert!(patched(2).contains("if ( == ( #1 2 ) 0 "), "{}", patched(2));
+        // the paper dialect has no `if`: nothing is patched
+        let paper = Settings {
+            dialect: Dialect::Paper,
+            ..s
+        };
+        let (found, fig) = from_parents(&targets, &paper, 60);
+        assert!(solved(&found).is_empty(), "{found:#?}");
+        assert_eq!(fig.patched, 0);
     }
 
     /// The parent itself, through the transforms: affine, shift, partial sums, differences.

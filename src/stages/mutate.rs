@@ -37,8 +37,8 @@ impl Stage for Mutate {
         // 5: the policy's proposals (mutate.search); 6: the further forms (mutate.derive_more)
         // and the matching of what a round confirms, two found sequences joined (mutate.pairs,
         // mutate.convolve); 7: the found programs (parents, proposals, those joined) read with
-        // dsl.max_steps, not mutate.max_steps
-        7
+        // dsl.max_steps, not mutate.max_steps; 8: a match's first terms patched to the target's
+        8
     }
     fn check(&self, loaded: &Loaded) -> Result<()> {
         let m = &loaded.config.mutate;
@@ -260,6 +260,7 @@ impl Stage for Mutate {
         ctx.count("composition_leaves", fig.compose_items);
         ctx.count("composition_pairs", fig.compose_pairs);
         ctx.count("all_terms_by_two_found", fig.by_pairs);
+        ctx.count("all_terms_with_first_terms_patched", fig.patched);
         ctx.count("candidates", out.len());
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
