@@ -485,6 +485,33 @@ fn spell(h: &Hit) -> Option<Program> {
     Program::parse(&text).ok()
 }
 
+/// What a lookup reads of a program: its values on the evaluator's input (`[1..L + max_shift]`
+/// and more: the shifts) when it is pointwise, on `[1..L]` otherwise (their values may depend
+/// on the input's length).
+struct Reader {
+    pointwise: Evaluator,
+    other: Evaluator,
+}
+
+impl Reader {
+    fn new(limits: Limits, len: usize) -> Reader {
+        Reader {
+            other: Evaluator::new(Limits {
+                input_len: len,
+                ..limits.clone()
+            }),
+            pointwise: Evaluator::new(limits),
+        }
+    }
+
+    fn eval(&self, p: &Program) -> Result<Vec<Num>, crate::dsl::EvalError> {
+        match pointwise(&p.body) {
+            Some(_) => self.pointwise.eval(p),
+            None => self.other.eval(p),
+        }
+    }
+}
+
 /// A pointwise program `map ( lambda [ #1 ] ( E ) #0 )` that a lookup matched on the target's
 /// terms `skip+1..`, with its first terms patched to the target's: `if ( == ( #1 i ) t_i E )`
 /// for each position i <= skip where its value `first` differs from the target's, or, when it
@@ -1063,37 +1090,15 @@ pub fn run(
     let mut closed: HashSet<u32> = HashSet::new();
     let mut seen: HashSet<Program> = HashSet::new();
 
-    let short = Evaluator::new(Limits {
-        input_len: len,
-        ..ev.limits().clone()
-    });
-    // the output a lookup reads: on [1..L + max_shift] for pointwise programs (the shifts),
-    // on [1..L] for the others (their values may depend on the input's length)
-    let output = |p: &Program| {
-        if pointwise(&p.body).is_some() {
-            ev.eval(p)
-        } else {
-            short.eval(p)
-        }
-    };
-    // the programs found so far (parents, proposals, the found ones joined) are read with the
-    // DSL's own step budget, as verify checks them: many solutions (the n-th k such that ...)
-    // take millions of steps, past the mutants' budget, and would never be matched otherwise
+    // the mutants are read with their own budget, the programs found so far (parents,
+    // proposals, the found ones joined) with the DSL's, as verify checks them: many solutions
+    // (the n-th k such that ...) take millions of steps and would never be matched otherwise
+    let output = Reader::new(ev.limits().clone(), len);
     let full = Evaluator::new(Limits {
         max_steps: base.max_steps,
         ..ev.limits().clone()
     });
-    let full_short = Evaluator::new(Limits {
-        input_len: len,
-        ..full.limits().clone()
-    });
-    let found_output = |p: &Program| {
-        if pointwise(&p.body).is_some() {
-            full.eval(p)
-        } else {
-            full_short.eval(p)
-        }
-    };
+    let found_output = Reader::new(full.limits().clone(), len);
     // the bisections read a found program's values on twice the terms
     let twice = Evaluator::new(Limits {
         input_len: 2 * ev.limits().input_len,
@@ -1104,7 +1109,7 @@ pub fn run(
         ps.par_iter()
             .map(|p| {
                 let mut hits = Vec::new();
-                if let Ok(out) = found_output(p) {
+                if let Ok(out) = found_output.eval(p) {
                     let long = (s.more && pointwise(&p.body).is_some())
                         .then(|| twice.eval(p).ok())
                         .flatten();
@@ -1208,7 +1213,7 @@ pub fn run(
                     }
                     c[4] += 1;
                     c[5] += lib as u64;
-                    match output(&m) {
+                    match output.eval(&m) {
                         Ok(out) => {
                             if hits.len() < MAX_HITS {
                                 lookups(&m.body, &out, None, targets, s, |mut h| {
@@ -1549,16 +1554,19 @@ mod tests {
         };
         let parents = vec![(slow.clone(), 1.0)];
         let found = [slow.clone(), square.clone()];
-        let (hits, fig) = run(
-            &parents,
-            &[],
-            &found,
-            &[],
-            &targets,
-            &s,
-            &budget(2_000_000),
-            60,
-        );
+        let within = |max_steps| {
+            run(
+                &parents,
+                &[],
+                &found,
+                &[],
+                &targets,
+                &s,
+                &budget(max_steps),
+                60,
+            )
+        };
+        let (hits, fig) = within(2_000_000);
         assert_eq!(solved(&hits), [0, 1], "{hits:#?}");
         assert_eq!((fig.by_parent, fig.by_pairs), (1, 1), "{fig:?}");
         let ev = Evaluator::new(budget(2_000_000).for_input_len(60));
@@ -1567,16 +1575,7 @@ mod tests {
             assert_eq!(out, targets.terms[f.target as usize], "{}", f.program);
         }
         // within the mutants' budget only, neither is reached
-        let (hits, _) = run(
-            &parents,
-            &[],
-            &found,
-            &[],
-            &targets,
-            &s,
-            &budget(100_000),
-            60,
-        );
+        let (hits, _) = within(100_000);
         assert!(solved(&hits).is_empty(), "{hits:#?}");
     }
 
