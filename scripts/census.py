@@ -33,12 +33,17 @@ import sys
 
 def query(sql, overrides):
     binary = os.environ.get("SEQSYNTH", "seqsynth")
-    out = subprocess.run(
-        [binary, "query", sql, "--format", "json", "-q", *overrides],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    try:
+        out = subprocess.run(
+            [binary, "query", sql, "--format", "json", "-q", *overrides],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    except FileNotFoundError:
+        sys.exit(f"census: no {binary} to run (set SEQSYNTH to the seqsynth binary)")
+    except subprocess.CalledProcessError as e:
+        sys.exit(f"census: `seqsynth query` failed (status {e.returncode}): {e.stderr.strip()}")
     return json.loads(out)
 
 

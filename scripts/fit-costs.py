@@ -81,12 +81,17 @@ def main():
         "SELECT program, priority, best_target FROM buffer "
         f"WHERE iteration = {a.iter} AND priority > 0"
     )
-    out = subprocess.run(
-        [binary, "query", sql, "--format", "csv", "-q", *a.overrides],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    try:
+        out = subprocess.run(
+            [binary, "query", sql, "--format", "csv", "-q", *a.overrides],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    except FileNotFoundError:
+        sys.exit(f"fit-costs: no {binary} to run (set SEQSYNTH to the seqsynth binary)")
+    except subprocess.CalledProcessError as e:
+        sys.exit(f"fit-costs: `seqsynth query` failed (status {e.returncode}): {e.stderr.strip()}")
     rows = [(r["program"], float(r["priority"]), r["best_target"]) for r in csv.DictReader(io.StringIO(out))]
     if not rows:
         sys.exit(f"fit-costs: the buffer of iteration {a.iter} has no program with a priority")
