@@ -24,27 +24,14 @@ query`, e.g. store.dir=...; SEQSYNTH names the binary). Prints a Markdown report
 
 import argparse
 import collections
-import json
 import math
-import os
-import subprocess
 import sys
+
+import seqsynth_query
 
 
 def query(sql, overrides):
-    binary = os.environ.get("SEQSYNTH", "seqsynth")
-    try:
-        out = subprocess.run(
-            [binary, "query", sql, "--format", "json", "-q", *overrides],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    except FileNotFoundError:
-        sys.exit(f"census: no {binary} to run (set SEQSYNTH to the seqsynth binary)")
-    except subprocess.CalledProcessError as e:
-        sys.exit(f"census: `seqsynth query` failed (status {e.returncode}): {e.stderr.strip()}")
-    return json.loads(out)
+    return seqsynth_query.rows(sql, overrides, "census")
 
 
 def normal(v):

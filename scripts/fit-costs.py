@@ -19,12 +19,10 @@ Usage: scripts/fit-costs.py ITER [--scale S] [--max-len N] [--up-to A005000] [KE
 """
 
 import argparse
-import csv
-import io
 import math
-import os
-import subprocess
 import sys
+
+import seqsynth_query
 
 OPS = ["+", "-", "*", "/", "%", "**", "min", "max", "sqrt"]
 NOT_EXPRESSIONS = {"loop", "loop2", "nth", "if"}
@@ -76,23 +74,12 @@ def main():
         if not (a.up_to[:1] == "A" and a.up_to[1:].isdigit()):
             sys.exit(f"fit-costs: --up-to {a.up_to!r} is not an A-number like A005000")
         up_to = int(a.up_to[1:])
-    binary = os.environ.get("SEQSYNTH", "seqsynth")
     sql = (
         "SELECT program, priority, best_target FROM buffer "
         f"WHERE iteration = {a.iter} AND priority > 0"
     )
-    try:
-        out = subprocess.run(
-            [binary, "query", sql, "--format", "csv", "-q", *a.overrides],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    except FileNotFoundError:
-        sys.exit(f"fit-costs: no {binary} to run (set SEQSYNTH to the seqsynth binary)")
-    except subprocess.CalledProcessError as e:
-        sys.exit(f"fit-costs: `seqsynth query` failed (status {e.returncode}): {e.stderr.strip()}")
-    rows = [(r["program"], float(r["priority"]), r["best_target"]) for r in csv.DictReader(io.StringIO(out))]
+    found = seqsynth_query.rows(sql, a.overrides, "fit-costs")
+    rows = [(r["program"], float(r["priority"]), r["best_target"]) for r in found]
     if not rows:
         sys.exit(f"fit-costs: the buffer of iteration {a.iter} has no program with a priority")
     weights, kept = weigh(rows, a.max_len, up_to)

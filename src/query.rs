@@ -277,7 +277,6 @@ pub const FILE_FUNCTIONS: [&str; 4] = ["read_csv", "read_parquet", "read_ipc", "
 pub fn check_files(sql: &str) -> Result<()> {
     use sqlparser::ast::{TableFactor, Visit, Visitor};
     use sqlparser::dialect::GenericDialect;
-    use sqlparser::parser::{Parser, ParserOptions};
     use sqlparser::tokenizer::{Token, Tokenizer};
     use std::ops::ControlFlow;
 
@@ -320,15 +319,8 @@ pub fn check_files(sql: &str) -> Result<()> {
             ControlFlow::Continue(())
         }
     }
-    // as `SQLContext::execute` parses (SQL that does not parse does not run either)
-    let parsed = Parser::new(&GenericDialect {})
-        .with_options(ParserOptions {
-            trailing_commas: true,
-            ..Default::default()
-        })
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_statements());
-    if let Ok(statements) = parsed {
+    // SQL that does not parse does not run either
+    if let Ok(statements) = parse(sql) {
         if let ControlFlow::Break(name) = statements.visit(&mut TableFunctions) {
             return Err(refuse(&name));
         }
@@ -344,8 +336,6 @@ pub fn check_files(sql: &str) -> Result<()> {
 /// scalar, so [`stream`] runs such a query there (in 0.1 s and 70 MB on the same tables).
 pub fn has_in_subquery(sql: &str) -> bool {
     use sqlparser::ast::{Expr, Visit, Visitor};
-    use sqlparser::dialect::GenericDialect;
-    use sqlparser::parser::{Parser, ParserOptions};
     use std::ops::ControlFlow;
 
     struct InSubquery;
@@ -358,6 +348,13 @@ pub fn has_in_subquery(sql: &str) -> bool {
             }
         }
     }
+    parse(sql).is_ok_and(|statements| statements.visit(&mut InSubquery).is_break())
+}
+
+/// The statements of `sql`, parsed as `SQLContext::execute` parses them.
+fn parse(sql: &str) -> Result<Vec<sqlparser::ast::Statement>, sqlparser::parser::ParserError> {
+    use sqlparser::dialect::GenericDialect;
+    use sqlparser::parser::{Parser, ParserOptions};
     Parser::new(&GenericDialect {})
         .with_options(ParserOptions {
             trailing_commas: true,
@@ -365,7 +362,6 @@ pub fn has_in_subquery(sql: &str) -> bool {
         })
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_statements())
-        .is_ok_and(|statements| statements.visit(&mut InSubquery).is_break())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -237,7 +237,9 @@ pub fn validate(s: &Settings, input_len: usize, split: usize) -> Result<(), Stri
         return Err("enumerate.per_target must be at least 1".into());
     }
     if let Some(c) = s.costs.iter().find(|&&c| c == 0 || c > 8) {
-        return Err(format!("a primitive's cost must be in 1..=8, not {c}"));
+        return Err(format!(
+            "enumerate.costs: a primitive's cost must be in 1..=8, not {c}"
+        ));
     }
     if s.fold_size == 0 && !s.folds.is_empty() {
         return Err("enumerate.fold_size must be at least 1".into());

@@ -969,14 +969,7 @@ impl Upto {
 /// and every sa, sb in {0, 1} (the sources' own offsets), from A's and B's values (1-based);
 /// the ones that stay in 128 bits and use values that are there.
 fn convolutions(va: &[Num], vb: &[Num], len: usize) -> Vec<(Upto, u8, u8, Vec<Num>)> {
-    let ia: Vec<i128> = va
-        .iter()
-        .map_while(|x| x.as_i64().map(i128::from))
-        .collect();
-    let ib: Vec<i128> = vb
-        .iter()
-        .map_while(|x| x.as_i64().map(i128::from))
-        .collect();
+    let (ia, ib) = (ints(va), ints(vb));
     let mut out = Vec::new();
     for kind in [Upto::All, Upto::HalfUp, Upto::HalfDown] {
         for sa in 0..2u8 {
@@ -1431,7 +1424,12 @@ mod tests {
 
     /// Every found program gives its target's known terms when evaluated again on `n` terms.
     fn assert_right(found: &[Found], targets: &Targets, n: usize) {
-        let ev = Evaluator::new(Limits::default().for_input_len(n));
+        assert_right_within(found, targets, Limits::default().for_input_len(n));
+    }
+
+    /// [`assert_right`] under the given limits (their `input_len` terms).
+    fn assert_right_within(found: &[Found], targets: &Targets, limits: Limits) {
+        let ev = Evaluator::new(limits);
         for f in found {
             let out = ev.eval(&Program::parse(&f.program).unwrap()).unwrap();
             assert_eq!(out, targets.terms[f.target as usize], "{}", f.program);
@@ -1569,11 +1567,7 @@ mod tests {
         let (hits, fig) = within(2_000_000);
         assert_eq!(solved(&hits), [0, 1], "{hits:#?}");
         assert_eq!((fig.by_parent, fig.by_pairs), (1, 1), "{fig:?}");
-        let ev = Evaluator::new(budget(2_000_000).for_input_len(60));
-        for f in &hits {
-            let out = ev.eval(&Program::parse(&f.program).unwrap()).unwrap();
-            assert_eq!(out, targets.terms[f.target as usize], "{}", f.program);
-        }
+        assert_right_within(&hits, &targets, budget(2_000_000).for_input_len(60));
         // within the mutants' budget only, neither is reached
         let (hits, _) = within(100_000);
         assert!(solved(&hits).is_empty(), "{hits:#?}");

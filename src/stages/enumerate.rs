@@ -381,9 +381,6 @@ pub fn settings(c: &EnumerateConfig, dialect: crate::dsl::Dialect) -> Result<Set
                 enumerator::OPS.map(|p| p.symbol()).join(" ")
             );
         }
-        if let Some(x) = c.costs.iter().find(|&&x| x == 0 || x > 8) {
-            bail!("enumerate.costs: a primitive's cost must be in 1..=8, not {x}");
-        }
         costs.copy_from_slice(&c.costs);
     }
     if !(c.max_seconds >= 0.0 && c.max_seconds.is_finite()) {
@@ -518,7 +515,11 @@ mod tests {
             "{e}"
         );
         c.costs = vec![1, 1, 1, 1, 9, 1, 1, 1, 1];
-        let e = settings(&c, Dialect::Loops).unwrap_err().to_string();
+        let s = settings(&c, Dialect::Loops).unwrap();
+        let e = enumerator::validate(&s, 35, 25).unwrap_err();
+        assert!(e.contains("enumerate.costs") && e.contains("not 9"), "{e}");
+        let nine = loaded(&[("enumerate.costs", "[1,1,1,1,9,1,1,1,1]")]);
+        let e = Enumerate.check(&nine).unwrap_err().to_string();
         assert!(e.contains("enumerate.costs") && e.contains("not 9"), "{e}");
 
         // uniform costs leave the key as it was before the setting; others change it
